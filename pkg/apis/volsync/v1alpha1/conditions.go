@@ -1,0 +1,33 @@
+package v1alpha1
+
+// Condition types.
+const (
+	// ConditionValid says whether a SchedulePolicy can be used.
+	ConditionValid = "Valid"
+	// ConditionSynchronizing says where a ReplicationSource or ReplicationDestination stands.
+	ConditionSynchronizing = "Synchronizing"
+	// ConditionReady says whether a ClusterPair or MigrationSchedule can be used.
+	ConditionReady = "Ready"
+	// ConditionCompleted says whether a Migration or ReplicationSync has ended.
+	ConditionCompleted = "Completed"
+)
+
+// Condition reasons. They are stable strings a person can search for.
+const (
+	ReasonPolicyValid        = "PolicyValid"
+	ReasonPolicyInvalid      = "PolicyInvalid"
+	ReasonPolicyNotFound     = "PolicyNotFound"
+	ReasonSyncInProgress     = "SyncInProgress"
+	ReasonWaitingForSchedule = "WaitingForSchedule"
+	ReasonWaitingForManual   = "WaitingForManual"
+	ReasonCleaningUp         = "CleaningUp"
+	ReasonPaused             = "Paused"
+	ReasonError              = "Error"
+	ReasonConnected          = "Connected"
+	ReasonUnreachable        = "Unreachable"
+	ReasonSecretNotFound     = "SecretNotFound"
+	ReasonInvalidKubeconfig  = "InvalidKubeconfig"
+	ReasonForbidden          = "Forbidden"
+	ReasonSuspended          = "Suspended"
+	ReasonScheduled          = "Scheduled"
+)

@@ -1,0 +1,279 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// MigrationReplicasAnnotation stores, on a Deployment or StatefulSet migrated with
+// startApplications=false, the replica count it had on the source.
+const MigrationReplicasAnnotation = "volsync.backube/migration-replicas"
+
+// MigrationStage is the step a Migration is at.
+// +kubebuilder:validation:Enum=Volumes;Applications;Final
+type MigrationStage string
+
+// Migration stages, in order.
+const (
+	MigrationStageVolumes      MigrationStage = "Volumes"
+	MigrationStageApplications MigrationStage = "Applications"
+	MigrationStageFinal        MigrationStage = "Final"
+)
+
+// Migration is one run that copies the resources, and optionally the volumes, of some namespaces to
+// the cluster a ClusterPair reaches.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=mig
+// +kubebuilder:printcolumn:name="ClusterPair",type=string,JSONPath=`.spec.clusterPair`
+// +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.stage`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.status`
+// +kubebuilder:printcolumn:name="Volumes",type=string,JSONPath=`.status.summary.volumes`
+// +kubebuilder:printcolumn:name="Resources",type=string,JSONPath=`.status.summary.resources`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Migration struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is what to migrate and where.
+	Spec MigrationSpec `json:"spec"`
+	// Status is written by the controller.
+	// +optional
+	Status MigrationStatus `json:"status,omitempty"`
+}
+
+// MigrationSpec is what to migrate and where.
+type MigrationSpec struct {
+	// ClusterPair names the ClusterPair, in the same namespace, that reaches the destination.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClusterPair string `json:"clusterPair"`
+	// Namespaces to migrate.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	Namespaces []string `json:"namespaces"`
+	// Selectors limit the migrated objects to those with all these labels.
+	// +optional
+	Selectors map[string]string `json:"selectors,omitempty"`
+	// IncludeResources copies the namespaces' objects. Defaults to true.
+	// +optional
+	// +kubebuilder:default=true
+	IncludeResources *bool `json:"includeResources,omitempty"`
+	// IncludeVolumes moves the data of the namespaces' PVCs. Defaults to true.
+	// +optional
+	// +kubebuilder:default=true
+	IncludeVolumes *bool `json:"includeVolumes,omitempty"`
+	// StartApplications leaves Deployments and StatefulSets running on the destination. When false
+	// they are scaled to 0 there and the source count is kept in the volsync.backube/migration-replicas
+	// annotation. Defaults to true.
+	// +optional
+	// +kubebuilder:default=true
+	StartApplications *bool `json:"startApplications,omitempty"`
+	// PurgeDeletedResources deletes objects on the destination that an earlier migration copied and
+	// that no longer exist on the source.
+	// +optional
+	// +kubebuilder:default=false
+	PurgeDeletedResources *bool `json:"purgeDeletedResources,omitempty"`
+	// ExcludeResourceTypes lists kinds not to copy, such as Secret.
+	// +optional
+	ExcludeResourceTypes []string `json:"excludeResourceTypes,omitempty"`
+}
+
+// MigrationStatus is how a migration went, resource by resource and volume by volume.
+type MigrationStatus struct {
+	// Stage is the step the migration is at.
+	// +optional
+	Stage MigrationStage `json:"stage,omitempty"`
+	// Status is Pending, InProgress, Successful, PartialSuccess or Failed.
+	// +optional
+	Status RunStatus `json:"status,omitempty"`
+	// StartTimestamp is when the migration started.
+	// +optional
+	StartTimestamp *metav1.Time `json:"startTimestamp,omitempty"`
+	// FinishTimestamp is when it ended.
+	// +optional
+	FinishTimestamp *metav1.Time `json:"finishTimestamp,omitempty"`
+	// VolumeMigrationFinishTimestamp is when the Volumes stage ended.
+	// +optional
+	VolumeMigrationFinishTimestamp *metav1.Time `json:"volumeMigrationFinishTimestamp,omitempty"`
+	// ResourceMigrationFinishTimestamp is when the Applications stage ended.
+	// +optional
+	ResourceMigrationFinishTimestamp *metav1.Time `json:"resourceMigrationFinishTimestamp,omitempty"`
+	// Resources lists every object considered, with its outcome.
+	// +optional
+	Resources []MigrationResourceInfo `json:"resources,omitempty"`
+	// Volumes lists every PVC considered, with its outcome.
+	// +optional
+	Volumes []MigrationVolumeInfo `json:"volumes,omitempty"`
+	// Summary counts.
+	// +optional
+	Summary *MigrationSummary `json:"summary,omitempty"`
+	// Conditions of the migration.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// MigrationResourceInfo is one object and what happened to it.
+type MigrationResourceInfo struct {
+	// Group of the object's kind ("" for the core group).
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Version of the object's kind.
+	Version string `json:"version"`
+	// Kind of the object.
+	Kind string `json:"kind"`
+	// Namespace of the object ("" for cluster-scoped).
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Name of the object.
+	Name string `json:"name"`
+	// Status of its copy.
+	Status RunStatus `json:"status"`
+	// Reason it failed, if it did.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// MigrationVolumeInfo is one PVC and what happened to its data.
+type MigrationVolumeInfo struct {
+	// PersistentVolumeClaim name.
+	PersistentVolumeClaim string `json:"persistentVolumeClaim"`
+	// Namespace of the PVC.
+	Namespace string `json:"namespace"`
+	// Volume is the bound PersistentVolume's name.
+	// +optional
+	Volume string `json:"volume,omitempty"`
+	// Status of its copy.
+	Status RunStatus `json:"status"`
+	// Reason it failed, if it did.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// BytesTotal moved.
+	// +optional
+	BytesTotal int64 `json:"bytesTotal,omitempty"`
+}
+
+// MigrationSummary counts what a migration did.
+type MigrationSummary struct {
+	// TotalNumberOfResources considered.
+	TotalNumberOfResources int64 `json:"totalNumberOfResources"`
+	// NumberOfMigratedResources copied successfully.
+	NumberOfMigratedResources int64 `json:"numberOfMigratedResources"`
+	// TotalNumberOfVolumes considered.
+	TotalNumberOfVolumes int64 `json:"totalNumberOfVolumes"`
+	// NumberOfMigratedVolumes moved successfully.
+	NumberOfMigratedVolumes int64 `json:"numberOfMigratedVolumes"`
+	// TotalBytesMigrated across volumes.
+	TotalBytesMigrated int64 `json:"totalBytesMigrated"`
+	// Resources is "migrated/total", for printing.
+	// +optional
+	Resources string `json:"resources,omitempty"`
+	// Volumes is "migrated/total", for printing.
+	// +optional
+	Volumes string `json:"volumes,omitempty"`
+	// ElapsedTimeForVolumeMigration is how long the Volumes stage took.
+	// +optional
+	ElapsedTimeForVolumeMigration string `json:"elapsedTimeForVolumeMigration,omitempty"`
+	// ElapsedTimeForResourceMigration is how long the Applications stage took.
+	// +optional
+	ElapsedTimeForResourceMigration string `json:"elapsedTimeForResourceMigration,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// MigrationList is a list of Migrations.
+type MigrationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Migration `json:"items"`
+}
+
+// MigrationSchedule creates a dated Migration from its template each time a type of its
+// SchedulePolicy comes due, and keeps per-type history up to the policy's retain.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=migsched
+// +kubebuilder:printcolumn:name="PolicyName",type=string,JSONPath=`.spec.schedulePolicyName`
+// +kubebuilder:printcolumn:name="ClusterPair",type=string,JSONPath=`.spec.template.spec.clusterPair`
+// +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
+// +kubebuilder:printcolumn:name="Last-Success-Time",type=string,format=date-time,JSONPath=`.status.lastSuccessTime`
+// +kubebuilder:printcolumn:name="Last-Success-Duration",type=string,JSONPath=`.status.lastSuccessDuration`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type MigrationSchedule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the Migration template and the policy.
+	Spec MigrationScheduleSpec `json:"spec"`
+	// Status is written by the controller.
+	// +optional
+	Status MigrationScheduleStatus `json:"status,omitempty"`
+}
+
+// MigrationTemplateSpec is the template of the Migrations a schedule creates.
+type MigrationTemplateSpec struct {
+	// Spec of every Migration created.
+	Spec MigrationSpec `json:"spec"`
+}
+
+// MigrationScheduleSpec is the Migration template and the policy that drives it.
+type MigrationScheduleSpec struct {
+	// Template of the Migrations created.
+	Template MigrationTemplateSpec `json:"template"`
+	// SchedulePolicyName names the cluster SchedulePolicy.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SchedulePolicyName string `json:"schedulePolicyName"`
+	// Suspend stops new Migrations; one already running goes on.
+	// +optional
+	// +kubebuilder:default=false
+	Suspend *bool `json:"suspend,omitempty"`
+}
+
+// MigrationScheduleStatus is the per-type history of a schedule.
+type MigrationScheduleStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Items is the history of Migrations per policy type, oldest first, trimmed to retain.
+	// +optional
+	Items map[SchedulePolicyType][]ScheduledRun `json:"items,omitempty"`
+	// Pending lists policy types that came due while another Migration of this schedule was
+	// running; each runs after it, once.
+	// +optional
+	Pending []PolicyTrigger `json:"pending,omitempty"`
+	// NextTriggers are the next trigger times per policy type.
+	// +optional
+	NextTriggers []PolicyTrigger `json:"nextTriggers,omitempty"`
+	// LastSuccessTime is when the last successful Migration finished.
+	// +optional
+	LastSuccessTime *metav1.Time `json:"lastSuccessTime,omitempty"`
+	// LastSuccessDuration is how long it took.
+	// +optional
+	LastSuccessDuration *metav1.Duration `json:"lastSuccessDuration,omitempty"`
+	// ApplicationActivated is true once the applications were activated on the destination.
+	// +optional
+	ApplicationActivated bool `json:"applicationActivated,omitempty"`
+	// Conditions: Ready says whether the policy and template can be used.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// MigrationScheduleList is a list of MigrationSchedules.
+type MigrationScheduleList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []MigrationSchedule `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Migration{}, &MigrationList{}, &MigrationSchedule{}, &MigrationScheduleList{})
+}

@@ -1,0 +1,287 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CronPattern is the anchored shape of a schedule robfig/cron/v3 accepts with optional seconds and
+// descriptors: 5 or 6 fields, or @hourly-style descriptors, optionally led by CRON_TZ=Zone. The
+// controller parses it again with the real parser; this only keeps junk out at admission.
+const CronPattern = `^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9a-z.]+|([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*( +([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*){4,5})$`
+
+// ReplicationTriggerSpec says when a replication runs. With no field set it runs continuously
+// ("always"). At most one of schedule, manual and schedulePolicyName may be set.
+//
+// +kubebuilder:validation:XValidation:rule="[has(self.schedule), has(self.manual), has(self.schedulePolicyName)].filter(x, x).size() <= 1",message="trigger takes at most one of schedule, manual, schedulePolicyName"
+type ReplicationTriggerSpec struct {
+	// Schedule is a cron expression: 5 fields, 6 with leading seconds, or a descriptor such as
+	// @hourly, optionally prefixed with CRON_TZ=Zone.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9a-z.]+|([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*( +([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*){4,5})$')",message="schedule must be a cron expression of 5 fields (6 with seconds) or a descriptor such as @hourly"
+	Schedule *string `json:"schedule,omitempty"`
+	// Manual starts one sync whenever it differs from status.lastManualSync. A change never
+	// interrupts a running sync.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Manual string `json:"manual,omitempty"`
+	// SchedulePolicyName names a cluster SchedulePolicy. Each policy type that comes due creates a
+	// dated ReplicationSync child, and history is kept per type up to the policy's retain.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SchedulePolicyName string `json:"schedulePolicyName,omitempty"`
+}
+
+// CopyMethodType says how a point-in-time copy of a volume is made.
+// +kubebuilder:validation:Enum=Direct;None;Clone;Snapshot
+type CopyMethodType string
+
+// Copy methods. None is the legacy spelling of Direct.
+const (
+	CopyMethodDirect   CopyMethodType = "Direct"
+	CopyMethodNone     CopyMethodType = "None"
+	CopyMethodClone    CopyMethodType = "Clone"
+	CopyMethodSnapshot CopyMethodType = "Snapshot"
+)
+
+// ReplicationSourceVolumeOptions says how the source volume is copied before it is moved.
+type ReplicationSourceVolumeOptions struct {
+	// CopyMethod: Direct (alias None) uses the PVC as it is, Clone makes a CSI clone, Snapshot a
+	// VolumeSnapshot and a PVC from it.
+	// +optional
+	CopyMethod CopyMethodType `json:"copyMethod,omitempty"`
+	// Capacity of the point-in-time copy. Defaults to that of the source.
+	// +optional
+	Capacity *resource.Quantity `json:"capacity,omitempty"`
+	// StorageClassName of the point-in-time copy. Defaults to that of the source.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// AccessModes of the point-in-time copy. Default to those of the source.
+	// +optional
+	AccessModes []corev1.PersistentVolumeAccessMode `json:"accessModes,omitempty"`
+	// VolumeSnapshotClassName used with copyMethod Snapshot.
+	// +optional
+	VolumeSnapshotClassName *string `json:"volumeSnapshotClassName,omitempty"`
+}
+
+// ReplicationDestinationVolumeOptions says where incoming data lands and what is kept of it.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.copyMethod) || self.copyMethod != 'Clone'",message="copyMethod on a destination must be Direct, None or Snapshot"
+type ReplicationDestinationVolumeOptions struct {
+	// CopyMethod: Snapshot takes a VolumeSnapshot after every sync and publishes it as latestImage;
+	// Direct (alias None) publishes the PVC itself.
+	// +optional
+	CopyMethod CopyMethodType `json:"copyMethod,omitempty"`
+	// Capacity of the provisioned destination PVC; required unless destinationPVC is set.
+	// +optional
+	Capacity *resource.Quantity `json:"capacity,omitempty"`
+	// StorageClassName of the provisioned destination PVC.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// AccessModes of the provisioned destination PVC.
+	// +optional
+	AccessModes []corev1.PersistentVolumeAccessMode `json:"accessModes,omitempty"`
+	// VolumeSnapshotClassName used with copyMethod Snapshot.
+	// +optional
+	VolumeSnapshotClassName *string `json:"volumeSnapshotClassName,omitempty"`
+	// DestinationPVC is an existing PVC to write into instead of provisioning one.
+	// +optional
+	DestinationPVC *string `json:"destinationPVC,omitempty"`
+	// CleanupTempPVC deletes the provisioned PVC after each sync (the snapshot is kept).
+	// +optional
+	CleanupTempPVC bool `json:"cleanupTempPVC,omitempty"`
+}
+
+// MoverConfig shapes the pod that moves the data.
+type MoverConfig struct {
+	// MoverSecurityContext for the mover pod. Movers run as non-root with no capabilities unless the
+	// namespace carries volsync.backube/privileged-movers: "true".
+	// +optional
+	MoverSecurityContext *corev1.PodSecurityContext `json:"moverSecurityContext,omitempty"`
+	// MoverServiceAccount replaces the service account volsync creates for the mover.
+	// +optional
+	MoverServiceAccount *string `json:"moverServiceAccount,omitempty"`
+	// MoverPodLabels are added to the mover pod.
+	// +optional
+	MoverPodLabels map[string]string `json:"moverPodLabels,omitempty"`
+	// MoverResources are the mover container's requests and limits.
+	// +optional
+	MoverResources *corev1.ResourceRequirements `json:"moverResources,omitempty"`
+	// MoverAffinity for the mover pod.
+	// +optional
+	MoverAffinity *corev1.Affinity `json:"moverAffinity,omitempty"`
+	// MoverBackoffLimit is how many times a failed mover pod is retried, with exponential backoff,
+	// before the sync is marked Failed. Defaults to 2. There is no endless retry loop.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=20
+	MoverBackoffLimit *int32 `json:"moverBackoffLimit,omitempty"`
+}
+
+// CustomCASpec names a CA bundle in a Secret or ConfigMap for TLS to the remote end.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.secretName) && has(self.configMapName))",message="customCA takes secretName or configMapName, not both"
+type CustomCASpec struct {
+	// SecretName holding the CA bundle.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+	// ConfigMapName holding the CA bundle.
+	// +optional
+	ConfigMapName string `json:"configMapName,omitempty"`
+	// Key of the bundle in the Secret or ConfigMap.
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// ResticRetainPolicy maps to restic forget's --keep-* flags. With nothing set, the last snapshot is
+// kept.
+type ResticRetainPolicy struct {
+	// Hourly snapshots to keep.
+	// +optional
+	Hourly *int32 `json:"hourly,omitempty"`
+	// Daily snapshots to keep.
+	// +optional
+	Daily *int32 `json:"daily,omitempty"`
+	// Weekly snapshots to keep.
+	// +optional
+	Weekly *int32 `json:"weekly,omitempty"`
+	// Monthly snapshots to keep.
+	// +optional
+	Monthly *int32 `json:"monthly,omitempty"`
+	// Yearly snapshots to keep.
+	// +optional
+	Yearly *int32 `json:"yearly,omitempty"`
+	// Within keeps every snapshot newer than this duration (restic's 1y5m7d2h form).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9]+[ymdh])+$`
+	Within *string `json:"within,omitempty"`
+	// Last snapshots to keep.
+	// +optional
+	Last *int32 `json:"last,omitempty"`
+}
+
+// ExternalSpec hands the object to a storage vendor's own controller; volsync leaves it alone.
+type ExternalSpec struct {
+	// Provider names the controller that serves this object, such as example.com/replicator.
+	// +kubebuilder:validation:MinLength=1
+	Provider string `json:"provider"`
+	// Parameters are for the provider.
+	// +optional
+	Parameters map[string]string `json:"parameters,omitempty"`
+}
+
+// MoverResult is the outcome of a mover run.
+// +kubebuilder:validation:Enum=Successful;Failed
+type MoverResult string
+
+// Mover results.
+const (
+	MoverResultSuccessful MoverResult = "Successful"
+	MoverResultFailed     MoverResult = "Failed"
+)
+
+// MoverStatus is the outcome and the tail of the log of the last mover run.
+type MoverStatus struct {
+	// Result of the last run.
+	// +optional
+	Result MoverResult `json:"result,omitempty"`
+	// Logs is the filtered tail of the mover's log.
+	// +optional
+	Logs string `json:"logs,omitempty"`
+}
+
+// MoverProgress is what the mover reported while it ran, when the tool reports it.
+type MoverProgress struct {
+	// BytesDone moved so far.
+	// +optional
+	BytesDone int64 `json:"bytesDone,omitempty"`
+	// BytesTotal to move, when known.
+	// +optional
+	BytesTotal int64 `json:"bytesTotal,omitempty"`
+	// FilesDone moved so far.
+	// +optional
+	FilesDone int64 `json:"filesDone,omitempty"`
+	// FilesTotal to move, when known.
+	// +optional
+	FilesTotal int64 `json:"filesTotal,omitempty"`
+}
+
+// ReplicationStatus is the part of status that ReplicationSource and ReplicationDestination share.
+type ReplicationStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastSyncTime is when the last successful sync finished.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// LastSyncStartTime is when the current or last sync started.
+	// +optional
+	LastSyncStartTime *metav1.Time `json:"lastSyncStartTime,omitempty"`
+	// LastSyncDuration is how long the last successful sync took.
+	// +optional
+	LastSyncDuration *metav1.Duration `json:"lastSyncDuration,omitempty"`
+	// NextSyncTime is when the next scheduled sync starts.
+	// +optional
+	NextSyncTime *metav1.Time `json:"nextSyncTime,omitempty"`
+	// LastManualSync is the value of spec.trigger.manual that the last finished sync ran for.
+	// +optional
+	LastManualSync string `json:"lastManualSync,omitempty"`
+	// LatestMoverStatus is the outcome and log tail of the last mover run.
+	// +optional
+	LatestMoverStatus *MoverStatus `json:"latestMoverStatus,omitempty"`
+	// Progress of the running sync, when the mover reports it.
+	// +optional
+	Progress *MoverProgress `json:"progress,omitempty"`
+	// Conditions: Synchronizing (reasons SyncInProgress, WaitingForSchedule, WaitingForManual,
+	// CleaningUp, Error).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ScheduledSyncs is the history of policy-triggered syncs per policy type, newest last, trimmed to
+	// the policy's retain.
+	// +optional
+	ScheduledSyncs map[SchedulePolicyType][]ScheduledRun `json:"scheduledSyncs,omitempty"`
+	// NextTriggers are the next trigger times per policy type, with schedulePolicyName.
+	// +optional
+	NextTriggers []PolicyTrigger `json:"nextTriggers,omitempty"`
+}
+
+// ScheduledRun is one dated child created by a policy-triggered owner.
+type ScheduledRun struct {
+	// Name of the child object.
+	Name string `json:"name"`
+	// ScheduledTime the child was created for (its name is derived from it).
+	// +optional
+	ScheduledTime *metav1.Time `json:"scheduledTime,omitempty"`
+	// CreationTimestamp of the child.
+	// +optional
+	CreationTimestamp metav1.Time `json:"creationTimestamp,omitempty"`
+	// FinishTimestamp of the child, once it finished.
+	// +optional
+	FinishTimestamp *metav1.Time `json:"finishTimestamp,omitempty"`
+	// Status of the child: Pending, InProgress, Successful, PartialSuccess or Failed.
+	// +optional
+	Status RunStatus `json:"status,omitempty"`
+}
+
+// RunStatus is where one run (a sync or a migration) stands.
+// +kubebuilder:validation:Enum=Pending;InProgress;Successful;PartialSuccess;Failed
+type RunStatus string
+
+// Run statuses.
+const (
+	RunStatusPending        RunStatus = "Pending"
+	RunStatusInProgress     RunStatus = "InProgress"
+	RunStatusSuccessful     RunStatus = "Successful"
+	RunStatusPartialSuccess RunStatus = "PartialSuccess"
+	RunStatusFailed         RunStatus = "Failed"
+)
+
+// Finished says whether a run has ended, well or not.
+func (s RunStatus) Finished() bool {
+	return s == RunStatusSuccessful || s == RunStatusPartialSuccess || s == RunStatusFailed
+}
