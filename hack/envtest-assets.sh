@@ -2,7 +2,8 @@
 # Builds the control-plane binaries the tests run against (kube-apiserver, etcd, kubectl, and on request
 # the node components) from the Go module proxy, because the usual envtest download site is out of reach.
 # The binaries are cached outside the repository, so a second run does nothing. The last line printed
-# is the directory that holds them (what KUBEBUILDER_ASSETS wants).
+# is the directory that holds them (what KUBEBUILDER_ASSETS wants). The API server is built with the
+# time zone database inside (timetzdata), because SchedulePolicy admission checks IANA zone names.
 #
 #   hack/envtest-assets.sh [component ...]     default: kube-apiserver kubectl etcd
 set -euo pipefail
@@ -55,7 +56,7 @@ build_kubernetes() {
   for c in "$@"; do
     echo "building $c ${K8S_VERSION}" >&2
     (cd "$mod" && go get "k8s.io/kubernetes/cmd/$c@${K8S_VERSION}" >/dev/null 2>&1 || true
-     go build -trimpath -ldflags "$ld" -o "$ASSETS/$c.tmp" "k8s.io/kubernetes/cmd/$c")
+     go build -trimpath -tags timetzdata -ldflags "$ld" -o "$ASSETS/$c.tmp" "k8s.io/kubernetes/cmd/$c")
     mv "$ASSETS/$c.tmp" "$ASSETS/$c"
   done
 }

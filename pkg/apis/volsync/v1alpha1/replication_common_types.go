@@ -7,9 +7,11 @@ import (
 )
 
 // CronPattern is the anchored shape of a schedule robfig/cron/v3 accepts with optional seconds and
-// descriptors: 5 or 6 fields, or @hourly-style descriptors, optionally led by CRON_TZ=Zone. The
-// controller parses it again with the real parser; this only keeps junk out at admission.
-const CronPattern = `^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9a-z.]+|([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*( +([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*){4,5})$`
+// descriptors: 5 or 6 fields, or @hourly-style descriptors, optionally led by CRON_TZ=Zone. A field
+// is made of numbers, *, ?, ranges, steps, lists and the three-letter month and weekday names (any
+// case), so a word such as "garbage" is not taken for a field. The controller parses it again with
+// the real parser; this only keeps junk out at admission.
+const CronPattern = `^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9a-z.]+|(([*?]|([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat))(-([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]+)?(,([*?]|([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat))(-([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]+)?)*( +|$)){5,6})$`
 
 // ReplicationTriggerSpec says when a replication runs. With no field set it runs continuously
 // ("always"). At most one of schedule, manual and schedulePolicyName may be set.
@@ -17,10 +19,12 @@ const CronPattern = `^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|month
 // +kubebuilder:validation:XValidation:rule="[has(self.schedule), has(self.manual), has(self.schedulePolicyName)].filter(x, x).size() <= 1",message="trigger takes at most one of schedule, manual, schedulePolicyName"
 type ReplicationTriggerSpec struct {
 	// Schedule is a cron expression: 5 fields, 6 with leading seconds, or a descriptor such as
-	// @hourly, optionally prefixed with CRON_TZ=Zone.
+	// @hourly, optionally prefixed with CRON_TZ=Zone. The zone must be one the controller can load
+	// (an IANA name, not Local), so that a schedule admission stores is one the controller can run.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:XValidation:rule="self.matches('^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9a-z.]+|([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*( +([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,([*?]|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*){4,5})$')",message="schedule must be a cron expression of 5 fields (6 with seconds) or a descriptor such as @hourly"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9a-z.]+|(([*?]|([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat))(-([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]+)?(,([*?]|([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat))(-([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]+)?)*( +|$)){5,6})$')",message="schedule must be a cron expression of 5 fields (6 with seconds) or a descriptor such as @hourly"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^(CRON_TZ|TZ)=') || (self.matches('^(CRON_TZ|TZ)=[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)* ') && !self.matches('^(CRON_TZ|TZ)=Local ') && timestamp('2000-01-01T00:00:00Z').getFullYear(self.substring(self.indexOf('=') + 1, self.indexOf(' '))) >= 1999)",message="the zone after CRON_TZ= must be an IANA name such as Europe/Berlin"
 	Schedule *string `json:"schedule,omitempty"`
 	// Manual starts one sync whenever it differs from status.lastManualSync. A change never
 	// interrupts a running sync.

@@ -85,7 +85,7 @@ type ReplicationDestinationRsyncSpec struct {
 	SSHUser *string `json:"sshUser,omitempty"`
 	// VolumeMode of the provisioned PVC.
 	// +optional
-	VolumeMode *corev1.PersistentVolumeMode `json:"volumeMode,omitempty"`
+	VolumeMode  *corev1.PersistentVolumeMode `json:"volumeMode,omitempty"`
 	MoverConfig `json:",inline"`
 }
 
@@ -103,7 +103,7 @@ type ReplicationDestinationRsyncTLSSpec struct {
 	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitempty"`
 	// VolumeMode of the provisioned PVC.
 	// +optional
-	VolumeMode *corev1.PersistentVolumeMode `json:"volumeMode,omitempty"`
+	VolumeMode  *corev1.PersistentVolumeMode `json:"volumeMode,omitempty"`
 	MoverConfig `json:",inline"`
 }
 
@@ -121,7 +121,7 @@ type ReplicationDestinationRcloneSpec struct {
 	RcloneConfig *string `json:"rcloneConfig,omitempty"`
 	// CustomCA for the remote's TLS.
 	// +optional
-	CustomCA *CustomCASpec `json:"customCA,omitempty"`
+	CustomCA    *CustomCASpec `json:"customCA,omitempty"`
 	MoverConfig `json:",inline"`
 }
 
@@ -161,7 +161,7 @@ type ReplicationDestinationResticSpec struct {
 	EnableFileDeletion bool `json:"enableFileDeletion,omitempty"`
 	// Unlock removes stale locks once each time its value changes.
 	// +optional
-	Unlock string `json:"unlock,omitempty"`
+	Unlock      string `json:"unlock,omitempty"`
 	MoverConfig `json:",inline"`
 }
 

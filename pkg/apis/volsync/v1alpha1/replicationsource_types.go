@@ -82,7 +82,7 @@ type ReplicationSourceRsyncSpec struct {
 	Path *string `json:"path,omitempty"`
 	// SSHUser on the destination. Defaults to root.
 	// +optional
-	SSHUser *string `json:"sshUser,omitempty"`
+	SSHUser     *string `json:"sshUser,omitempty"`
 	MoverConfig `json:",inline"`
 }
 
@@ -99,7 +99,7 @@ type ReplicationSourceRsyncTLSSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	Port *int32 `json:"port,omitempty"`
+	Port        *int32 `json:"port,omitempty"`
 	MoverConfig `json:",inline"`
 }
 
@@ -117,7 +117,7 @@ type ReplicationSourceRcloneSpec struct {
 	RcloneConfig *string `json:"rcloneConfig,omitempty"`
 	// CustomCA for the remote's TLS.
 	// +optional
-	CustomCA *CustomCASpec `json:"customCA,omitempty"`
+	CustomCA    *CustomCASpec `json:"customCA,omitempty"`
 	MoverConfig `json:",inline"`
 }
 
@@ -151,7 +151,7 @@ type ReplicationSourceResticSpec struct {
 	Unlock string `json:"unlock,omitempty"`
 	// Exclude lists path patterns restic leaves out of the backup.
 	// +optional
-	Exclude []string `json:"exclude,omitempty"`
+	Exclude     []string `json:"exclude,omitempty"`
 	MoverConfig `json:",inline"`
 }
 

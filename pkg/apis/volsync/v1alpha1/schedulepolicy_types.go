@@ -81,10 +81,11 @@ type SchedulePolicyItem struct {
 
 	// TimeZone is the IANA time zone in which daily, weekly and monthly times are read, such as
 	// "Europe/Berlin". Defaults to UTC. The time zone database is built into volsync, so the name
-	// does not depend on the nodes' files.
+	// does not depend on the nodes' files. "Local" is refused: it would mean the zone of whichever
+	// host reads the policy.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self == 'UTC' || (self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$') && timestamp('2000-01-01T00:00:00Z').getFullYear(self) >= 1999)",message="timeZone must be an IANA time zone name such as Europe/Berlin or UTC"
+	// +kubebuilder:validation:XValidation:rule="self == 'UTC' || (self != 'Local' && self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$') && timestamp('2000-01-01T00:00:00Z').getFullYear(self) >= 1999)",message="timeZone must be an IANA time zone name such as Europe/Berlin or UTC"
 	TimeZone string `json:"timeZone,omitempty"`
 
 	// StartingDeadlineMinutes is how late a missed trigger may still fire. A trigger missed by more
