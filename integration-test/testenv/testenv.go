@@ -9,14 +9,12 @@ import (
 	"runtime"
 	"strings"
 
-	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 )
 
 // Env is a running control plane and a client for it.
@@ -36,19 +34,6 @@ type Env struct {
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// NewScheme returns a scheme with every kind volsync reads or writes.
-func NewScheme() (*k8sruntime.Scheme, error) {
-	s := k8sruntime.NewScheme()
-	for _, add := range []func(*k8sruntime.Scheme) error{
-		clientgoscheme.AddToScheme, snapv1.AddToScheme, volsyncv1alpha1.AddToScheme,
-	} {
-		if err := add(s); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
 }
 
 // AssetsDir returns the directory of kube-apiserver, etcd and kubectl: KUBEBUILDER_ASSETS when set,
@@ -75,7 +60,7 @@ func Start(extraCRDDirs ...string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := NewScheme()
+	scheme, err := volsyncscheme.New()
 	if err != nil {
 		return nil, err
 	}
@@ -100,4 +85,14 @@ func Start(extraCRDDirs ...string) (*Env, error) {
 // Stop shuts the control plane down and removes its data.
 func (e *Env) Stop() error {
 	return e.env.Stop()
+}
+
+// AdminKubeconfig returns a kubeconfig for a system:masters user of this control plane, for tests
+// that drive the CLI or a separate process the way a person would.
+func (e *Env) AdminKubeconfig() ([]byte, error) {
+	user, err := e.env.AddUser(envtest.User{Name: "volsync-test-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("adding a test admin user: %w", err)
+	}
+	return user.KubeConfig()
 }

@@ -45,7 +45,7 @@ const (
 // +kubebuilder:printcolumn:name="Monthly-Time",type=string,JSONPath=`.policy.monthly.time`
 // +kubebuilder:printcolumn:name="TimeZone",type=string,JSONPath=`.policy.timeZone`
 // +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
-// +kubebuilder:printcolumn:name="Next-Trigger",type=date,JSONPath=`.status.nextTriggerTime`
+// +kubebuilder:printcolumn:name="Next-Trigger",type=string,format=date-time,JSONPath=`.status.nextTriggerTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type SchedulePolicy struct {
 	metav1.TypeMeta   `json:",inline"`

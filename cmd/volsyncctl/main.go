@@ -1,0 +1,31 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	// Policies name IANA time zones; the database goes into the binary so that the answer does not
+	// depend on the files of the workstation.
+	_ "time/tzdata"
+
+	"github.com/volsync/volsync/pkg/cli"
+)
+
+func main() {
+	a := newApp(os.Stdout, os.Stderr, invokedAsPlugin(os.Args[0]))
+	if err := a.root.Execute(); err != nil {
+		code, silent := cli.ExitCode(err)
+		if !silent {
+			cli.PrintError(os.Stderr, err)
+		}
+		os.Exit(code)
+	}
+}
+
+// invokedAsPlugin reports whether the binary runs as the kubectl plugin (kubectl-volsync), so that
+// help and error texts say `kubectl volsync` as the user typed it.
+func invokedAsPlugin(arg0 string) bool {
+	name := strings.TrimSuffix(filepath.Base(arg0), ".exe")
+	return name == "kubectl-volsync"
+}

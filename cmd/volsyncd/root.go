@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
+	"github.com/volsync/volsync/pkg/version"
+)
+
+// leaderElectionID names the Lease that volsyncd replicas compete for.
+const leaderElectionID = "volsyncd.volsync.backube"
+
+// flags are volsyncd's command-line settings.
+type flags struct {
+	kubeconfig              string
+	metricsAddr             string
+	probeAddr               string
+	leaderElect             bool
+	leaderElectionNamespace string
+	logLevel                string
+	logFormat               string
+	moverImage              string
+}
+
+func newRootCommand() *cobra.Command {
+	f := flags{}
+	cmd := &cobra.Command{
+		Use:   "volsyncd",
+		Short: "The volsync operator: replicates volumes and migrates applications between clusters",
+		Long: `volsyncd reconciles the volsync.backube kinds (SchedulePolicy, ReplicationSource,
+ReplicationDestination, MigrationSchedule, Migration, ClusterPair). It serves Prometheus metrics on
+--metrics-bind-address (/metrics) and health probes on --health-probe-bind-address (/healthz, /readyz).
+
+It finds the API server through --kubeconfig, else $KUBECONFIG, else the in-cluster service account,
+else ~/.kube/config.`,
+		Version:       version.Get().String(),
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig; default $KUBECONFIG, then in-cluster, then ~/.kube/config")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", `address of the /metrics endpoint; "0" turns it off`)
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one of several replicas reconciles")
+	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default the pod's own namespace")
+	fs.StringVar(&f.logLevel, "log-level", "info", "one of debug, info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "json", "one of json, text")
+	fs.StringVar(&f.moverImage, "mover-image", "volsync-mover:latest", "container image of the mover Jobs")
+	return cmd
+}
+
+// run starts the manager and blocks until SIGTERM or SIGINT, or until it fails.
+func run(f flags) error {
+	log, err := newLogger(os.Stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(log)
+	klog.SetLogger(log)
+	setupLog := log.WithName("setup")
+	setupLog.Info("starting volsyncd", "version", version.Get().String())
+
+	cfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return err
+	}
+	scheme, err := volsyncscheme.New()
+	if err != nil {
+		return fmt.Errorf("building the scheme: %w", err)
+	}
+	if err := registerBuildInfo(); err != nil {
+		return fmt.Errorf("registering volsync_build_info: %w", err)
+	}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress:  f.probeAddr,
+		LeaderElection:          f.leaderElect,
+		LeaderElectionID:        leaderElectionID,
+		LeaderElectionNamespace: f.leaderElectionNamespace,
+		// Hand the Lease over at once on a clean shutdown instead of making the next leader wait
+		// for it to expire.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the /healthz check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the /readyz check: %w", err)
+	}
+
+	opts := Options{MoverImage: f.moverImage}
+	for _, setup := range controllers {
+		if err := setup(mgr, opts); err != nil {
+			return fmt.Errorf("setting up a controller: %w", err)
+		}
+	}
+	setupLog.Info("starting the manager", "controllers", len(controllers),
+		"metricsAddress", f.metricsAddr, "probeAddress", f.probeAddr, "leaderElection", f.leaderElect)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		return fmt.Errorf("running the manager: %w", err)
+	}
+	setupLog.Info("stopped")
+	return nil
+}
+
+// restConfig finds the API server: an explicit --kubeconfig wins; otherwise controller-runtime's
+// usual order ($KUBECONFIG, in-cluster, ~/.kube/config).
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("reading --kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no API server configured: pass --kubeconfig, set KUBECONFIG, or run in a pod (%w)", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,403 @@
+package copier
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+)
+
+const (
+	// MigratedFromLabel marks every object a Migration applied with the source cluster's identity.
+	// purgeDeletedResources deletes only objects that carry it with this source's value, so it can
+	// never touch what people or other sources put on the destination.
+	MigratedFromLabel = "volsync.backube/migrated-from"
+	// MigratedByAnnotation names what copied the object: "<namespace>/<MigrationSchedule>" for a
+	// scheduled run, "<namespace>/<Migration>" otherwise. It stays the same from one scheduled run to
+	// the next, so an unchanged object is not rewritten by every run.
+	MigratedByAnnotation = "volsync.backube/migrated-by"
+	// MigrationSuspendAnnotation keeps, on a CronJob migrated with startApplications=false, whether it
+	// was suspended on the source ("true" or "false"), as MigrationReplicasAnnotation keeps replicas.
+	MigrationSuspendAnnotation = "volsync.backube/migration-suspend"
+)
+
+// Options say how an object is shaped for the destination.
+type Options struct {
+	// StartApplications false scales Deployments and StatefulSets to zero and suspends CronJobs,
+	// keeping what they had on the source in annotations.
+	StartApplications bool
+	// SourceCluster identifies the source cluster; it is the MigratedFromLabel value, so it must be
+	// a valid label value (a UID is).
+	SourceCluster string
+	// MigratedBy is the MigratedByAnnotation value.
+	MigratedBy string
+}
+
+// droppedAnnotations belong to the source cluster's controllers or tools and mean nothing, or
+// something wrong, on the destination.
+var droppedAnnotations = []string{
+	// kubectl's record of the last apply on the source; left in place it makes the next
+	// `kubectl apply` on the destination compute a wrong three-way merge.
+	"kubectl.kubernetes.io/last-applied-configuration",
+	// The Deployment controller's rollout counter on the source.
+	"deployment.kubernetes.io/revision",
+	// The node the source's scheduler picked for a PVC's volume; that node does not exist on the
+	// destination and the PVC would never bind.
+	"volume.kubernetes.io/selected-node",
+	// Which provisioner the source's PV controller handed the PVC to; the destination's decides.
+	"volume.kubernetes.io/storage-provisioner",
+	"volume.beta.kubernetes.io/storage-provisioner",
+}
+
+// droppedAnnotationPrefixes are families of annotations dropped whole: pv.kubernetes.io/ records
+// how the source's PV controller bound a claim (bind-completed, bound-by-controller).
+var droppedAnnotationPrefixes = []string{"pv.kubernetes.io/"}
+
+// injectedConfigMaps are put in every namespace by the cluster itself, with the cluster's own CA.
+// Copying the source's would hand workloads on the destination the wrong CA.
+var injectedConfigMaps = map[string]bool{
+	"kube-root-ca.crt":         true,
+	"openshift-service-ca.crt": true,
+}
+
+// serviceAccountTokenType is the type of the legacy long-lived token Secrets. Their token is
+// signed by the source cluster and is useless, or a leak, anywhere else.
+const serviceAccountTokenType = "kubernetes.io/service-account-token"
+
+// SkipReason says why an object listed on the source is not copied, or "" when it is. Skipped
+// objects are not listed in the Migration's status: they are not the user's objects to migrate.
+func SkipReason(obj *unstructured.Unstructured) string {
+	if obj.GetDeletionTimestamp() != nil {
+		return "it is being deleted on the source"
+	}
+	switch obj.GetKind() {
+	case "ConfigMap":
+		if injectedConfigMaps[obj.GetName()] {
+			return "the cluster puts it in every namespace with its own CA"
+		}
+	case "Secret":
+		if t, _, _ := unstructured.NestedString(obj.Object, "type"); t == serviceAccountTokenType {
+			return "it is a service account token signed by the source cluster"
+		}
+	case "PersistentVolumeClaim":
+		// A StatefulSet with a PVC retention policy owns its claims; they are still the data the
+		// application needs, and the StatefulSet on the destination adopts claims by name.
+		return ""
+	}
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller {
+			return fmt.Sprintf("it is controlled by %s %s, which makes it", ref.Kind, ref.Name)
+		}
+	}
+	return ""
+}
+
+// Prepare returns the object as it is applied on the destination. It keeps what the user wrote
+// and takes out what the source cluster gave the object: identity and bookkeeping (uid,
+// resourceVersion, generation, creationTimestamp, deletion fields, managedFields, selfLink,
+// ownerReferences, finalizers), status, and the per-kind fields listed in the helpers below. It
+// then marks the object with MigratedFromLabel and MigratedByAnnotation, and, with
+// StartApplications false, stops workloads. obj is not modified.
+//
+// Only name, namespace, labels and annotations are kept from metadata: a whitelist, so a field a
+// newer API server adds to metadata can never carry a source value across. Finalizers go because
+// the controllers that would remove them run on the source; a copy that keeps them could never be
+// deleted on the destination.
+func Prepare(obj *unstructured.Unstructured, opts Options) (*unstructured.Unstructured, error) {
+	if opts.SourceCluster != "" {
+		if errs := validLabelValue(opts.SourceCluster); errs != "" {
+			return nil, fmt.Errorf("source cluster id %q is not a valid label value: %s", opts.SourceCluster, errs)
+		}
+	}
+	out := obj.DeepCopy()
+	meta := map[string]any{"name": obj.GetName()}
+	if ns := obj.GetNamespace(); ns != "" {
+		meta["namespace"] = ns
+	}
+	out.Object["metadata"] = meta
+	out.SetLabels(obj.GetLabels())
+	out.SetAnnotations(keptAnnotations(obj.GetAnnotations()))
+	delete(out.Object, "status")
+
+	var err error
+	switch obj.GetKind() {
+	case "Namespace":
+		// spec holds only the "kubernetes" finalizer, which the destination adds itself.
+		delete(out.Object, "spec")
+	case "Service":
+		err = prepareService(out)
+	case "PersistentVolumeClaim":
+		prepareClaim(out)
+	case "ServiceAccount":
+		err = prepareServiceAccount(out)
+	case "Deployment", "StatefulSet":
+		unstructured.RemoveNestedField(out.Object, "spec", "template", "spec", "nodeName")
+		unstructured.RemoveNestedField(out.Object, "spec", "template", "metadata", "creationTimestamp")
+		if obj.GetKind() == "StatefulSet" {
+			err = prepareClaimTemplates(out)
+		}
+		if err == nil && !opts.StartApplications {
+			err = stopReplicas(out)
+		}
+	case "CronJob":
+		unstructured.RemoveNestedField(out.Object, "spec", "jobTemplate", "spec", "template", "spec", "nodeName")
+		unstructured.RemoveNestedField(out.Object, "spec", "jobTemplate", "spec", "template", "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(out.Object, "spec", "jobTemplate", "metadata", "creationTimestamp")
+		if !opts.StartApplications {
+			err = suspendCronJob(out)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+
+	if opts.SourceCluster != "" {
+		l := out.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[MigratedFromLabel] = opts.SourceCluster
+		out.SetLabels(l)
+	}
+	if opts.MigratedBy != "" {
+		a := out.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		a[MigratedByAnnotation] = opts.MigratedBy
+		out.SetAnnotations(a)
+	}
+	return out, nil
+}
+
+func keptAnnotations(in map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range in {
+		if isDroppedAnnotation(k) {
+			continue
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func isDroppedAnnotation(key string) bool {
+	for _, d := range droppedAnnotations {
+		if key == d {
+			return true
+		}
+	}
+	for _, p := range droppedAnnotationPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepareService lets the destination allocate what it allocates:
+//   - clusterIP and clusterIPs come from the destination's service CIDR (the source's address is
+//     most likely outside it, and would be refused); a headless Service keeps "None", which is
+//     what makes it headless;
+//   - healthCheckNodePort and every port's nodePort come from the destination's node-port range.
+//     A node port is allocated per cluster: the source's number may lie outside the destination's
+//     range or already be taken there, and either would refuse the whole Service. The cost is
+//     that a node port fixed by hand on the source is not kept; clients of a recovery cluster reach
+//     it by its own load balancer or DNS name anyway;
+//   - ipFamilies of a single-stack Service were defaulted from the source's network; the
+//     destination may be single-stack of the other family. Dual-stack requests are kept, since
+//     someone asked for them.
+func prepareService(svc *unstructured.Unstructured) error {
+	spec, ok, err := unstructured.NestedMap(svc.Object, "spec")
+	if err != nil || !ok {
+		return err
+	}
+	if ip, _, _ := unstructured.NestedString(spec, "clusterIP"); ip != "None" {
+		delete(spec, "clusterIP")
+		delete(spec, "clusterIPs")
+	}
+	delete(spec, "healthCheckNodePort")
+	if ports, ok := spec["ports"].([]any); ok {
+		for _, p := range ports {
+			if pm, ok := p.(map[string]any); ok {
+				delete(pm, "nodePort")
+			}
+		}
+	}
+	if policy, _, _ := unstructured.NestedString(spec, "ipFamilyPolicy"); policy == "" || policy == "SingleStack" {
+		delete(spec, "ipFamilies")
+	}
+	return unstructured.SetNestedMap(svc.Object, spec, "spec")
+}
+
+// prepareClaim unbinds a claim from the source's storage: volumeName names a PersistentVolume of
+// the source cluster, and dataSource/dataSourceRef name a snapshot, a claim or a populator there.
+// On the destination the claim is provisioned afresh, and the data, if asked for, comes with the
+// volume stage.
+func prepareClaim(pvc *unstructured.Unstructured) {
+	unstructured.RemoveNestedField(pvc.Object, "spec", "volumeName")
+	unstructured.RemoveNestedField(pvc.Object, "spec", "dataSource")
+	unstructured.RemoveNestedField(pvc.Object, "spec", "dataSourceRef")
+}
+
+// prepareClaimTemplates strips the claim templates of a StatefulSet the way the claims themselves
+// are stripped; the API server fills in a status for each template.
+func prepareClaimTemplates(sts *unstructured.Unstructured) error {
+	templates, ok, err := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+	if err != nil || !ok {
+		return err
+	}
+	for _, t := range templates {
+		tm, ok := t.(map[string]any)
+		if !ok {
+			continue
+		}
+		delete(tm, "status")
+		unstructured.RemoveNestedField(tm, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(tm, "spec", "volumeName")
+	}
+	return unstructured.SetNestedSlice(sts.Object, templates, "spec", "volumeClaimTemplates")
+}
+
+// prepareServiceAccount drops references to the account's auto-generated token Secrets, which are
+// not copied (see SkipReason) and would be dangling on the destination. imagePullSecrets and any
+// Secret the user listed by hand stay.
+func prepareServiceAccount(sa *unstructured.Unstructured) error {
+	secrets, ok, err := unstructured.NestedSlice(sa.Object, "secrets")
+	if err != nil || !ok {
+		return err
+	}
+	generated := []string{sa.GetName() + "-token-", sa.GetName() + "-dockercfg-"}
+	var kept []any
+	for _, s := range secrets {
+		name, _, _ := unstructured.NestedString(asMap(s), "name")
+		if strings.HasPrefix(name, generated[0]) || strings.HasPrefix(name, generated[1]) {
+			continue
+		}
+		kept = append(kept, s)
+	}
+	if len(kept) == 0 {
+		unstructured.RemoveNestedField(sa.Object, "secrets")
+		return nil
+	}
+	return unstructured.SetNestedSlice(sa.Object, kept, "secrets")
+}
+
+// stopReplicas scales a Deployment or StatefulSet to zero and keeps the source's count in
+// MigrationReplicasAnnotation, which is where activation reads it back from. An object the source
+// already holds at zero with the annotation (itself a stopped copy) keeps the count it was stopped
+// from, so a chain of migrations never loses it.
+func stopReplicas(obj *unstructured.Unstructured) error {
+	replicas, found, err := unstructured.NestedInt64(obj.Object, "spec", "replicas")
+	if err != nil {
+		return err
+	}
+	if !found {
+		replicas = 1 // the API's default
+	}
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	if _, had := annotations[volsyncv1alpha1.MigrationReplicasAnnotation]; !had || replicas != 0 {
+		annotations[volsyncv1alpha1.MigrationReplicasAnnotation] = strconv.FormatInt(replicas, 10)
+	}
+	obj.SetAnnotations(annotations)
+	return unstructured.SetNestedField(obj.Object, int64(0), "spec", "replicas")
+}
+
+// suspendCronJob is stopReplicas for a CronJob: a schedule that fires on the recovery cluster
+// while the source still runs would do the same work twice.
+func suspendCronJob(obj *unstructured.Unstructured) error {
+	suspended, _, err := unstructured.NestedBool(obj.Object, "spec", "suspend")
+	if err != nil {
+		return err
+	}
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	if _, had := annotations[MigrationSuspendAnnotation]; !had || !suspended {
+		annotations[MigrationSuspendAnnotation] = strconv.FormatBool(suspended)
+	}
+	obj.SetAnnotations(annotations)
+	return unstructured.SetNestedField(obj.Object, true, "spec", "suspend")
+}
+
+// ReplicasFromAnnotation reads back the replica count stopReplicas stored. ok is false when the
+// object carries no such annotation.
+func ReplicasFromAnnotation(annotations map[string]string) (replicas int32, ok bool, err error) {
+	v, ok := annotations[volsyncv1alpha1.MigrationReplicasAnnotation]
+	if !ok {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < 0 {
+		return 0, true, fmt.Errorf("annotation %s=%q is not a replica count", volsyncv1alpha1.MigrationReplicasAnnotation, v)
+	}
+	return int32(n), true, nil
+}
+
+// Selector is the label selector of spec.selectors: objects with all these labels. An empty map
+// selects everything.
+func Selector(selectors map[string]string) (labels.Selector, error) {
+	s, err := labels.ValidatedSelectorFromSet(selectors)
+	if err != nil {
+		return nil, fmt.Errorf("spec.selectors: %w", err)
+	}
+	return s, nil
+}
+
+// PurgeSelector selects, on the destination, the objects a Migration with these selectors copied
+// from sourceCluster: the candidates for purgeDeletedResources. Requiring the user's selectors as
+// well means two schedules that migrate different labels of one namespace never purge each
+// other's objects.
+func PurgeSelector(sourceCluster string, selectors map[string]string) (labels.Selector, error) {
+	set := labels.Set{}
+	for k, v := range selectors {
+		set[k] = v
+	}
+	set[MigratedFromLabel] = sourceCluster
+	s, err := labels.ValidatedSelectorFromSet(set)
+	if err != nil {
+		return nil, fmt.Errorf("spec.selectors: %w", err)
+	}
+	return s, nil
+}
+
+// Stale is the names on the destination that are no longer on the source, sorted: what
+// purgeDeletedResources deletes.
+func Stale(destination, source []string) []string {
+	keep := make(map[string]bool, len(source))
+	for _, n := range source {
+		keep[n] = true
+	}
+	var out []string
+	for _, n := range destination {
+		if !keep[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func validLabelValue(v string) string {
+	if _, err := labels.ValidatedSelectorFromSet(labels.Set{"k": v}); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
