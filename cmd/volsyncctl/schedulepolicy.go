@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cli"
 	"github.com/volsync/volsync/pkg/schedule"
 )
@@ -327,4 +327,3 @@ func (a *app) explainGet(err error, what, name, list string) error {
 	}
 	return a.explain(err)
 }
-
