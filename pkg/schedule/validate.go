@@ -154,6 +154,10 @@ func LoadTimeZone(name string) (*time.Location, error) {
 
 // Messages the API server gives for OpenAPI minimum and maximum, reused so that an out-of-range
 // number reads the same from admission, the controller and the CLI.
+// MaxMinutes bounds intervalMinutes and startingDeadlineMinutes to 366 days, as the CRD does:
+// longer periods are no schedule anyone means, and every duration then fits a time.Duration.
+const MaxMinutes = 366 * 24 * 60
+
 func minMessage(minimum int) string {
 	return fmt.Sprintf("should be greater than or equal to %d", minimum)
 }
@@ -182,8 +186,11 @@ func ValidatePolicy(item v1alpha1.SchedulePolicyItem) field.ErrorList {
 	}
 	if s := item.Interval; s != nil {
 		p := root.Child("interval")
-		if s.IntervalMinutes < 1 {
+		switch {
+		case s.IntervalMinutes < 1:
 			errs = append(errs, field.Invalid(p.Child("intervalMinutes"), s.IntervalMinutes, minMessage(1)))
+		case s.IntervalMinutes > MaxMinutes:
+			errs = append(errs, field.Invalid(p.Child("intervalMinutes"), s.IntervalMinutes, maxMessage(MaxMinutes)))
 		}
 		checkRetain(p, s.Retain)
 	}
@@ -220,8 +227,13 @@ func ValidatePolicy(item v1alpha1.SchedulePolicyItem) field.ErrorList {
 			errs = append(errs, field.Invalid(p, tz, TimeZoneMessage))
 		}
 	}
-	if d := item.StartingDeadlineMinutes; d != nil && *d < 1 {
-		errs = append(errs, field.Invalid(root.Child("startingDeadlineMinutes"), *d, minMessage(1)))
+	if d := item.StartingDeadlineMinutes; d != nil {
+		switch {
+		case *d < 1:
+			errs = append(errs, field.Invalid(root.Child("startingDeadlineMinutes"), *d, minMessage(1)))
+		case *d > MaxMinutes:
+			errs = append(errs, field.Invalid(root.Child("startingDeadlineMinutes"), *d, maxMessage(MaxMinutes)))
+		}
 	}
 	return errs
 }

@@ -2,7 +2,6 @@ package schedulepolicy
 
 import (
 	"context"
-	"math"
 	"strings"
 	"time"
 
@@ -143,15 +142,11 @@ func nextTriggers(p *schedule.Policy, created, now time.Time) ([]volsyncv1alpha1
 	return out, earliest
 }
 
-// nextOnGrid is the first instant strictly after now on the grid start + k*minutes.
+// nextOnGrid is the first instant strictly after now on the grid start + k*minutes. Admission caps
+// minutes at 366 days, so the period fits a time.Duration.
 func nextOnGrid(start time.Time, minutes int64, now time.Time) time.Time {
 	if minutes <= 0 {
 		return now
-	}
-	if minutes > int64(math.MaxInt64/time.Minute) {
-		// Longer than a time.Duration holds (about 292 years): the first trigger is the only one
-		// anybody will see.
-		return start.AddDate(0, 0, int(minutes/(24*60))).Add(time.Duration(minutes%(24*60)) * time.Minute)
 	}
 	every := time.Duration(minutes) * time.Minute
 	k := now.Sub(start)/every + 1

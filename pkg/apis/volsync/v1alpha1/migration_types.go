@@ -249,6 +249,10 @@ type MigrationScheduleStatus struct {
 	// NextTriggers are the next trigger times per policy type.
 	// +optional
 	NextTriggers []PolicyTrigger `json:"nextTriggers,omitempty"`
+	// LastTriggers is the scheduled time of the newest trigger handled per type, whether it ran or
+	// was skipped as too late, so a skipped trigger is counted as missed once and never again.
+	// +optional
+	LastTriggers map[SchedulePolicyType]metav1.Time `json:"lastTriggers,omitempty"`
 	// LastSuccessTime is when the last successful Migration finished.
 	// +optional
 	LastSuccessTime *metav1.Time `json:"lastSuccessTime,omitempty"`

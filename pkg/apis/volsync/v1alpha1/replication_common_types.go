@@ -252,6 +252,11 @@ type ReplicationStatus struct {
 	// NextTriggers are the next trigger times per policy type, with schedulePolicyName.
 	// +optional
 	NextTriggers []PolicyTrigger `json:"nextTriggers,omitempty"`
+	// LastTriggers is the scheduled time of the newest trigger handled per type (Interval, Daily,
+	// Weekly, Monthly, or Schedule for a cron), whether it ran or was skipped as too late, so a
+	// skipped trigger is counted as missed once and never again.
+	// +optional
+	LastTriggers map[SchedulePolicyType]metav1.Time `json:"lastTriggers,omitempty"`
 }
 
 // ScheduledRun is one dated child created by a policy-triggered owner.

@@ -93,13 +93,15 @@ type SchedulePolicyItem struct {
 	// unset, a missed trigger is always caught up, once.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=527040
 	StartingDeadlineMinutes *int32 `json:"startingDeadlineMinutes,omitempty"`
 }
 
 // IntervalPolicy triggers every IntervalMinutes. The first trigger fires at once.
 type IntervalPolicy struct {
-	// IntervalMinutes is the period between triggers, in minutes.
+	// IntervalMinutes is the period between triggers, in minutes, at most 366 days.
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=527040
 	IntervalMinutes int32 `json:"intervalMinutes"`
 	// Retain is how many dated children of this type are kept. Defaults to 10.
 	// +optional

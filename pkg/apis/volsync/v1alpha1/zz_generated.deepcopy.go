@@ -398,6 +398,13 @@ func (in *MigrationScheduleStatus) DeepCopyInto(out *MigrationScheduleStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.LastTriggers != nil {
+		in, out := &in.LastTriggers, &out.LastTriggers
+		*out = make(map[SchedulePolicyType]v1.Time, len(*in))
+		for key, val := range *in {
+			(*out)[key] = *val.DeepCopy()
+		}
+	}
 	if in.LastSuccessTime != nil {
 		in, out := &in.LastSuccessTime, &out.LastSuccessTime
 		*out = (*in).DeepCopy()
@@ -1596,6 +1603,13 @@ func (in *ReplicationStatus) DeepCopyInto(out *ReplicationStatus) {
 		*out = make([]PolicyTrigger, len(*in))
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
+	}
+	if in.LastTriggers != nil {
+		in, out := &in.LastTriggers, &out.LastTriggers
+		*out = make(map[SchedulePolicyType]v1.Time, len(*in))
+		for key, val := range *in {
+			(*out)[key] = *val.DeepCopy()
 		}
 	}
 }

@@ -1,0 +1,541 @@
+package copier
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+)
+
+const sourceID = "6f1e7a52-1c55-4b8e-9a57-3f0c7e3c1d2a"
+
+// sourceMeta is metadata as the source API server returns it: everything the server fills in.
+func sourceMeta(name string) metav1.ObjectMeta {
+	ts := metav1.Unix(1700000000, 0)
+	return metav1.ObjectMeta{
+		Name:              name,
+		Namespace:         "shop",
+		UID:               "0b4c3b52-7f0e-4c1e-8b9e-5a7e2f0c1d11",
+		ResourceVersion:   "4711",
+		Generation:        3,
+		CreationTimestamp: ts,
+		SelfLink:          "/api/v1/namespaces/shop/things/" + name,
+		Labels:            map[string]string{"app": "shop"},
+		Annotations: map[string]string{
+			"kubectl.kubernetes.io/last-applied-configuration": `{"kind":"X"}`,
+			"team": "payments",
+		},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "parent", UID: "u"}},
+		Finalizers:      []string{"example.com/cleanup"},
+		ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}},
+	}
+}
+
+func toUnstructured(t *testing.T, obj runtime.Object, kind string) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	k := kindNamed(t, kind)
+	u.SetGroupVersionKind(k.GroupVersionKind())
+	return u
+}
+
+func kindNamed(t *testing.T, name string) Kind {
+	t.Helper()
+	for _, k := range Kinds() {
+		if k.Kind == name {
+			return k
+		}
+	}
+	t.Fatalf("no kind %s", name)
+	return Kind{}
+}
+
+// field reads a nested field of a prepared object; found is false when it is absent.
+func field(u *unstructured.Unstructured, path ...string) (any, bool) {
+	v, found, _ := unstructured.NestedFieldNoCopy(u.Object, path...)
+	return v, found
+}
+
+func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
+	replicas := ptr.To[int32](3)
+	tests := []struct {
+		name   string
+		obj    runtime.Object
+		kind   string
+		opts   Options
+		absent [][]string
+		want   map[string]any // dotted path -> value
+	}{
+		{
+			name: "a ConfigMap loses uid, resourceVersion, generation, timestamps, managedFields, owners, finalizers and the last-applied annotation",
+			obj:  &corev1.ConfigMap{ObjectMeta: sourceMeta("settings"), Data: map[string]string{"k": "v"}},
+			kind: "ConfigMap",
+			absent: [][]string{
+				{"metadata", "uid"}, {"metadata", "resourceVersion"}, {"metadata", "generation"},
+				{"metadata", "creationTimestamp"}, {"metadata", "selfLink"}, {"metadata", "managedFields"},
+				{"metadata", "ownerReferences"}, {"metadata", "finalizers"},
+				{"metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration"},
+			},
+			want: map[string]any{
+				"metadata.name": "settings", "metadata.namespace": "shop", "data.k": "v",
+				"metadata.labels.app": "shop", "metadata.annotations.team": "payments",
+			},
+		},
+		{
+			name: "a Service loses its cluster IPs, node ports, health-check node port and defaulted IP family",
+			obj: &corev1.Service{ObjectMeta: sourceMeta("web"), Spec: corev1.ServiceSpec{
+				Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "10.0.0.12", ClusterIPs: []string{"10.0.0.12"},
+				HealthCheckNodePort: 31999, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+				IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol}, IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicySingleStack),
+				Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30080}},
+			}, Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "1.2.3.4"}}}}},
+			kind: "Service",
+			absent: [][]string{
+				{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "healthCheckNodePort"}, {"spec", "ipFamilies"}, {"status"},
+			},
+			want: map[string]any{"spec.type": "LoadBalancer", "spec.externalTrafficPolicy": "Local", "spec.ipFamilyPolicy": "SingleStack"},
+		},
+		{
+			name: "a headless Service keeps clusterIP None, which is what makes it headless",
+			obj: &corev1.Service{ObjectMeta: sourceMeta("db"), Spec: corev1.ServiceSpec{
+				ClusterIP: "None", ClusterIPs: []string{"None"}, Ports: []corev1.ServicePort{{Port: 5432}},
+			}},
+			kind: "Service",
+			want: map[string]any{"spec.clusterIP": "None"},
+		},
+		{
+			name: "a dual-stack Service keeps the families someone asked for",
+			obj: &corev1.Service{ObjectMeta: sourceMeta("dual"), Spec: corev1.ServiceSpec{
+				ClusterIP: "10.0.0.13", IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicyRequireDualStack),
+				IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
+			}},
+			kind:   "Service",
+			absent: [][]string{{"spec", "clusterIP"}},
+			want:   map[string]any{"spec.ipFamilyPolicy": "RequireDualStack"},
+		},
+		{
+			name: "a bound PVC loses its volume name, data source and the PV controller's annotations",
+			obj: &corev1.PersistentVolumeClaim{
+				ObjectMeta: func() metav1.ObjectMeta {
+					m := sourceMeta("data")
+					m.Annotations["pv.kubernetes.io/bind-completed"] = "yes"
+					m.Annotations["pv.kubernetes.io/bound-by-controller"] = "yes"
+					m.Annotations["volume.kubernetes.io/selected-node"] = "node-7"
+					m.Annotations["volume.kubernetes.io/storage-provisioner"] = "csi.example.com"
+					m.Annotations["volume.beta.kubernetes.io/storage-provisioner"] = "csi.example.com"
+					m.OwnerReferences = nil
+					return m
+				}(),
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					StorageClassName: ptr.To("fast"),
+					VolumeName:       "pvc-0b4c3b52",
+					DataSource:       &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "seed"},
+					DataSourceRef:    &corev1.TypedObjectReference{Kind: "PersistentVolumeClaim", Name: "seed"},
+					Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+				},
+				Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound},
+			},
+			kind: "PersistentVolumeClaim",
+			absent: [][]string{
+				{"spec", "volumeName"}, {"spec", "dataSource"}, {"spec", "dataSourceRef"}, {"status"},
+				{"metadata", "annotations", "pv.kubernetes.io/bind-completed"},
+				{"metadata", "annotations", "pv.kubernetes.io/bound-by-controller"},
+				{"metadata", "annotations", "volume.kubernetes.io/selected-node"},
+				{"metadata", "annotations", "volume.kubernetes.io/storage-provisioner"},
+				{"metadata", "annotations", "volume.beta.kubernetes.io/storage-provisioner"},
+			},
+			want: map[string]any{"spec.storageClassName": "fast", "spec.resources.requests.storage": "1Gi"},
+		},
+		{
+			name: "a Deployment with startApplications false is scaled to 0 and keeps 3 in the annotation",
+			obj: &appsv1.Deployment{ObjectMeta: sourceMeta("web"), Spec: appsv1.DeploymentSpec{
+				Replicas: replicas,
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{NodeName: "node-7"}},
+			}, Status: appsv1.DeploymentStatus{ReadyReplicas: 3}},
+			kind:   "Deployment",
+			opts:   Options{StartApplications: false},
+			absent: [][]string{{"spec", "template", "spec", "nodeName"}, {"status"}},
+			want: map[string]any{
+				"spec.replicas": int64(0),
+				"metadata.annotations." + volsyncv1alpha1.MigrationReplicasAnnotation: "3",
+			},
+		},
+		{
+			name: "a Deployment with startApplications true keeps its replicas and gets no annotation",
+			obj: &appsv1.Deployment{ObjectMeta: sourceMeta("web"), Spec: appsv1.DeploymentSpec{Replicas: replicas}},
+			kind: "Deployment",
+			opts: Options{StartApplications: true},
+			absent: [][]string{
+				{"metadata", "annotations", volsyncv1alpha1.MigrationReplicasAnnotation},
+			},
+			want: map[string]any{"spec.replicas": int64(3)},
+		},
+		{
+			name: "a Deployment without replicas counts as the API's default of 1",
+			obj:  &appsv1.Deployment{ObjectMeta: sourceMeta("web")},
+			kind: "Deployment",
+			want: map[string]any{
+				"spec.replicas": int64(0),
+				"metadata.annotations." + volsyncv1alpha1.MigrationReplicasAnnotation: "1",
+			},
+		},
+		{
+			name: "a Deployment already stopped on the source keeps the count it was stopped from",
+			obj: &appsv1.Deployment{ObjectMeta: func() metav1.ObjectMeta {
+				m := sourceMeta("web")
+				m.Annotations[volsyncv1alpha1.MigrationReplicasAnnotation] = "5"
+				return m
+			}(), Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0)}},
+			kind: "Deployment",
+			want: map[string]any{
+				"spec.replicas": int64(0),
+				"metadata.annotations." + volsyncv1alpha1.MigrationReplicasAnnotation: "5",
+			},
+		},
+		{
+			name: "a running Deployment overwrites a stale count from an earlier chain",
+			obj: &appsv1.Deployment{ObjectMeta: func() metav1.ObjectMeta {
+				m := sourceMeta("web")
+				m.Annotations[volsyncv1alpha1.MigrationReplicasAnnotation] = "5"
+				return m
+			}(), Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)}},
+			kind: "Deployment",
+			want: map[string]any{"metadata.annotations." + volsyncv1alpha1.MigrationReplicasAnnotation: "2"},
+		},
+		{
+			name: "a StatefulSet is scaled to 0 and its claim templates lose their status",
+			obj: &appsv1.StatefulSet{ObjectMeta: sourceMeta("db"), Spec: appsv1.StatefulSetSpec{
+				Replicas: ptr.To[int32](2),
+				VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+					ObjectMeta: metav1.ObjectMeta{Name: "data"},
+					Status:     corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending},
+				}},
+			}},
+			kind: "StatefulSet",
+			want: map[string]any{
+				"spec.replicas": int64(0),
+				"metadata.annotations." + volsyncv1alpha1.MigrationReplicasAnnotation: "2",
+			},
+		},
+		{
+			name: "a CronJob with startApplications false is suspended and remembers it was running",
+			obj: &batchv1.CronJob{ObjectMeta: sourceMeta("report"), Spec: batchv1.CronJobSpec{
+				Schedule: "0 * * * *", Suspend: ptr.To(false),
+				JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{NodeName: "n"}}}},
+			}},
+			kind:   "CronJob",
+			absent: [][]string{{"spec", "jobTemplate", "spec", "template", "spec", "nodeName"}},
+			want: map[string]any{
+				"spec.suspend": true, "spec.schedule": "0 * * * *",
+				"metadata.annotations." + MigrationSuspendAnnotation: "false",
+			},
+		},
+		{
+			name: "a CronJob with startApplications true runs as it does on the source",
+			obj: &batchv1.CronJob{ObjectMeta: sourceMeta("report"), Spec: batchv1.CronJobSpec{
+				Schedule: "0 * * * *", Suspend: ptr.To(false),
+			}},
+			kind:   "CronJob",
+			opts:   Options{StartApplications: true},
+			absent: [][]string{{"metadata", "annotations", MigrationSuspendAnnotation}},
+			want:   map[string]any{"spec.suspend": false},
+		},
+		{
+			name: "a ServiceAccount drops its generated token Secrets and keeps the ones listed by hand",
+			obj: &corev1.ServiceAccount{ObjectMeta: sourceMeta("app"),
+				Secrets: []corev1.ObjectReference{{Name: "app-token-x7k2p"}, {Name: "app-dockercfg-9qz"}, {Name: "registry"}},
+				ImagePullSecrets: []corev1.LocalObjectReference{{Name: "registry"}},
+			},
+			kind: "ServiceAccount",
+			want: map[string]any{"secrets": []any{map[string]any{"name": "registry"}}},
+		},
+		{
+			name:   "a ServiceAccount with only generated Secrets lists none",
+			obj:    &corev1.ServiceAccount{ObjectMeta: sourceMeta("app"), Secrets: []corev1.ObjectReference{{Name: "app-token-x7k2p"}}},
+			kind:   "ServiceAccount",
+			absent: [][]string{{"secrets"}},
+		},
+		{
+			name:   "a Namespace loses its spec and phase",
+			obj:    &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", UID: "x", Labels: map[string]string{"team": "a"}}, Spec: corev1.NamespaceSpec{Finalizers: []corev1.FinalizerName{"kubernetes"}}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},
+			kind:   "Namespace",
+			absent: [][]string{{"spec"}, {"status"}, {"metadata", "uid"}, {"metadata", "namespace"}},
+			want:   map[string]any{"metadata.labels.team": "a"},
+		},
+		{
+			name: "every copy is marked with the source cluster and what copied it",
+			obj:  &corev1.ConfigMap{ObjectMeta: sourceMeta("settings")},
+			kind: "ConfigMap",
+			opts: Options{SourceCluster: sourceID, MigratedBy: "ops/nightly"},
+			want: map[string]any{
+				"metadata.labels." + MigratedFromLabel:           sourceID,
+				"metadata.annotations." + MigratedByAnnotation: "ops/nightly",
+			},
+		},
+		{
+			name: "a copy of a copy is marked with its own source, not the first one",
+			obj: &corev1.ConfigMap{ObjectMeta: func() metav1.ObjectMeta {
+				m := sourceMeta("settings")
+				m.Labels[MigratedFromLabel] = "another-cluster"
+				return m
+			}()},
+			kind: "ConfigMap",
+			opts: Options{SourceCluster: sourceID},
+			want: map[string]any{"metadata.labels." + MigratedFromLabel: sourceID},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := toUnstructured(t, tt.obj, tt.kind)
+			before := in.DeepCopy()
+			got, err := Prepare(in, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(in.Object, before.Object) {
+				t.Error("Prepare modified its input")
+			}
+			for _, path := range tt.absent {
+				if v, found := field(got, path...); found {
+					t.Errorf("%s is still there: %v", strings.Join(path, "."), v)
+				}
+			}
+			for path, want := range tt.want {
+				v, found := field(got, splitPath(path)...)
+				if !found {
+					t.Errorf("%s is missing", path)
+					continue
+				}
+				if !reflect.DeepEqual(v, want) {
+					t.Errorf("%s = %#v, want %#v", path, v, want)
+				}
+			}
+			if got.GetKind() != tt.kind {
+				t.Errorf("kind = %q, want %q", got.GetKind(), tt.kind)
+			}
+		})
+	}
+}
+
+// splitPath splits "metadata.annotations.volsync.backube/x" after the second dot when the path
+// goes into labels or annotations, whose keys contain dots.
+func splitPath(p string) []string {
+	for _, m := range []string{"metadata.annotations.", "metadata.labels."} {
+		if strings.HasPrefix(p, m) {
+			return []string{"metadata", strings.TrimSuffix(strings.TrimPrefix(m, "metadata."), "."), strings.TrimPrefix(p, m)}
+		}
+	}
+	return strings.Split(p, ".")
+}
+
+func TestPrepareKeepsOnlyNameNamespaceLabelsAnnotationsInMetadata(t *testing.T) {
+	in := toUnstructured(t, &corev1.ConfigMap{ObjectMeta: sourceMeta("settings")}, "ConfigMap")
+	// A field a future API server might add to metadata.
+	if err := unstructured.SetNestedField(in.Object, "x", "metadata", "futureField"); err != nil {
+		t.Fatal(err)
+	}
+	dt := metav1.Now()
+	in.SetDeletionTimestamp(&dt)
+	in.SetDeletionGracePeriodSeconds(ptr.To[int64](30))
+	got, err := Prepare(in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range got.Object["metadata"].(map[string]any) {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		switch k {
+		case "name", "namespace", "labels", "annotations":
+		default:
+			t.Errorf("metadata.%s was kept", k)
+		}
+	}
+}
+
+func TestPrepareRefusesASourceIDThatIsNoLabelValue(t *testing.T) {
+	in := toUnstructured(t, &corev1.ConfigMap{ObjectMeta: sourceMeta("settings")}, "ConfigMap")
+	if _, err := Prepare(in, Options{SourceCluster: "not a label value!"}); err == nil {
+		t.Fatal("Prepare accepted a source cluster id with spaces")
+	}
+}
+
+func TestSkipReason(t *testing.T) {
+	controlled := sourceMeta("owned")
+	controlled.OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Database", Name: "db", UID: "u", Controller: ptr.To(true)}}
+	plain := sourceMeta("plain")
+	deleting := sourceMeta("leaving")
+	now := metav1.Now()
+	deleting.DeletionTimestamp = &now
+	tests := []struct {
+		name string
+		obj  runtime.Object
+		kind string
+		skip bool
+	}{
+		{"the cluster's kube-root-ca.crt ConfigMap is skipped", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt"}}, "ConfigMap", true},
+		{"OpenShift's service CA ConfigMap is skipped", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "openshift-service-ca.crt"}}, "ConfigMap", true},
+		{"a user's ConfigMap is copied", &corev1.ConfigMap{ObjectMeta: plain}, "ConfigMap", false},
+		{"a service account token Secret is skipped", &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "app-token-x"}, Type: corev1.SecretTypeServiceAccountToken}, "Secret", true},
+		{"an Opaque Secret is copied", &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db"}, Type: corev1.SecretTypeOpaque}, "Secret", false},
+		{"a TLS Secret is copied", &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls"}, Type: corev1.SecretTypeTLS}, "Secret", false},
+		{"an object a controller owns is left to that controller", &corev1.ConfigMap{ObjectMeta: controlled}, "ConfigMap", true},
+		{"an object with a non-controller owner is copied", &corev1.ConfigMap{ObjectMeta: sourceMeta("loose")}, "ConfigMap", false},
+		{"a PVC a StatefulSet owns is still copied: it is the application's data", &corev1.PersistentVolumeClaim{ObjectMeta: controlled}, "PersistentVolumeClaim", false},
+		{"an object being deleted on the source is skipped", &corev1.ConfigMap{ObjectMeta: deleting}, "ConfigMap", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reason := SkipReason(toUnstructured(t, tt.obj, tt.kind))
+			if (reason != "") != tt.skip {
+				t.Errorf("SkipReason = %q, want skip=%v", reason, tt.skip)
+			}
+		})
+	}
+}
+
+func TestReplicasFromAnnotation(t *testing.T) {
+	tests := []struct {
+		name    string
+		ann     map[string]string
+		want    int32
+		ok      bool
+		wantErr bool
+	}{
+		{"no annotation says so", nil, 0, false, false},
+		{"a count is read back", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "3"}, 3, true, false},
+		{"zero is a count", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "0"}, 0, true, false},
+		{"a word is an error", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "three"}, 0, true, true},
+		{"a negative count is an error", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "-1"}, 0, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok, err := ReplicasFromAnnotation(tt.ann)
+			if got != tt.want || ok != tt.ok || (err != nil) != tt.wantErr {
+				t.Errorf("= %d, %v, %v; want %d, %v, error %v", got, ok, err, tt.want, tt.ok, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSelectKinds(t *testing.T) {
+	tests := []struct {
+		name        string
+		exclude     []string
+		without     []string
+		unknown     []string
+		wantAllElse bool
+	}{
+		{"nothing excluded copies every kind", nil, nil, nil, true},
+		{"a kind name excludes it", []string{"Secret"}, []string{"Secret"}, nil, true},
+		{"the plural resource excludes it", []string{"secrets"}, []string{"Secret"}, nil, true},
+		{"case does not matter", []string{"SECRET", "configMap"}, []string{"Secret", "ConfigMap"}, nil, true},
+		{"a resource with its group excludes it", []string{"deployments.apps"}, []string{"Deployment"}, nil, true},
+		{"a kind with its group excludes it", []string{"StatefulSet.apps"}, []string{"StatefulSet"}, nil, true},
+		{"kubectl's short names exclude it", []string{"pvc", "netpol", "sa"}, []string{"PersistentVolumeClaim", "NetworkPolicy", "ServiceAccount"}, nil, true},
+		{"a typo is reported, not ignored", []string{"Secrte"}, nil, []string{"Secrte"}, true},
+		{"the wrong group matches nothing", []string{"deployments.extensions"}, nil, []string{"deployments.extensions"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, unknown := SelectKinds(tt.exclude)
+			if !reflect.DeepEqual(unknown, tt.unknown) {
+				t.Errorf("unknown = %v, want %v", unknown, tt.unknown)
+			}
+			names := map[string]bool{}
+			for _, k := range got {
+				names[k.Kind] = true
+			}
+			for _, w := range tt.without {
+				if names[w] {
+					t.Errorf("%s was not excluded", w)
+				}
+			}
+			if len(got) != len(Kinds())-len(tt.without) {
+				t.Errorf("%d kinds selected, want %d", len(got), len(Kinds())-len(tt.without))
+			}
+		})
+	}
+}
+
+func TestKindOrder(t *testing.T) {
+	index := map[string]int{}
+	for i, k := range Kinds() {
+		index[k.Kind] = i
+	}
+	before := []struct{ first, then, why string }{
+		{"Namespace", "ServiceAccount", "everything lives in the namespace"},
+		{"ResourceQuota", "Deployment", "quotas constrain what is created after them"},
+		{"ServiceAccount", "Deployment", "Pods run as their account"},
+		{"Secret", "Deployment", "Pods mount Secrets"},
+		{"ConfigMap", "StatefulSet", "Pods mount ConfigMaps"},
+		{"Role", "RoleBinding", "a binding names its role"},
+		{"RoleBinding", "Deployment", "Pods start with their permissions"},
+		{"NetworkPolicy", "Deployment", "Pods are never reachable without isolation"},
+		{"PersistentVolumeClaim", "StatefulSet", "Pods claim their volumes"},
+		{"Service", "Deployment", "Pods get the environment of existing Services"},
+		{"Deployment", "HorizontalPodAutoscaler", "an autoscaler targets a workload"},
+		{"Service", "Ingress", "an Ingress routes to a Service"},
+	}
+	for _, b := range before {
+		if index[b.first] >= index[b.then] {
+			t.Errorf("%s is applied after %s, but %s", b.first, b.then, b.why)
+		}
+	}
+	if Kinds()[0].Kind != "Namespace" || Kinds()[0].Namespaced {
+		t.Error("the Namespace must come first and be the only cluster-scoped kind")
+	}
+}
+
+func TestStale(t *testing.T) {
+	tests := []struct {
+		name        string
+		destination []string
+		source      []string
+		want        []string
+	}{
+		{"an object gone from the source is stale", []string{"a", "b"}, []string{"a"}, []string{"b"}},
+		{"nothing is stale when the source has everything", []string{"a"}, []string{"a", "c"}, nil},
+		{"an empty destination has nothing stale", nil, []string{"a"}, nil},
+		{"stale names come sorted", []string{"z", "m", "a"}, nil, []string{"a", "m", "z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Stale(tt.destination, tt.source); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Stale = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSelectors(t *testing.T) {
+	s, err := PurgeSelector(sourceID, map[string]string{"app": "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.String(), "app=shop,"+MigratedFromLabel+"="+sourceID; got != want {
+		t.Errorf("PurgeSelector = %q, want %q", got, want)
+	}
+	if _, err := Selector(map[string]string{"app": "not valid!"}); err == nil || !strings.Contains(err.Error(), "spec.selectors") {
+		t.Errorf("an invalid selector value gave %v, want an error naming spec.selectors", err)
+	}
+	if s, err := Selector(nil); err != nil || !s.Empty() {
+		t.Errorf("no selectors gave %v, %v; want the empty selector", s, err)
+	}
+}
