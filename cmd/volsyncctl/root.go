@@ -66,6 +66,16 @@ func (a *app) addCommands() {
 	a.verb("delete", "Delete volsync objects").AddCommand(a.deleteSchedulePolicyCommand())
 	a.verb("preview", "Show when a schedule fires, computed locally").AddCommand(a.previewSchedulePolicyCommand())
 	a.root.AddCommand(a.validateCommand())
+	a.verb("get", "Show volsync objects").AddCommand(a.getMigrationScheduleCommand())
+	a.verb("create", "Create volsync objects from flags").AddCommand(a.createMigrationScheduleCommand())
+	a.verb("delete", "Delete volsync objects").AddCommand(a.deleteMigrationScheduleCommand())
+	a.verb("suspend", "Stop schedules from creating runs").AddCommand(a.suspendMigrationScheduleCommand())
+	a.verb("resume", "Let suspended schedules create runs again").AddCommand(a.resumeMigrationScheduleCommand())
+	a.verb("get", "Show volsync objects").AddCommand(a.getMigrationCommand())
+	a.verb("create", "Create volsync objects from flags").AddCommand(a.createMigrationCommand())
+	a.verb("delete", "Delete volsync objects").AddCommand(a.deleteMigrationCommand())
+	a.verb("activate", "Start migrated applications on the destination cluster").AddCommand(a.activateMigrationCommand())
+	a.verb("deactivate", "Stop migrated applications on the destination cluster").AddCommand(a.deactivateMigrationCommand())
 }
 
 // verb returns the parent command of a verb such as get, create or delete, making it on first use.

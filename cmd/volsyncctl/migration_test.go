@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+)
+
+// setMigrationStatus plays the Migration controller, which does not run in this package's tests.
+func setMigrationStatus(t *testing.T, c client.Client, ns, name string, st volsyncv1alpha1.MigrationStatus) {
+	t.Helper()
+	var m volsyncv1alpha1.Migration
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &m); err != nil {
+		t.Fatal(err)
+	}
+	m.Status = st
+	if err := c.Status().Update(context.Background(), &m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGetAndCreateMigration(t *testing.T) {
+	env, kubeconfig := startCluster(t)
+	ctx := context.Background()
+	const ns = "migration-cli"
+	migrationFixtures(t, env.Client, ns, "remotecluster")
+	run := func(args ...string) (string, string) {
+		return execute(t, false, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...)
+	}
+
+	out, errLine := run("get", "migration")
+	if errLine != "" || out != "No migrations found in namespace migration-cli.\n" {
+		t.Fatalf("get with none: out %q, error %q", out, errLine)
+	}
+	out, errLine = run("create", "migration", "once", "-c", "remotecluster", "--namespaces", "app,app-db")
+	if errLine != "" || out != "migration/once created\n" {
+		t.Fatalf("create: out %q, error %q", out, errLine)
+	}
+	var m volsyncv1alpha1.Migration
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "once"}, &m); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(m.Spec.Namespaces, ",") != "app,app-db" || !*m.Spec.IncludeResources || *m.Spec.IncludeVolumes || *m.Spec.StartApplications {
+		t.Fatalf("created migration spec is %+v", m.Spec)
+	}
+	start := metav1.NewTime(m.CreationTimestamp.Add(5 * time.Second))
+	end := metav1.NewTime(start.Add(90 * time.Second))
+	setMigrationStatus(t, env.Client, ns, "once", volsyncv1alpha1.MigrationStatus{
+		Stage: volsyncv1alpha1.MigrationStageFinal, Status: volsyncv1alpha1.RunStatusSuccessful,
+		StartTimestamp: &start, FinishTimestamp: &end,
+		Summary: &volsyncv1alpha1.MigrationSummary{TotalNumberOfResources: 7, NumberOfMigratedResources: 7, Resources: "7/7"},
+	})
+	out, errLine = run("get", "migration")
+	if errLine != "" {
+		t.Fatal(errLine)
+	}
+	want := [][]string{
+		{"NAME", "CLUSTERPAIR", "STAGE", "STATUS", "VOLUMES", "RESOURCES", "CREATED", "ELAPSED"},
+		{"once", "remotecluster", "Final", "Successful", "0/0", "7/7", m.CreationTimestamp.UTC().Format(time.RFC3339), "1m30s"},
+	}
+	if got := rows(out); !equalRows(got, want) {
+		t.Fatalf("get migration printed\n%s\nwant rows %q", out, want)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		name2   string
+		status  volsyncv1alpha1.MigrationStatus
+		wantErr string
+	}{
+		{"--wait returns once the migration succeeds", "waits-ok",
+			volsyncv1alpha1.MigrationStatus{Status: volsyncv1alpha1.RunStatusSuccessful, Stage: volsyncv1alpha1.MigrationStageFinal}, ""},
+		{"--wait exits non-zero with the reason when the migration fails", "waits-failed",
+			volsyncv1alpha1.MigrationStatus{Status: volsyncv1alpha1.RunStatusFailed, Stage: volsyncv1alpha1.MigrationStageApplications,
+				Conditions: []metav1.Condition{{Type: volsyncv1alpha1.ConditionCompleted, Status: metav1.ConditionFalse, Reason: "Unreachable",
+					Message: "cluster pair remotecluster is unreachable", LastTransitionTime: metav1.Now()}}},
+			`error: migration "waits-failed" failed: cluster pair remotecluster is unreachable: see 'volsyncctl get migration waits-failed -o yaml' for each object's outcome`},
+		{"--wait exits non-zero when some objects were not migrated", "waits-partial",
+			volsyncv1alpha1.MigrationStatus{Status: volsyncv1alpha1.RunStatusPartialSuccess, Stage: volsyncv1alpha1.MigrationStageFinal,
+				Resources: []volsyncv1alpha1.MigrationResourceInfo{{Version: "v1", Kind: "Secret", Namespace: "app", Name: "tls",
+					Status: volsyncv1alpha1.RunStatusFailed, Reason: "forbidden"}}},
+			`error: migration "waits-partial" finished with some objects not migrated: Secret app/tls: forbidden: see 'volsyncctl get migration waits-partial -o yaml' for each object's outcome`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(d time.Duration) { migrationPollInterval = d }(migrationPollInterval)
+			migrationPollInterval = 50 * time.Millisecond
+			type result struct{ out, errLine string }
+			done := make(chan result, 1)
+			go func() {
+				out, errLine := run("create", "migration", tc.name2, "-c", "remotecluster", "--namespaces", "app", "--wait", "--timeout", "30s")
+				done <- result{out, errLine}
+			}()
+			deadline := time.Now().Add(20 * time.Second)
+			for env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: tc.name2}, &volsyncv1alpha1.Migration{}) != nil {
+				if time.Now().After(deadline) {
+					t.Fatal("the migration was not created")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			setMigrationStatus(t, env.Client, ns, tc.name2, tc.status)
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("--wait did not return after the migration finished")
+			}
+			if tc.wantErr == "" && r.errLine != "" || tc.wantErr != "" && r.errLine != tc.wantErr+"\n" {
+				t.Errorf("error line %q, want %q", r.errLine, tc.wantErr)
+			}
+			if r.out != "migration/"+tc.name2+" created\n" {
+				t.Errorf("out %q", r.out)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"a missing cluster pair is refused with the fix", []string{"create", "migration", "x", "-c", "nope", "--namespaces", "a"},
+			`error: cluster pair "nope" not found in namespace "migration-cli": create it with 'volsyncctl generate clusterpair nope --context DESTINATION | kubectl apply -f -' or pass another -c`},
+		{"no cluster pair is refused", []string{"create", "migration", "x", "--namespaces", "a"},
+			"error: no cluster pair given: pass -c CLUSTERPAIR; list them with 'kubectl get clusterpairs'"},
+		{"an existing name is refused", []string{"create", "migration", "once", "-c", "remotecluster", "--namespaces", "a"},
+			`error: migration "once" already exists in namespace "migration-cli": delete it first or pick another name`},
+		{"a missing migration says how to list them", []string{"get", "migration", "nope"},
+			`error: migration "nope" not found: list them with 'volsyncctl get migration -n migration-cli'`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, errLine := run(tc.args...); errLine != tc.wantErr+"\n" {
+				t.Errorf("error line %q, want %q", errLine, tc.wantErr)
+			}
+		})
+	}
+}
+
+// workload is a Deployment or StatefulSet as a migration with startApplications=false leaves it
+// on the destination: scaled to 0, with the source's count in the annotation (when annotated).
+func workload(kind, ns, name string, replicas int32, annotation string) client.Object {
+	labels := map[string]string{"app": name}
+	meta := metav1.ObjectMeta{Name: name, Namespace: ns}
+	if annotation != "" {
+		meta.Annotations = map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: annotation}
+	}
+	tmpl := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox"}}},
+	}
+	if kind == "StatefulSet" {
+		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To(replicas), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}
+	}
+	return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To(replicas), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}
+}
+
+func TestActivateAndDeactivateMigration(t *testing.T) {
+	env, kubeconfig := startCluster(t)
+	ctx := context.Background()
+	for _, ns := range []string{"dest-app", "dest-db", "dest-empty", "dest-bad"} {
+		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objects := []client.Object{
+		workload("Deployment", "dest-app", "web", 0, "3"),
+		workload("Deployment", "dest-app", "sidecar-free", 1, ""), // not migrated: left alone
+		workload("StatefulSet", "dest-db", "db", 0, "2"),
+		workload("Deployment", "dest-empty", "plain", 1, ""),
+		workload("Deployment", "dest-bad", "broken", 0, "many"),
+	}
+	for _, o := range objects {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replicas := func() string {
+		var parts []string
+		for _, o := range objects {
+			obj := o.DeepCopyObject().(client.Object)
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), obj); err != nil {
+				t.Fatal(err)
+			}
+			var n int32
+			switch w := obj.(type) {
+			case *appsv1.Deployment:
+				n = *w.Spec.Replicas
+			case *appsv1.StatefulSet:
+				n = *w.Spec.Replicas
+			}
+			parts = append(parts, fmt.Sprintf("%s=%d", o.GetName(), n))
+		}
+		return strings.Join(parts, " ")
+	}
+	run := func(args ...string) (string, string) {
+		return execute(t, false, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	}
+
+	for _, tc := range []struct {
+		name         string
+		args         []string
+		wantOut      string
+		wantErr      string
+		wantReplicas string
+	}{
+		{"activate restores the source's counts from the annotation",
+			[]string{"activate", "migration", "--namespaces", "dest-app,dest-db"},
+			"deployment.apps/web scaled to 3 in namespace dest-app\nstatefulset.apps/db scaled to 2 in namespace dest-db\n", "",
+			"web=3 sidecar-free=1 db=2 plain=1 broken=0"},
+		{"deactivate scales them to 0 and leaves the rest alone",
+			[]string{"deactivate", "migrations", "--namespaces", "dest-app,dest-db"},
+			"deployment.apps/web scaled to 0 in namespace dest-app\nstatefulset.apps/db scaled to 0 in namespace dest-db\n", "",
+			"web=0 sidecar-free=1 db=0 plain=1 broken=0"},
+		{"the namespace defaults to -n", []string{"-n", "dest-db", "activate", "migration"},
+			"statefulset.apps/db scaled to 2 in namespace dest-db\n", "",
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0"},
+		{"a namespace without migrated applications is an error that says where to run it",
+			[]string{"activate", "migration", "--namespaces", "dest-empty"}, "",
+			"error: no Deployment or StatefulSet in namespace(s) dest-empty carries the volsync.backube/migration-replicas annotation: run this against the destination cluster (--context) after a migration with startApplications=false",
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0"},
+		{"an annotation that is not a count names the object",
+			[]string{"activate", "migration", "--namespaces", "dest-bad"}, "",
+			`error: deployment.apps dest-bad/broken: annotation volsync.backube/migration-replicas="many" is not a replica count: set it to the replica count the application should run with`,
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errLine := run(tc.args...)
+			if tc.wantErr == "" && errLine != "" || tc.wantErr != "" && errLine != tc.wantErr+"\n" {
+				t.Errorf("error line %q, want %q", errLine, tc.wantErr)
+			}
+			if out != tc.wantOut {
+				t.Errorf("out %q, want %q", out, tc.wantOut)
+			}
+			if got := replicas(); got != tc.wantReplicas {
+				t.Errorf("replicas %s, want %s", got, tc.wantReplicas)
+			}
+		})
+	}
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/cli"
+)
+
+var migrationScheduleAliases = []string{"migrationschedules", "migsched"}
+
+// migrationSpecFlags are the Migration spec flags that `create migrationschedule` and `create
+// migration` share. The defaults suit disaster recovery, as in the seed: resources are copied,
+// volumes are left to the storage, and applications stay scaled to 0 on the destination until
+// `activate migration`.
+type migrationSpecFlags struct {
+	clusterPair       string
+	namespaces        []string
+	includeResources  bool
+	includeVolumes    bool
+	startApplications bool
+}
+
+func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.clusterPair, "cluster-pair", "c", "", "the ClusterPair, in the same namespace, that reaches the destination (required)")
+	fs.StringSliceVar(&f.namespaces, "namespaces", nil, "namespaces to migrate, comma-separated (required)")
+	fs.BoolVar(&f.includeResources, "include-resources", true, "copy the namespaces' objects")
+	fs.BoolVar(&f.includeVolumes, "include-volumes", false, "move the data of the namespaces' PVCs too")
+	fs.BoolVar(&f.startApplications, "start-applications", false, "leave Deployments and StatefulSets running on the destination instead of scaled to 0")
+}
+
+// spec checks the flags and builds the Migration spec. Every field is set explicitly, so the
+// API's own defaults (which start applications) never apply behind the user's back.
+func (f *migrationSpecFlags) spec() (volsyncv1alpha1.MigrationSpec, error) {
+	if f.clusterPair == "" {
+		return volsyncv1alpha1.MigrationSpec{}, cli.Hint(errors.New("no cluster pair given"), "pass -c CLUSTERPAIR; list them with 'kubectl get clusterpairs'")
+	}
+	var namespaces []string
+	for _, ns := range f.namespaces {
+		if ns != "" {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	if len(namespaces) == 0 {
+		return volsyncv1alpha1.MigrationSpec{}, cli.Hint(errors.New("no namespaces given"), "pass --namespaces a,b with the namespaces to migrate")
+	}
+	return volsyncv1alpha1.MigrationSpec{
+		ClusterPair:       f.clusterPair,
+		Namespaces:        namespaces,
+		IncludeResources:  ptr.To(f.includeResources),
+		IncludeVolumes:    ptr.To(f.includeVolumes),
+		StartApplications: ptr.To(f.startApplications),
+	}, nil
+}
+
+// checkClusterPair refuses a cluster pair that does not exist: every Migration would fail.
+func (a *app) checkClusterPair(ctx context.Context, c client.Client, ns, name string) error {
+	var cp volsyncv1alpha1.ClusterPair
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cp); err != nil {
+		if apierrors.IsNotFound(err) && !cli.IsMissingResource(err) {
+			return cli.Hint(fmt.Errorf("cluster pair %q not found in namespace %q", name, ns),
+				"create it with 'volsyncctl generate clusterpair "+name+" --context DESTINATION | kubectl apply -f -' or pass another -c")
+		}
+		return a.explain(err)
+	}
+	return nil
+}
+
+func (a *app) getMigrationScheduleCommand() *cobra.Command {
+	allNamespaces := false
+	cmd := &cobra.Command{
+		Use:     "migrationschedule [NAME]",
+		Aliases: migrationScheduleAliases,
+		Short:   "List migration schedules, or show one",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := a.opts.OutputFormat()
+			if err != nil {
+				return err
+			}
+			if allNamespaces && len(args) == 1 {
+				return cli.Hint(errors.New("a migration schedule cannot be fetched by name across all namespaces"), "drop -A or the name")
+			}
+			c, err := a.opts.Client()
+			if err != nil {
+				return err
+			}
+			scheme, err := volsyncscheme.New()
+			if err != nil {
+				return err
+			}
+			ctx, ns := cmd.Context(), a.opts.TargetNamespace()
+			if len(args) == 1 {
+				var s volsyncv1alpha1.MigrationSchedule
+				if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: args[0]}, &s); err != nil {
+					return a.explainGet(err, "migration schedule", args[0], "volsyncctl get migrationschedule -n "+ns)
+				}
+				return cli.PrintObject(a.out, format, scheme, &s, func() cli.Table {
+					return cli.MigrationScheduleTable([]volsyncv1alpha1.MigrationSchedule{s}, false)
+				})
+			}
+			var list volsyncv1alpha1.MigrationScheduleList
+			var opts []client.ListOption
+			if !allNamespaces {
+				opts = append(opts, client.InNamespace(ns))
+			}
+			if err := c.List(ctx, &list, opts...); err != nil {
+				return a.explain(err)
+			}
+			if format == cli.OutputTable && len(list.Items) == 0 {
+				if allNamespaces {
+					fmt.Fprintln(a.out, "No migration schedules found.")
+				} else {
+					fmt.Fprintf(a.out, "No migration schedules found in namespace %s.\n", ns)
+				}
+				return nil
+			}
+			return cli.PrintObject(a.out, format, scheme, &list, func() cli.Table {
+				return cli.MigrationScheduleTable(list.Items, allNamespaces)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the schedules of every namespace")
+	return cmd
+}
+
+func (a *app) createMigrationScheduleCommand() *cobra.Command {
+	var (
+		f       migrationSpecFlags
+		policy  string
+		suspend bool
+	)
+	cmd := &cobra.Command{
+		Use:     "migrationschedule NAME -c CLUSTERPAIR -s POLICY --namespaces NS[,NS...]",
+		Aliases: migrationScheduleAliases,
+		Short:   "Create a schedule that migrates namespaces to a paired cluster on a schedule policy",
+		Example: `  volsyncctl create migrationschedule mysqlmigrationschedule -c remotecluster -s testpolicy --namespaces mysql
+  volsyncctl create migrationschedule web -c dr -s nightly --namespaces web,web-db --include-volumes --suspend`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := a.opts.OutputFormat()
+			if err != nil {
+				return err
+			}
+			spec, err := f.spec()
+			if err != nil {
+				return err
+			}
+			if policy == "" {
+				return cli.Hint(errors.New("no schedule policy given"), "pass -s POLICY; list them with 'volsyncctl get schedulepolicy'")
+			}
+			c, err := a.opts.Client()
+			if err != nil {
+				return err
+			}
+			ctx, ns := cmd.Context(), a.opts.TargetNamespace()
+			var sp volsyncv1alpha1.SchedulePolicy
+			if err := c.Get(ctx, client.ObjectKey{Name: policy}, &sp); err != nil {
+				if apierrors.IsNotFound(err) && !cli.IsMissingResource(err) {
+					return cli.Hint(fmt.Errorf("schedule policy %q not found", policy),
+						"create it with 'volsyncctl create schedulepolicy "+policy+" ...' or list them with 'volsyncctl get schedulepolicy'")
+				}
+				return a.explain(err)
+			}
+			if err := a.checkClusterPair(ctx, c, ns, spec.ClusterPair); err != nil {
+				return err
+			}
+			s := &volsyncv1alpha1.MigrationSchedule{
+				TypeMeta:   metav1.TypeMeta{APIVersion: volsyncv1alpha1.GroupVersion.String(), Kind: "MigrationSchedule"},
+				ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns},
+				Spec: volsyncv1alpha1.MigrationScheduleSpec{
+					Template:           volsyncv1alpha1.MigrationTemplateSpec{Spec: spec},
+					SchedulePolicyName: policy,
+					Suspend:            ptr.To(suspend),
+				},
+			}
+			if err := c.Create(ctx, s); err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					return cli.Hint(fmt.Errorf("migration schedule %q already exists in namespace %q", s.Name, ns),
+						"delete it first or pick another name")
+				}
+				return a.explain(err)
+			}
+			if format != cli.OutputTable {
+				scheme, err := volsyncscheme.New()
+				if err != nil {
+					return err
+				}
+				return cli.PrintObject(a.out, format, scheme, s, nil)
+			}
+			fmt.Fprintf(a.out, "migrationschedule/%s created\n", s.Name)
+			return nil
+		},
+	}
+	f.add(cmd.Flags())
+	cmd.Flags().StringVarP(&policy, "schedule-policy", "s", "", "the SchedulePolicy that says when to migrate (required)")
+	cmd.Flags().BoolVar(&suspend, "suspend", false, "create the schedule suspended")
+	return cmd
+}
+
+func (a *app) deleteMigrationScheduleCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "migrationschedule NAME",
+		Aliases: migrationScheduleAliases,
+		Short:   "Delete a migration schedule and the Migrations it created",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.opts.Client()
+			if err != nil {
+				return err
+			}
+			ns := a.opts.TargetNamespace()
+			s := &volsyncv1alpha1.MigrationSchedule{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
+			if err := c.Delete(cmd.Context(), s); err != nil {
+				return a.explainGet(err, "migration schedule", args[0], "volsyncctl get migrationschedule -n "+ns)
+			}
+			fmt.Fprintf(a.out, "migrationschedule/%s deleted\n", args[0])
+			return nil
+		},
+	}
+}
+
+func (a *app) suspendMigrationScheduleCommand() *cobra.Command {
+	return a.setSuspendCommand(true)
+}
+
+func (a *app) resumeMigrationScheduleCommand() *cobra.Command {
+	return a.setSuspendCommand(false)
+}
+
+// setSuspendCommand is `suspend migrationschedule` or `resume migrationschedule`: by name, or with
+// -c for every schedule of the namespace that migrates to that cluster pair, as storkctl does.
+func (a *app) setSuspendCommand(suspend bool) *cobra.Command {
+	verb, done := "Resume", "resumed"
+	if suspend {
+		verb, done = "Suspend", "suspended"
+	}
+	var clusterPair string
+	cmd := &cobra.Command{
+		Use:     "migrationschedule (NAME | -c CLUSTERPAIR)",
+		Aliases: migrationScheduleAliases,
+		Short:   verb + " a migration schedule, or every schedule of a cluster pair",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (clusterPair != "") {
+				return cli.Hint(errors.New("name one migration schedule or pass -c CLUSTERPAIR"), "see '"+cmd.CommandPath()+" --help'")
+			}
+			c, err := a.opts.Client()
+			if err != nil {
+				return err
+			}
+			ctx, ns := cmd.Context(), a.opts.TargetNamespace()
+			var names []string
+			if len(args) == 1 {
+				names = args
+			} else {
+				var list volsyncv1alpha1.MigrationScheduleList
+				if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+					return a.explain(err)
+				}
+				for _, s := range list.Items {
+					if s.Spec.Template.Spec.ClusterPair == clusterPair {
+						names = append(names, s.Name)
+					}
+				}
+				if len(names) == 0 {
+					return cli.Hint(fmt.Errorf("no migration schedule in namespace %q uses cluster pair %q", ns, clusterPair),
+						"check -c and -n; list them with 'volsyncctl get migrationschedule -n "+ns+"'")
+				}
+			}
+			patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"spec":{"suspend":%t}}`, suspend))
+			for _, name := range names {
+				s := &volsyncv1alpha1.MigrationSchedule{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+				if err := c.Patch(ctx, s, patch); err != nil {
+					return a.explainGet(err, "migration schedule", name, "volsyncctl get migrationschedule -n "+ns)
+				}
+				fmt.Fprintf(a.out, "migrationschedule/%s %s\n", name, done)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&clusterPair, "cluster-pair", "c", "", strings.ToLower(verb)+" every schedule of the namespace that uses this cluster pair")
+	return cmd
+}
