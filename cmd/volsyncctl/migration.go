@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -237,8 +239,8 @@ func (a *app) scaleMigratedCommand(activate bool) *cobra.Command {
 		Long: short + `.
 
 It acts on every Deployment and StatefulSet in the namespaces that carries the
-volsync.backube/migration-replicas annotation, which a migration with startApplications=false leaves
-on them. Run it with --context pointing at the destination cluster. The namespaces default to -n.`,
+volsync.backube/migration-replicas annotation, and every CronJob that carries
+volsync.backube/migration-suspend, which a migration with startApplications=false leaves on them. Run it with --context pointing at the destination cluster. The namespaces default to -n.`,
 		Example: `  volsyncctl --context dr activate migration --namespaces mysql,web
   volsyncctl --context dr deactivate migration -n mysql`,
 		Args: cobra.NoArgs,
@@ -260,8 +262,8 @@ on them. Run it with --context pointing at the destination cluster. The namespac
 				scaled += n
 			}
 			if scaled == 0 {
-				return cli.Hint(fmt.Errorf("no Deployment or StatefulSet in namespace(s) %s carries the %s annotation",
-					strings.Join(namespaces, ", "), volsyncv1alpha1.MigrationReplicasAnnotation),
+				return cli.Hint(fmt.Errorf("no Deployment, StatefulSet or CronJob in namespace(s) %s carries the %s or %s annotation",
+					strings.Join(namespaces, ", "), volsyncv1alpha1.MigrationReplicasAnnotation, volsyncv1alpha1.MigrationSuspendAnnotation),
 					"run this against the destination cluster (--context) after a migration with startApplications=false")
 			}
 			return nil
@@ -312,5 +314,40 @@ func (a *app) scaleMigrated(ctx context.Context, c client.Client, ns string, act
 		fmt.Fprintf(a.out, "%s/%s scaled to %d in namespace %s\n", kind, o.GetName(), replicas, ns)
 		scaled++
 	}
-	return scaled, nil
+	n, err := a.suspendMigratedCronJobs(ctx, c, ns, activate)
+	return scaled + n, err
+}
+
+// suspendMigratedCronJobs is the CronJob half of activate and deactivate: a CronJob migrated with
+// startApplications=false is suspended on the destination and keeps the source's own suspend in
+// the volsync.backube/migration-suspend annotation; activate puts that value back, deactivate
+// suspends it again.
+func (a *app) suspendMigratedCronJobs(ctx context.Context, c client.Client, ns string, activate bool) (int, error) {
+	var cronJobs batchv1.CronJobList
+	if err := c.List(ctx, &cronJobs, client.InNamespace(ns)); err != nil {
+		return 0, a.explain(err)
+	}
+	changed := 0
+	for i := range cronJobs.Items {
+		cj := &cronJobs.Items[i]
+		source, ok := cj.Annotations[volsyncv1alpha1.MigrationSuspendAnnotation]
+		if !ok {
+			continue
+		}
+		suspend := true
+		if activate {
+			var err error
+			if suspend, err = strconv.ParseBool(source); err != nil {
+				return changed, cli.Hint(fmt.Errorf("cronjob.batch %s/%s: annotation %s is %q, not true or false",
+					ns, cj.Name, volsyncv1alpha1.MigrationSuspendAnnotation, source), "set it to whether the CronJob should be suspended")
+			}
+		}
+		patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"spec":{"suspend":%t}}`, suspend))
+		if err := c.Patch(ctx, cj, patch); err != nil {
+			return changed, a.explain(err)
+		}
+		fmt.Fprintf(a.out, "cronjob.batch/%s suspend set to %t in namespace %s\n", cj.Name, suspend, ns)
+		changed++
+	}
+	return changed, nil
 }

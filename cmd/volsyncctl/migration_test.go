@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -179,6 +180,16 @@ func TestActivateAndDeactivateMigration(t *testing.T) {
 		workload("StatefulSet", "dest-db", "db", 0, "2"),
 		workload("Deployment", "dest-empty", "plain", 1, ""),
 		workload("Deployment", "dest-bad", "broken", 0, "many"),
+		// Running on the source, so suspended here until it is activated.
+		&batchv1.CronJob{
+			ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "dest-db",
+				Annotations: map[string]string{volsyncv1alpha1.MigrationSuspendAnnotation: "false"}},
+			Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", Suspend: ptr.To(true),
+				JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers:    []corev1.Container{{Name: "backup", Image: "busybox"}},
+				}}}}},
+		},
 	}
 	for _, o := range objects {
 		if err := env.Client.Create(ctx, o); err != nil {
@@ -198,6 +209,9 @@ func TestActivateAndDeactivateMigration(t *testing.T) {
 				n = *w.Spec.Replicas
 			case *appsv1.StatefulSet:
 				n = *w.Spec.Replicas
+			case *batchv1.CronJob:
+				parts = append(parts, fmt.Sprintf("%s=suspend:%t", o.GetName(), *w.Spec.Suspend))
+				continue
 			}
 			parts = append(parts, fmt.Sprintf("%s=%d", o.GetName(), n))
 		}
@@ -216,23 +230,23 @@ func TestActivateAndDeactivateMigration(t *testing.T) {
 	}{
 		{"activate restores the source's counts from the annotation",
 			[]string{"activate", "migration", "--namespaces", "dest-app,dest-db"},
-			"deployment.apps/web scaled to 3 in namespace dest-app\nstatefulset.apps/db scaled to 2 in namespace dest-db\n", "",
-			"web=3 sidecar-free=1 db=2 plain=1 broken=0"},
+			"deployment.apps/web scaled to 3 in namespace dest-app\nstatefulset.apps/db scaled to 2 in namespace dest-db\ncronjob.batch/nightly suspend set to false in namespace dest-db\n", "",
+			"web=3 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
 		{"deactivate scales them to 0 and leaves the rest alone",
 			[]string{"deactivate", "migrations", "--namespaces", "dest-app,dest-db"},
-			"deployment.apps/web scaled to 0 in namespace dest-app\nstatefulset.apps/db scaled to 0 in namespace dest-db\n", "",
-			"web=0 sidecar-free=1 db=0 plain=1 broken=0"},
+			"deployment.apps/web scaled to 0 in namespace dest-app\nstatefulset.apps/db scaled to 0 in namespace dest-db\ncronjob.batch/nightly suspend set to true in namespace dest-db\n", "",
+			"web=0 sidecar-free=1 db=0 plain=1 broken=0 nightly=suspend:true"},
 		{"the namespace defaults to -n", []string{"-n", "dest-db", "activate", "migration"},
-			"statefulset.apps/db scaled to 2 in namespace dest-db\n", "",
-			"web=0 sidecar-free=1 db=2 plain=1 broken=0"},
+			"statefulset.apps/db scaled to 2 in namespace dest-db\ncronjob.batch/nightly suspend set to false in namespace dest-db\n", "",
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
 		{"a namespace without migrated applications is an error that says where to run it",
 			[]string{"activate", "migration", "--namespaces", "dest-empty"}, "",
-			"error: no Deployment or StatefulSet in namespace(s) dest-empty carries the volsync.backube/migration-replicas annotation: run this against the destination cluster (--context) after a migration with startApplications=false",
-			"web=0 sidecar-free=1 db=2 plain=1 broken=0"},
+			"error: no Deployment, StatefulSet or CronJob in namespace(s) dest-empty carries the volsync.backube/migration-replicas or volsync.backube/migration-suspend annotation: run this against the destination cluster (--context) after a migration with startApplications=false",
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
 		{"an annotation that is not a count names the object",
 			[]string{"activate", "migration", "--namespaces", "dest-bad"}, "",
 			`error: deployment.apps dest-bad/broken: annotation volsync.backube/migration-replicas="many" is not a replica count: set it to the replica count the application should run with`,
-			"web=0 sidecar-free=1 db=2 plain=1 broken=0"},
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errLine := run(tc.args...)

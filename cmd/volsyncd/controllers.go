@@ -3,6 +3,14 @@ package main
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/volsync/volsync/pkg/migration"
+	"github.com/volsync/volsync/pkg/migrationschedule"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/rclone"
+	"github.com/volsync/volsync/pkg/mover/restic"
+	"github.com/volsync/volsync/pkg/mover/rsync"
+	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/replication"
 	"github.com/volsync/volsync/pkg/schedulepolicy"
 )
 
@@ -11,6 +19,8 @@ import (
 type Options struct {
 	// MoverImage is the container image mover Jobs run.
 	MoverImage string
+	// AdminNamespace is the namespace whose Migrations may migrate other namespaces.
+	AdminNamespace string
 }
 
 // controllers registers the volsync controllers with the manager, one line each, such as
@@ -21,5 +31,36 @@ type Options struct {
 var controllers = []func(ctrl.Manager, Options) error{
 	func(mgr ctrl.Manager, _ Options) error {
 		return (&schedulepolicy.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	},
+	func(mgr ctrl.Manager, _ Options) error {
+		return (&migration.ClusterPairReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	},
+	func(mgr ctrl.Manager, o Options) error {
+		return (&migration.MigrationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), AdminNamespace: o.AdminNamespace}).SetupWithManager(mgr)
+	},
+	func(mgr ctrl.Manager, _ Options) error {
+		return (&migrationschedule.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	},
+	func(mgr ctrl.Manager, _ Options) error {
+		return (&replication.SourceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	},
+	func(mgr ctrl.Manager, _ Options) error {
+		return (&replication.DestinationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	},
+	func(_ ctrl.Manager, o Options) error {
+		mover.Register(&rsync.Builder{Image: o.MoverImage})
+		return nil
+	},
+	func(_ ctrl.Manager, o Options) error {
+		mover.Register(&rclone.Builder{Image: o.MoverImage})
+		return nil
+	},
+	func(_ ctrl.Manager, o Options) error {
+		mover.Register(&rsynctls.Builder{Image: o.MoverImage})
+		return nil
+	},
+	func(_ ctrl.Manager, o Options) error {
+		mover.Register(&restic.Builder{Image: o.MoverImage})
+		return nil
 	},
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -30,6 +31,7 @@ type flags struct {
 	logLevel                string
 	logFormat               string
 	moverImage              string
+	adminNamespace          string
 }
 
 func newRootCommand() *cobra.Command {
@@ -60,6 +62,8 @@ else ~/.kube/config.`,
 	fs.StringVar(&f.logLevel, "log-level", "info", "one of debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "one of json, text")
 	fs.StringVar(&f.moverImage, "mover-image", "volsync-mover:latest", "container image of the mover Jobs")
+	fs.StringVar(&f.adminNamespace, "admin-namespace", ownNamespace(),
+		"namespace whose Migrations may migrate other namespaces; default volsyncd's own namespace")
 	return cmd
 }
 
@@ -107,7 +111,7 @@ func run(f flags) error {
 		return fmt.Errorf("adding the /readyz check: %w", err)
 	}
 
-	opts := Options{MoverImage: f.moverImage}
+	opts := Options{MoverImage: f.moverImage, AdminNamespace: f.adminNamespace}
 	for _, setup := range controllers {
 		if err := setup(mgr, opts); err != nil {
 			return fmt.Errorf("setting up a controller: %w", err)
@@ -137,4 +141,16 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 		return nil, fmt.Errorf("no API server configured: pass --kubeconfig, set KUBECONFIG, or run in a pod (%w)", err)
 	}
 	return cfg, nil
+}
+
+// ownNamespace is the namespace volsyncd runs in: $POD_NAMESPACE (set from the downward API in
+// specs/manager), else the service account's namespace file, else "" outside a cluster.
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return ""
 }

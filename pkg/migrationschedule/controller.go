@@ -36,11 +36,10 @@ import (
 const (
 	// Finalizer holds a MigrationSchedule until its Migrations are deleted.
 	Finalizer = "volsync.backube/migration-schedule"
-	// ScheduleLabel names, on a Migration, the schedule that created it (cut short and hashed when
-	// the name is not a valid label value; the controller owner reference is the exact link).
-	ScheduleLabel = "volsync.backube/migration-schedule"
+	// ScheduleLabel names, on a Migration, the schedule that created it.
+	ScheduleLabel = volsyncv1alpha1.MigrationScheduleLabel
 	// PolicyTypeLabel is the policy type, in lower case, a Migration was created for.
-	PolicyTypeLabel = "volsync.backube/policy-type"
+	PolicyTypeLabel = volsyncv1alpha1.PolicyTypeLabel
 	// ScheduledTimeAnnotation is the scheduled time, RFC 3339 in UTC, a Migration was created for.
 	// It lets a restarted controller put a Migration it finds back into the history it belongs to.
 	ScheduledTimeAnnotation = "volsync.backube/scheduled-time"

@@ -1,7 +1,6 @@
 package copier
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -116,14 +115,4 @@ func SelectKinds(exclude []string) (selected []Kind, unknown []string) {
 		}
 	}
 	return selected, unknown
-}
-
-// KindOf finds the copied kind of a group and kind name.
-func KindOf(group, kind string) (Kind, error) {
-	for _, k := range kinds {
-		if k.Group == group && k.Kind == kind {
-			return k, nil
-		}
-	}
-	return Kind{}, fmt.Errorf("kind %s is not one a Migration copies", schema.GroupKind{Group: group, Kind: kind})
 }

@@ -23,7 +23,7 @@ const (
 	MigratedByAnnotation = "volsync.backube/migrated-by"
 	// MigrationSuspendAnnotation keeps, on a CronJob migrated with startApplications=false, whether it
 	// was suspended on the source ("true" or "false"), as MigrationReplicasAnnotation keeps replicas.
-	MigrationSuspendAnnotation = "volsync.backube/migration-suspend"
+	MigrationSuspendAnnotation = volsyncv1alpha1.MigrationSuspendAnnotation
 )
 
 // Options say how an object is shaped for the destination.
@@ -330,20 +330,6 @@ func suspendCronJob(obj *unstructured.Unstructured) error {
 	}
 	obj.SetAnnotations(annotations)
 	return unstructured.SetNestedField(obj.Object, true, "spec", "suspend")
-}
-
-// ReplicasFromAnnotation reads back the replica count stopReplicas stored. ok is false when the
-// object carries no such annotation.
-func ReplicasFromAnnotation(annotations map[string]string) (replicas int32, ok bool, err error) {
-	v, ok := annotations[volsyncv1alpha1.MigrationReplicasAnnotation]
-	if !ok {
-		return 0, false, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil || n < 0 {
-		return 0, true, fmt.Errorf("annotation %s=%q is not a replica count", volsyncv1alpha1.MigrationReplicasAnnotation, v)
-	}
-	return int32(n), true, nil
 }
 
 // Selector is the label selector of spec.selectors: objects with all these labels. An empty map

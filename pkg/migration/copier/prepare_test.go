@@ -177,7 +177,7 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 		},
 		{
 			name: "a Deployment with startApplications true keeps its replicas and gets no annotation",
-			obj: &appsv1.Deployment{ObjectMeta: sourceMeta("web"), Spec: appsv1.DeploymentSpec{Replicas: replicas}},
+			obj:  &appsv1.Deployment{ObjectMeta: sourceMeta("web"), Spec: appsv1.DeploymentSpec{Replicas: replicas}},
 			kind: "Deployment",
 			opts: Options{StartApplications: true},
 			absent: [][]string{
@@ -258,7 +258,7 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 		{
 			name: "a ServiceAccount drops its generated token Secrets and keeps the ones listed by hand",
 			obj: &corev1.ServiceAccount{ObjectMeta: sourceMeta("app"),
-				Secrets: []corev1.ObjectReference{{Name: "app-token-x7k2p"}, {Name: "app-dockercfg-9qz"}, {Name: "registry"}},
+				Secrets:          []corev1.ObjectReference{{Name: "app-token-x7k2p"}, {Name: "app-dockercfg-9qz"}, {Name: "registry"}},
 				ImagePullSecrets: []corev1.LocalObjectReference{{Name: "registry"}},
 			},
 			kind: "ServiceAccount",
@@ -283,7 +283,7 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			kind: "ConfigMap",
 			opts: Options{SourceCluster: sourceID, MigratedBy: "ops/nightly"},
 			want: map[string]any{
-				"metadata.labels." + MigratedFromLabel:           sourceID,
+				"metadata.labels." + MigratedFromLabel:         sourceID,
 				"metadata.annotations." + MigratedByAnnotation: "ops/nightly",
 			},
 		},
@@ -405,30 +405,6 @@ func TestSkipReason(t *testing.T) {
 			reason := SkipReason(toUnstructured(t, tt.obj, tt.kind))
 			if (reason != "") != tt.skip {
 				t.Errorf("SkipReason = %q, want skip=%v", reason, tt.skip)
-			}
-		})
-	}
-}
-
-func TestReplicasFromAnnotation(t *testing.T) {
-	tests := []struct {
-		name    string
-		ann     map[string]string
-		want    int32
-		ok      bool
-		wantErr bool
-	}{
-		{"no annotation says so", nil, 0, false, false},
-		{"a count is read back", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "3"}, 3, true, false},
-		{"zero is a count", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "0"}, 0, true, false},
-		{"a word is an error", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "three"}, 0, true, true},
-		{"a negative count is an error", map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "-1"}, 0, true, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok, err := ReplicasFromAnnotation(tt.ann)
-			if got != tt.want || ok != tt.ok || (err != nil) != tt.wantErr {
-				t.Errorf("= %d, %v, %v; want %d, %v, error %v", got, ok, err, tt.want, tt.ok, tt.wantErr)
 			}
 		})
 	}

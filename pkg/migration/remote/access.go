@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -56,7 +57,9 @@ type Destination struct {
 }
 
 // Connect reads the pair's kubeconfig, asks the destination for its version and checks that its
-// user may do every one of perms. The whole check is bounded by DefaultTimeout.
+// user may do every one of perms. The whole check is bounded by DefaultTimeout. When the server
+// answered but the check failed, the Destination is returned with the error, so the caller can
+// still say which server refused.
 func Connect(ctx context.Context, r client.Reader, pair *volsyncv1alpha1.ClusterPair, perms []Permission) (*Destination, error) {
 	cfg, err := Config(ctx, r, pair)
 	if err != nil {
@@ -68,10 +71,11 @@ func Connect(ctx context.Context, r client.Reader, pair *volsyncv1alpha1.Cluster
 	if err != nil {
 		return nil, err
 	}
+	dest := &Destination{Config: cfg, ServerVersion: v}
 	if err := CheckAccess(ctx, cfg, perms); err != nil {
-		return nil, err
+		return dest, err
 	}
-	return &Destination{Config: cfg, ServerVersion: v}, nil
+	return dest, nil
 }
 
 // ServerVersion asks the destination's API server for its version: the cheapest request that
@@ -84,7 +88,7 @@ func ServerVersion(ctx context.Context, cfg *rest.Config) (string, error) {
 	}
 	body, err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
-		return "", classify(err, cfg.Host, "reading the server version")
+		return "", Classify(err, cfg.Host, "reading the server version")
 	}
 	var info version.Info
 	if err := json.Unmarshal(body, &info); err != nil {
@@ -107,7 +111,7 @@ func CheckAccess(ctx context.Context, cfg *rest.Config, perms []Permission) erro
 	}
 	var (
 		mu      sync.Mutex
-		denied  []string
+		denied  []Permission
 		firstEr error
 		wg      sync.WaitGroup
 		slots   = make(chan struct{}, accessCheckParallelism)
@@ -129,10 +133,10 @@ func CheckAccess(ctx context.Context, cfg *rest.Config, perms []Permission) erro
 			switch {
 			case err != nil:
 				if firstEr == nil {
-					firstEr = classify(err, cfg.Host, "checking permissions")
+					firstEr = Classify(err, cfg.Host, "checking permissions")
 				}
 			case !got.Status.Allowed:
-				denied = append(denied, p.String())
+				denied = append(denied, p)
 			}
 		}()
 	}
@@ -143,14 +147,75 @@ func CheckAccess(ctx context.Context, cfg *rest.Config, perms []Permission) erro
 	if len(denied) == 0 {
 		return nil
 	}
-	sort.Strings(denied)
 	who := "the kubeconfig's user"
 	if name := userName(ctx, cs); name != "" {
 		who = fmt.Sprintf("user %q", name)
 	}
 	return newError(volsyncv1alpha1.ReasonForbidden,
-		"on the destination %s, %s may not %s: grant these (for example bind the cluster role \"admin\" or \"cluster-admin\") or use a kubeconfig of a user who has them",
-		cfg.Host, who, strings.Join(denied, ", "))
+		"on the destination %s, %s may not %s: grant these there (a ClusterRole with these rules, or cluster-admin, bound to the user) or use a kubeconfig of a user who has them",
+		cfg.Host, who, describePermissions(denied))
+}
+
+// describePermissions lists permissions compactly, for a person who has to grant them: the
+// resources that lack the same verbs in the same place go together, as in
+// "create/patch configmaps, secrets in namespace shop; create/patch namespaces".
+func describePermissions(perms []Permission) string {
+	type place struct{ resource, namespace string }
+	verbs := map[place][]string{}
+	for _, p := range perms {
+		k := place{p.Resource.String(), p.Namespace}
+		if p.Resource.Resource == "namespaces" {
+			k.namespace = ""
+		}
+		if !slices.Contains(verbs[k], p.Verb) {
+			verbs[k] = append(verbs[k], p.Verb)
+		}
+	}
+	type group struct{ verbs, namespace string }
+	resources := map[group][]string{}
+	for k, v := range verbs {
+		sort.Strings(v)
+		g := group{strings.Join(v, "/"), k.namespace}
+		if k.resource == "namespaces" {
+			g.namespace = "-" // cluster-scoped: said without a place
+		}
+		resources[g] = append(resources[g], k.resource)
+	}
+	groups := make([]group, 0, len(resources))
+	for g := range resources {
+		groups = append(groups, g)
+	}
+	// Cluster-scoped first, then all namespaces, then namespace by namespace.
+	rank := func(g group) string {
+		switch g.namespace {
+		case "-":
+			return "0"
+		case "":
+			return "1"
+		}
+		return "2" + g.namespace
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		if ri, rj := rank(groups[i]), rank(groups[j]); ri != rj {
+			return ri < rj
+		}
+		return groups[i].verbs < groups[j].verbs
+	})
+	parts := make([]string, 0, len(groups))
+	for _, g := range groups {
+		rs := resources[g]
+		sort.Strings(rs)
+		where := ""
+		switch g.namespace {
+		case "-":
+		case "":
+			where = " in all namespaces"
+		default:
+			where = " in namespace " + g.namespace
+		}
+		parts = append(parts, g.verbs+" "+strings.Join(rs, ", ")+where)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // userName is who the destination takes the kubeconfig's user for, or "" when it will not say.

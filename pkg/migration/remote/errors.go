@@ -36,9 +36,9 @@ func newError(reason, format string, args ...any) *Error {
 	return &Error{Reason: reason, Err: fmt.Errorf(format, args...)}
 }
 
-// classify turns an error from a request to the destination at host into an *Error that says
+// Classify turns an error from a request to the destination at host into an *Error that says
 // what to fix. doing says what was being asked ("reading the server version").
-func classify(err error, host, doing string) error {
+func Classify(err error, host, doing string) error {
 	if err == nil {
 		return nil
 	}

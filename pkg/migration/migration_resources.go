@@ -1,0 +1,380 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/migration/copier"
+	"github.com/volsync/volsync/pkg/migration/remote"
+)
+
+const (
+	// listPageSize bounds one list request on either cluster.
+	listPageSize = 500
+	// maxReasonLength keeps one resource's failure reason readable and the status small.
+	maxReasonLength = 400
+	// namespaceMissing is the reason of a namespace that is not on the source.
+	namespaceMissing = "the namespace does not exist on the source cluster"
+)
+
+// migrateResources is the Applications stage: every selected kind in copier's order, each kind
+// checkpointed into the status as soon as it is done. A kind that already has entries in the
+// status was done by an earlier pass (before volsyncd restarted) and is not done again; a kind
+// cut off in the middle has no entries and is done whole, which is harmless because applying is
+// idempotent. Then the purge, if asked for.
+func (run *migrationRun) migrateResources(ctx context.Context) error {
+	present, err := run.sourceNamespaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, kind := range run.kinds {
+		if run.kindDone(kind) {
+			continue
+		}
+		var entries []volsyncv1alpha1.MigrationResourceInfo
+		if !kind.Namespaced {
+			entries, err = run.copyNamespaces(ctx, kind, present)
+		} else {
+			for _, ns := range run.namespaces() {
+				if present[ns] == nil {
+					continue
+				}
+				var got []volsyncv1alpha1.MigrationResourceInfo
+				got, err = run.copyKindIn(ctx, kind, ns)
+				if err != nil {
+					break
+				}
+				entries = append(entries, got...)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			continue
+		}
+		run.m.Status.Resources = append(run.m.Status.Resources, entries...)
+		run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusInProgress), run.progress())
+		if err := run.checkpoint(ctx); err != nil {
+			return err
+		}
+	}
+	if boolOr(run.m.Spec.PurgeDeletedResources, false) {
+		return run.purge(ctx, present)
+	}
+	return nil
+}
+
+// kindDone says whether an earlier pass recorded kind.
+func (run *migrationRun) kindDone(kind copier.Kind) bool {
+	return slices.ContainsFunc(run.m.Status.Resources, func(r volsyncv1alpha1.MigrationResourceInfo) bool {
+		return r.Group == kind.Group && r.Kind == kind.Kind
+	})
+}
+
+// sourceNamespaces reads the migrated namespaces from the source; a missing one maps to nil.
+func (run *migrationRun) sourceNamespaces(ctx context.Context) (map[string]*unstructured.Unstructured, error) {
+	out := map[string]*unstructured.Unstructured{}
+	for _, name := range run.namespaces() {
+		ns := &unstructured.Unstructured{}
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := run.r.APIReader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading namespace %s on the source: %w", name, err)
+			}
+			ns = nil
+		}
+		if ns != nil && ns.GetDeletionTimestamp() != nil {
+			ns = nil // being deleted: not something to recreate elsewhere
+		}
+		out[name] = ns
+	}
+	return out, nil
+}
+
+// copyNamespaces applies the Namespace objects; a namespace missing on the source is a failed
+// entry that says so (most often a typo in spec.namespaces).
+func (run *migrationRun) copyNamespaces(ctx context.Context, kind copier.Kind, present map[string]*unstructured.Unstructured) ([]volsyncv1alpha1.MigrationResourceInfo, error) {
+	var objs []*unstructured.Unstructured
+	var missing []volsyncv1alpha1.MigrationResourceInfo
+	for _, name := range run.namespaces() {
+		if present[name] == nil {
+			missing = append(missing, volsyncv1alpha1.MigrationResourceInfo{
+				Version: kind.Version, Kind: kind.Kind, Name: name,
+				Status: volsyncv1alpha1.RunStatusFailed, Reason: namespaceMissing,
+			})
+			continue
+		}
+		objs = append(objs, present[name])
+	}
+	applied, err := run.applyAll(ctx, kind, objs)
+	if err != nil {
+		return nil, err
+	}
+	return append(applied, missing...), nil
+}
+
+// copyKindIn copies the objects of one kind in one namespace.
+func (run *migrationRun) copyKindIn(ctx context.Context, kind copier.Kind, ns string) ([]volsyncv1alpha1.MigrationResourceInfo, error) {
+	items, err := listAll(ctx, run.r.APIReader, kind, ns, run.selector)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil, nil // the source does not serve this kind, so it has none
+		}
+		return nil, fmt.Errorf("listing %s in namespace %s on the source: %w", kind, ns, err)
+	}
+	var objs []*unstructured.Unstructured
+	for i := range items {
+		obj := &items[i]
+		obj.SetGroupVersionKind(kind.GroupVersionKind())
+		if reason := copier.SkipReason(obj); reason != "" {
+			log.FromContext(ctx).V(1).Info("not copied", "kind", kind.Kind, "namespace", ns, "name", obj.GetName(), "because", reason)
+			continue
+		}
+		objs = append(objs, obj)
+	}
+	return run.applyAll(ctx, kind, objs)
+}
+
+// listAll lists every object of kind in ns that sel selects, a page at a time.
+func listAll(ctx context.Context, r client.Reader, kind copier.Kind, ns string, sel labels.Selector) ([]unstructured.Unstructured, error) {
+	var out []unstructured.Unstructured
+	cont := ""
+	for {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(kind.GroupVersionKind().GroupVersion().WithKind(kind.Kind + "List"))
+		opts := []client.ListOption{client.InNamespace(ns), client.Limit(listPageSize), client.Continue(cont)}
+		if sel != nil && !sel.Empty() {
+			opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+		}
+		if err := r.List(ctx, list, opts...); err != nil {
+			return nil, err
+		}
+		out = append(out, list.Items...)
+		if cont = list.GetContinue(); cont == "" {
+			return out, nil
+		}
+	}
+}
+
+// applyAll prepares and applies objs on the destination, Parallelism at a time, and says how
+// each went. An object the destination refuses for itself (invalid, forbidden by a quota, an
+// immutable field changed) is a failed entry with the destination's words; a failure of the
+// destination (timeout, unavailable, credentials revoked) stops the kind and is returned as a
+// *remote.Error for the retry path, since every other object would fail the same way.
+func (run *migrationRun) applyAll(ctx context.Context, kind copier.Kind, objs []*unstructured.Unstructured) ([]volsyncv1alpha1.MigrationResourceInfo, error) {
+	results := make([]volsyncv1alpha1.MigrationResourceInfo, len(objs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		transient error
+		wg        sync.WaitGroup
+		next      = make(chan int)
+	)
+	for range min(run.r.Parallelism, len(objs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				entry, err := run.applyOne(ctx, kind, objs[i])
+				results[i] = entry
+				if err != nil {
+					mu.Lock()
+					if transient == nil {
+						transient = err
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range objs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if transient != nil {
+		return nil, transient
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// applyOne applies one object. It returns an error only for a failure of the destination itself.
+func (run *migrationRun) applyOne(ctx context.Context, kind copier.Kind, obj *unstructured.Unstructured) (volsyncv1alpha1.MigrationResourceInfo, error) {
+	entry := volsyncv1alpha1.MigrationResourceInfo{
+		Group: kind.Group, Version: kind.Version, Kind: kind.Kind,
+		Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		Status: volsyncv1alpha1.RunStatusSuccessful,
+	}
+	prepared, err := copier.Prepare(obj, run.opts)
+	if err != nil {
+		entry.Status, entry.Reason = volsyncv1alpha1.RunStatusFailed, shorten(err.Error())
+		return entry, nil
+	}
+	err = run.dst.Apply(ctx, client.ApplyConfigurationFromUnstructured(prepared), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	switch {
+	case err == nil:
+		return entry, nil
+	case refusedObject(err):
+		entry.Status, entry.Reason = volsyncv1alpha1.RunStatusFailed, shorten("the destination refused it: "+err.Error())
+		return entry, nil
+	case ctx.Err() != nil:
+		return entry, ctx.Err()
+	default:
+		return entry, remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("applying %s %s", kind.Kind, objectName(obj.GetNamespace(), obj.GetName())))
+	}
+}
+
+// refusedObject says whether the destination refused this object for something about the object
+// (or its place there), as opposed to failing as a whole.
+func refusedObject(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) ||
+		apierrors.IsNotFound(err) || apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) ||
+		apierrors.IsMethodNotSupported(err) || apierrors.IsRequestEntityTooLargeError(err) ||
+		apierrors.IsNotAcceptable(err) || apierrors.IsUnsupportedMediaType(err) || meta.IsNoMatchError(err)
+}
+
+// purge deletes, on the destination, the copies this source made earlier in the run's scope
+// (its kinds, its namespaces, its selectors) whose originals are gone from the source. Namespaces
+// missing on the source are left alone: a typo in spec.namespaces must never empty a namespace
+// on the recovery cluster. Each delete carries the copy's UID as a precondition, so an object
+// recreated on the destination meanwhile is not deleted.
+func (run *migrationRun) purge(ctx context.Context, present map[string]*unstructured.Unstructured) error {
+	destSel, err := copier.PurgeSelector(run.clusterID, run.m.Spec.Selectors)
+	if err != nil {
+		return err
+	}
+	var deleted []string
+	for _, kind := range run.kinds {
+		if !kind.Namespaced {
+			continue // namespaces are never purged
+		}
+		for _, ns := range run.namespaces() {
+			if present[ns] == nil {
+				continue
+			}
+			dest, err := listMetadata(ctx, run.dst, kind, ns, destSel)
+			if err != nil {
+				if meta.IsNoMatchError(err) {
+					continue
+				}
+				return remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("listing %s in namespace %s", kind, ns))
+			}
+			if len(dest) == 0 {
+				continue
+			}
+			source, err := listMetadata(ctx, run.r.APIReader, kind, ns, run.selector)
+			if err != nil {
+				return fmt.Errorf("listing %s in namespace %s on the source: %w", kind, ns, err)
+			}
+			uids := map[string]string{}
+			destNames := make([]string, 0, len(dest))
+			for _, d := range dest {
+				destNames = append(destNames, d.Name)
+				uids[d.Name] = string(d.UID)
+			}
+			sourceNames := make([]string, 0, len(source))
+			for _, s := range source {
+				sourceNames = append(sourceNames, s.Name)
+			}
+			for _, name := range copier.Stale(destNames, sourceNames) {
+				obj := &metav1.PartialObjectMetadata{}
+				obj.SetGroupVersionKind(kind.GroupVersionKind())
+				obj.SetNamespace(ns)
+				obj.SetName(name)
+				uid := types.UID(uids[name])
+				err := run.dst.Delete(ctx, obj, client.Preconditions{UID: &uid})
+				switch {
+				case err == nil:
+					deleted = append(deleted, kind.Kind+" "+ns+"/"+name)
+				case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+					// Gone already, or replaced by a new object that is not ours to delete.
+				case refusedObject(err):
+					run.setResource(volsyncv1alpha1.MigrationResourceInfo{
+						Group: kind.Group, Version: kind.Version, Kind: kind.Kind, Namespace: ns, Name: name,
+						Status: volsyncv1alpha1.RunStatusFailed,
+						Reason: shorten("it is gone from the source, but deleting the copy on the destination failed: " + err.Error()),
+					})
+				default:
+					return remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("deleting %s %s/%s", kind.Kind, ns, name))
+				}
+			}
+		}
+	}
+	if len(deleted) > 0 {
+		const shown = 10
+		names := deleted
+		more := ""
+		if len(names) > shown {
+			names, more = names[:shown], fmt.Sprintf(" and %d more", len(deleted)-shown)
+		}
+		run.event(corev1.EventTypeNormal, ReasonPurged, "deleted %d object(s) on the destination that are no longer on the source: %s%s",
+			len(deleted), strings.Join(names, ", "), more)
+		log.FromContext(ctx).Info("purged copies deleted on the source", "count", len(deleted))
+	}
+	return nil
+}
+
+// setResource records an entry, replacing the entry of the same object if a pass before this one
+// (the purge can run again after a retry) recorded it already.
+func (run *migrationRun) setResource(e volsyncv1alpha1.MigrationResourceInfo) {
+	for i, r := range run.m.Status.Resources {
+		if r.Group == e.Group && r.Kind == e.Kind && r.Namespace == e.Namespace && r.Name == e.Name {
+			run.m.Status.Resources[i] = e
+			return
+		}
+	}
+	run.m.Status.Resources = append(run.m.Status.Resources, e)
+}
+
+// listMetadata lists the metadata of every object of kind in ns that sel selects.
+func listMetadata(ctx context.Context, r client.Reader, kind copier.Kind, ns string, sel labels.Selector) ([]metav1.PartialObjectMetadata, error) {
+	var out []metav1.PartialObjectMetadata
+	cont := ""
+	for {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(kind.GroupVersionKind().GroupVersion().WithKind(kind.Kind + "List"))
+		opts := []client.ListOption{client.InNamespace(ns), client.Limit(listPageSize), client.Continue(cont)}
+		if sel != nil && !sel.Empty() {
+			opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+		}
+		if err := r.List(ctx, list, opts...); err != nil {
+			return nil, err
+		}
+		out = append(out, list.Items...)
+		if cont = list.Continue; cont == "" {
+			return out, nil
+		}
+	}
+}
+
+func shorten(s string) string {
+	if len(s) <= maxReasonLength {
+		return s
+	}
+	return s[:maxReasonLength-3] + "..."
+}

@@ -1,0 +1,35 @@
+package migration
+
+import volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+
+// ScheduleLabel names, on a Migration created by a MigrationSchedule, the schedule. The metrics
+// of a run are labelled with it; a Migration without it falls back to its controlling owner of
+// kind MigrationSchedule.
+const ScheduleLabel = volsyncv1alpha1.MigrationScheduleLabel
+
+// FieldOwner is the server-side apply field manager of every object a Migration writes on the
+// destination.
+const FieldOwner = "volsync"
+
+// ConditionDestinationReady says whether a Migration reached its destination the last time it
+// tried. While it is False its message counts the attempts and says when the next one is due,
+// and its lastTransitionTime is when the current run of failures began.
+const ConditionDestinationReady = "DestinationReady"
+
+// Reasons of Migration conditions, on top of the ClusterPair reasons (Connected, SecretNotFound,
+// InvalidKubeconfig, Unreachable, Forbidden) that DestinationReady shares.
+const (
+	// ReasonClusterPairNotFound: spec.clusterPair names no ClusterPair in the Migration's namespace.
+	ReasonClusterPairNotFound = "ClusterPairNotFound"
+	// ReasonInvalidSpec: the spec cannot be run as written (such as a selector value that is not a
+	// label value); the message names the field.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonUnknownResourceType: excludeResourceTypes names a type the migration does not know.
+	ReasonUnknownResourceType = "UnknownResourceType"
+	// ReasonPurged: objects copied earlier that are gone from the source were deleted.
+	ReasonPurged = "Purged"
+)
+
+// volumeMigrationUnavailable is the reason every PVC of a run with includeVolumes carries until
+// the volume path exists (see migrateVolumes).
+const volumeMigrationUnavailable = "volume migration is not available yet in this build"

@@ -1,0 +1,52 @@
+package migration
+
+import (
+	"github.com/volsync/volsync/pkg/migration/copier"
+	"github.com/volsync/volsync/pkg/migration/remote"
+)
+
+// applyVerbs are what server-side apply needs: patch, and create when the object is new.
+var applyVerbs = []string{"create", "patch"}
+
+// purgeVerbs are what purgeDeletedResources needs on top: finding the copies, deleting the stale.
+var purgeVerbs = []string{"list", "delete"}
+
+// pairPermissions is what a ClusterPair's user must be allowed for the pair to be Ready: applying
+// every kind a migration copies, in every namespace, since the pair does not know which namespaces
+// its migrations will name. Purging is checked by the migrations that purge: a pair whose user may
+// not delete is still good for every migration that does not.
+func pairPermissions() []remote.Permission {
+	var out []remote.Permission
+	for _, k := range copier.Kinds() {
+		for _, verb := range applyVerbs {
+			out = append(out, remote.Permission{Verb: verb, Resource: k.GroupResource()})
+		}
+	}
+	return out
+}
+
+// migrationPermissions is what one run needs on the destination: applying its kinds in its
+// namespaces (and the namespaces themselves), and, when it purges, listing and deleting them there.
+// Asking for exactly this, namespace by namespace, lets a destination user confined to the
+// migrated namespaces run migrations even when its pair cannot prove cluster-wide rights.
+func migrationPermissions(kinds []copier.Kind, namespaces []string, purge bool) []remote.Permission {
+	var out []remote.Permission
+	for _, k := range kinds {
+		if !k.Namespaced {
+			for _, verb := range applyVerbs {
+				out = append(out, remote.Permission{Verb: verb, Resource: k.GroupResource()})
+			}
+			continue
+		}
+		verbs := applyVerbs
+		if purge {
+			verbs = append(append([]string{}, applyVerbs...), purgeVerbs...)
+		}
+		for _, ns := range namespaces {
+			for _, verb := range verbs {
+				out = append(out, remote.Permission{Verb: verb, Resource: k.GroupResource(), Namespace: ns})
+			}
+		}
+	}
+	return out
+}
