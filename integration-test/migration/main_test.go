@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -111,41 +110,27 @@ func run(m *testing.M) int {
 // when not nil, makes the destination clients. The returned func stops the manager and waits
 // until it has stopped, as volsyncd does when it is shut down.
 func startManager(ns, admin string, newClient func(*rest.Config) (client.Client, error)) (func(), error) {
-	mgr, err := ctrl.NewManager(clusterA.Config, ctrl.Options{
+	_, stop, err := testenv.StartManager(clusterA.Config, ctrl.Options{
 		Scheme:     clusterA.Scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}, func(mgr ctrl.Manager) error {
+		return (&migration.ClusterPairReconciler{
+			Client:   mgr.GetClient(),
+			Recorder: mgr.GetEventRecorder("volsync"),
+			Clock:    fakeClock,
+		}).SetupWithManager(mgr)
+	}, func(mgr ctrl.Manager) error {
+		return (&migration.MigrationReconciler{
+			Client:               mgr.GetClient(),
+			Recorder:             mgr.GetEventRecorder("volsync"),
+			Clock:                fakeClock,
+			Retry:                suiteRetry,
+			AdminNamespace:       admin,
+			NewDestinationClient: newClient,
+		}).SetupWithManager(mgr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := (&migration.ClusterPairReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("volsync"),
-		Clock:    fakeClock,
-	}).SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	if err := (&migration.MigrationReconciler{
-		Client:               mgr.GetClient(),
-		Recorder:             mgr.GetEventRecorder("volsync"),
-		Clock:                fakeClock,
-		Retry:                suiteRetry,
-		AdminNamespace:       admin,
-		NewDestinationClient: newClient,
-	}).SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	return func() { cancel(); <-done }, nil
+	return stop, err
 }
 
 // kubeconfigFor writes a kubeconfig equivalent to cfg, with everything inline, as
@@ -180,21 +165,10 @@ func unreachableKubeconfig(t *testing.T) []byte {
 	return kc
 }
 
-// eventually polls cond until it returns nil or the deadline passes, then fails with cond's last
-// error. Tests never sleep to wait for a state.
+// eventually polls cond until it holds or the timeout passes.
 func eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, timeout, cond)
 }
 
 // createPair makes, in namespace ns of cluster A, a kubeconfig Secret (when kubeconfig is not nil)

@@ -22,7 +22,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -55,59 +54,34 @@ func run(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 	k8s = env.Client
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:  env.Scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-	})
+	_, stop, err := env.StartManager(
+		func(mgr ctrl.Manager) error {
+			return (&schedulepolicy.Reconciler{
+				Client:   mgr.GetClient(),
+				Recorder: mgr.GetEventRecorder("volsync"),
+				Clock:    fakeClock,
+			}).SetupWithManager(mgr)
+		},
+		func(mgr ctrl.Manager) error {
+			return (&migrationschedule.Reconciler{
+				Client:   mgr.GetClient(),
+				Recorder: mgr.GetEventRecorder("volsync"),
+				Clock:    fakeClock,
+			}).SetupWithManager(mgr)
+		},
+	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := (&schedulepolicy.Reconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("volsync"),
-		Clock:    fakeClock,
-	}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := (&migrationschedule.Reconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("volsync"),
-		Clock:    fakeClock,
-	}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	code := m.Run()
-	cancel()
-	<-done
-	return code
+	defer stop()
+	return m.Run()
 }
 
-// eventually polls cond until it returns nil or the deadline passes, then fails with cond's last
-// error. Tests never sleep to wait for a state.
+// eventually polls cond until it holds, for up to 20 seconds.
 func eventually(t *testing.T, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within 20s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, cond)
 }
 
 // stillTrue checks that cond holds for a while after something that must not change it, such as a

@@ -36,6 +36,10 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// NewScheme returns the scheme volsyncd and volsyncctl use: the built-in kinds, VolumeSnapshots
+// and the volsync kinds.
+func NewScheme() (*k8sruntime.Scheme, error) { return volsyncscheme.New() }
+
 // AssetsDir returns the directory of kube-apiserver, etcd and kubectl: KUBEBUILDER_ASSETS when set,
 // else what hack/envtest-assets.sh prints (building them on first use).
 func AssetsDir() (string, error) {
@@ -60,7 +64,7 @@ func Start(extraCRDDirs ...string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := volsyncscheme.New()
+	scheme, err := NewScheme()
 	if err != nil {
 		return nil, err
 	}
