@@ -194,25 +194,11 @@ func (a *app) waitForMigration(ctx context.Context, c client.Client, m *volsyncv
 }
 
 func (a *app) deleteMigrationCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "migration NAME",
-		Aliases: migrationAliases,
-		Short:   "Delete a migration (objects already copied stay on the destination)",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.opts.Client()
-			if err != nil {
-				return err
-			}
-			ns := a.opts.TargetNamespace()
-			m := &volsyncv1alpha1.Migration{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
-			if err := c.Delete(cmd.Context(), m); err != nil {
-				return a.explainGet(err, "migration", args[0], "volsyncctl get migration -n "+ns)
-			}
-			fmt.Fprintf(a.out, "migration/%s deleted\n", args[0])
-			return nil
-		},
-	}
+	return a.deleteNamespacedCommand("migration", migrationAliases, "migration",
+		"Delete a migration (objects already copied stay on the destination)",
+		func(key client.ObjectKey) client.Object {
+			return &volsyncv1alpha1.Migration{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
+		})
 }
 
 func (a *app) activateMigrationCommand() *cobra.Command {

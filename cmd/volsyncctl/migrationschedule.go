@@ -210,25 +210,11 @@ func (a *app) createMigrationScheduleCommand() *cobra.Command {
 }
 
 func (a *app) deleteMigrationScheduleCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "migrationschedule NAME",
-		Aliases: migrationScheduleAliases,
-		Short:   "Delete a migration schedule and the Migrations it created",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.opts.Client()
-			if err != nil {
-				return err
-			}
-			ns := a.opts.TargetNamespace()
-			s := &volsyncv1alpha1.MigrationSchedule{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
-			if err := c.Delete(cmd.Context(), s); err != nil {
-				return a.explainGet(err, "migration schedule", args[0], "volsyncctl get migrationschedule -n "+ns)
-			}
-			fmt.Fprintf(a.out, "migrationschedule/%s deleted\n", args[0])
-			return nil
-		},
-	}
+	return a.deleteNamespacedCommand("migrationschedule", migrationScheduleAliases, "migration schedule",
+		"Delete a migration schedule and the Migrations it created",
+		func(key client.ObjectKey) client.Object {
+			return &volsyncv1alpha1.MigrationSchedule{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
+		})
 }
 
 func (a *app) suspendMigrationScheduleCommand() *cobra.Command {
