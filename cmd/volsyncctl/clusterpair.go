@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/cli"
+	"github.com/volsync/volsync/pkg/migration/remote"
+)
+
+func (a *app) generateClusterPairCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "clusterpair NAME --context DESTINATION",
+		Aliases: []string{"clusterpairs", "cp"},
+		Short:   "Print a ClusterPair and its kubeconfig Secret for the cluster of a kubeconfig context",
+		Long: `Print, as YAML to apply on the SOURCE cluster, a Secret holding a kubeconfig for the
+DESTINATION cluster (the --context of your kubeconfig, reduced to that one context with every
+certificate inline) and a ClusterPair that points at it. volsyncd refuses kubeconfigs that run
+credential plugins or read files, so the context must use a token or client certificate.`,
+		Example: `  volsyncctl generate clusterpair dr --context dr-admin -n mysql | kubectl --context prod apply -f -`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if a.opts.Context == "" {
+				return errors.New("--context is required: name the kubeconfig context of the destination cluster")
+			}
+			kubeconfig, err := a.destinationKubeconfig()
+			if err != nil {
+				return err
+			}
+			ns := a.opts.Namespace
+			if ns == "" {
+				ns = cli.DefaultNamespace
+			}
+			name := args[0]
+			secret := &corev1.Secret{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+				ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: ns},
+				Type:       corev1.SecretTypeOpaque,
+				StringData: map[string]string{volsyncv1alpha1.DefaultKubeconfigKey: string(kubeconfig)},
+			}
+			pair := &volsyncv1alpha1.ClusterPair{
+				TypeMeta:   metav1.TypeMeta{APIVersion: volsyncv1alpha1.GroupVersion.String(), Kind: "ClusterPair"},
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+				Spec: volsyncv1alpha1.ClusterPairSpec{
+					KubeconfigSecretRef: volsyncv1alpha1.SecretKeyRef{Name: secret.Name, Key: volsyncv1alpha1.DefaultKubeconfigKey},
+				},
+			}
+			format, err := a.opts.OutputFormat()
+			if err != nil {
+				return err
+			}
+			if format == cli.OutputTable {
+				format = cli.OutputYAML
+			}
+			scheme, err := volsyncscheme.New()
+			if err != nil {
+				return err
+			}
+			for i, obj := range []runtime.Object{secret, pair} {
+				if i > 0 && format == cli.OutputYAML {
+					fmt.Fprintln(a.out, "---")
+				}
+				if err := cli.PrintObject(a.out, format, scheme, obj, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// destinationKubeconfig is the user's kubeconfig reduced to --context, with every file it refers
+// to read in, checked by the same rules the ClusterPair controller applies.
+func (a *app) destinationKubeconfig() ([]byte, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = a.opts.Kubeconfig
+	raw, err := rules.Load()
+	if err != nil {
+		return nil, cli.Hint(fmt.Errorf("reading the kubeconfig: %w", err), "check --kubeconfig or KUBECONFIG")
+	}
+	if _, ok := raw.Contexts[a.opts.Context]; !ok {
+		return nil, cli.Hint(fmt.Errorf("context %q is not in the kubeconfig", a.opts.Context),
+			"list the contexts with 'kubectl config get-contexts'")
+	}
+	raw.CurrentContext = a.opts.Context
+	if err := clientcmdapi.MinifyConfig(raw); err != nil {
+		return nil, err
+	}
+	if err := clientcmdapi.FlattenConfig(raw); err != nil {
+		return nil, cli.Hint(fmt.Errorf("reading a file the context refers to: %w", err), "check the certificate paths of the context")
+	}
+	data, err := clientcmd.Write(*raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := remote.RESTConfig(data); err != nil {
+		return nil, cli.Hint(fmt.Errorf("context %q: %w", a.opts.Context, err),
+			"give volsync a token for the destination, such as one from 'kubectl create token'")
+	}
+	return data, nil
+}
