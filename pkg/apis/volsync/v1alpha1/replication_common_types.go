@@ -233,6 +233,13 @@ type ReplicationStatus struct {
 	// LastManualSync is the value of spec.trigger.manual that the last finished sync ran for.
 	// +optional
 	LastManualSync string `json:"lastManualSync,omitempty"`
+	// ConsecutiveFailures is how many syncs in a row have failed. It sets the backoff before the
+	// next attempt (1m, 2m, 4m ... up to 1h) and returns to 0 after a successful sync.
+	// +optional
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+	// NextRetryTime is the earliest time the next sync may start after a failure.
+	// +optional
+	NextRetryTime *metav1.Time `json:"nextRetryTime,omitempty"`
 	// LatestMoverStatus is the outcome and log tail of the last mover run.
 	// +optional
 	LatestMoverStatus *MoverStatus `json:"latestMoverStatus,omitempty"`

@@ -1563,6 +1563,10 @@ func (in *ReplicationStatus) DeepCopyInto(out *ReplicationStatus) {
 		in, out := &in.NextSyncTime, &out.NextSyncTime
 		*out = (*in).DeepCopy()
 	}
+	if in.NextRetryTime != nil {
+		in, out := &in.NextRetryTime, &out.NextRetryTime
+		*out = (*in).DeepCopy()
+	}
 	if in.LatestMoverStatus != nil {
 		in, out := &in.LatestMoverStatus, &out.LatestMoverStatus
 		*out = new(MoverStatus)

@@ -1,0 +1,8 @@
+// Package entrypoint holds what every mover's entry point shares once it runs inside the mover
+// container: reading its settings from the environment, logging lines a person can read, retrying
+// with a bound, and reporting the outcome as a JSON summary in the container's termination log,
+// where the controller reads it into latestMoverStatus.
+//
+// The movers' own logic lives in their packages (pkg/mover/rsync, pkg/mover/rsynctls, ...); the
+// volsync-mover binary only dispatches to them.
+package entrypoint

@@ -1,0 +1,168 @@
+package job
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/replication/volume"
+)
+
+// Roles, as the mover command line and object names spell them.
+const (
+	RoleSource      = "source"
+	RoleDestination = "destination"
+)
+
+// Flow is the sync every Job-based mover runs: make what the mover needs, get the volume, run the
+// Job to its outcome, and (on a destination) publish the image. Movers supply the steps that
+// differ; each returns "not ready yet" as (false, nil).
+type Flow struct {
+	Client client.Client
+	// Owner is the ReplicationSource or ReplicationDestination.
+	Owner client.Object
+	// Status is the owner's shared status; outcomes are written here.
+	Status *volsyncv1alpha1.ReplicationStatus
+	// Config is the mover block's MoverConfig.
+	Config volsyncv1alpha1.MoverConfig
+	// ServiceAccount is the account the Job runs as.
+	ServiceAccount string
+	// Prepare makes what the mover needs before its volume (keys, a Service, a cache). Optional.
+	Prepare func(ctx context.Context) (bool, error)
+	// Volume returns the data volume; (nil, d, nil) waits, looking again after d when d > 0.
+	Volume func(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error)
+	// Spec is the Job for the data volume.
+	Spec func(pvc *corev1.PersistentVolumeClaim) Spec
+	// Succeeded runs after a successful Job, before the image is published (status updates such as
+	// restic's lastPruned). Optional.
+	Succeeded func(o *Outcome)
+	// Image publishes a destination's image; (nil, d, nil) waits. Nil on sources.
+	Image func(ctx context.Context, pvc *corev1.PersistentVolumeClaim) (*corev1.TypedLocalObjectReference, time.Duration, error)
+	// CleanupVolumes removes the sync's temporaries once the Job is gone.
+	CleanupVolumes func(ctx context.Context) error
+}
+
+func waitFor(d time.Duration) mover.Result {
+	if d > 0 {
+		return mover.RetryAfter(d)
+	}
+	return mover.InProgress()
+}
+
+// Synchronize runs one step of the sync.
+func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
+	if err := EnsureServiceAccount(ctx, f.Client, f.Owner, f.Config, f.ServiceAccount); err != nil {
+		return mover.Result{}, err
+	}
+	if f.Prepare != nil {
+		ready, err := f.Prepare(ctx)
+		if err != nil || !ready {
+			return mover.InProgress(), err
+		}
+	}
+	pvc, wait, err := f.Volume(ctx)
+	if err != nil || pvc == nil {
+		return waitFor(wait), err
+	}
+	spec := f.Spec(pvc)
+	out, err := Run(ctx, f.Client, spec)
+	if err != nil || out == nil {
+		return mover.InProgress(), err
+	}
+	out.Apply(f.Status)
+	if !out.Succeeded {
+		return mover.Result{}, out.Failure
+	}
+	if f.Succeeded != nil {
+		f.Succeeded(out)
+	}
+	if f.Image == nil {
+		return mover.Complete(), nil
+	}
+	image, wait, err := f.Image(ctx, pvc)
+	if err != nil || image == nil {
+		return waitFor(wait), err
+	}
+	return mover.CompleteWithImage(image), nil
+}
+
+// Cleanup deletes the Job, waits until it is gone (so the next sync cannot mistake it for its
+// own), then the temporaries.
+func (f *Flow) Cleanup(ctx context.Context) (mover.Result, error) {
+	gone, err := Delete(ctx, f.Client, f.Owner.GetNamespace(), f.Spec(nil).Name)
+	if err != nil || !gone {
+		return mover.InProgress(), err
+	}
+	if f.CleanupVolumes != nil {
+		if err := f.CleanupVolumes(ctx); err != nil {
+			return mover.Result{}, err
+		}
+	}
+	return mover.Complete(), nil
+}
+
+// DataVolume mounts pvc at /data.
+func DataVolume(pvc *corev1.PersistentVolumeClaim, readOnly bool) Volume {
+	name := ""
+	if pvc != nil {
+		name = pvc.Name
+	}
+	return Volume{
+		Volume:    corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name, ReadOnly: readOnly}}},
+		MountPath: DataMountPath,
+		ReadOnly:  readOnly,
+	}
+}
+
+// SecretVolume mounts a Secret read-only (mode 0400 for keys).
+func SecretVolume(volName, secret, mountPath string, items ...corev1.KeyToPath) Volume {
+	return Volume{
+		Volume: corev1.Volume{Name: volName, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: secret, Items: items, DefaultMode: ptrInt32(0o400),
+		}}},
+		MountPath: mountPath,
+		ReadOnly:  true,
+	}
+}
+
+// CustomCAVolume mounts the CA bundle of spec at /customca/ca.crt; ok is false without one.
+func CustomCAVolume(spec *volsyncv1alpha1.CustomCASpec) (Volume, bool) {
+	if spec == nil || (spec.SecretName == "" && spec.ConfigMapName == "") {
+		return Volume{}, false
+	}
+	key := spec.Key
+	if key == "" {
+		key = "ca.crt"
+	}
+	items := []corev1.KeyToPath{{Key: key, Path: "ca.crt"}}
+	v := Volume{MountPath: CustomCAMountPath, ReadOnly: true}
+	if spec.SecretName != "" {
+		v.Volume = corev1.Volume{Name: "custom-ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: spec.SecretName, Items: items}}}
+	} else {
+		v.Volume = corev1.Volume{Name: "custom-ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: spec.ConfigMapName}, Items: items}}}
+	}
+	return v, true
+}
+
+// CustomCAFile is where CustomCAVolume puts the bundle.
+const CustomCAFile = CustomCAMountPath + "/ca.crt"
+
+func ptrInt32(v int32) *int32 { return &v }
+
+// SourceVolume adapts a volume.Source to Flow.Volume.
+func SourceVolume(s *volume.Source) func(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error) {
+	return s.PVC
+}
+
+// DestinationVolume adapts a volume.Destination to Flow.Volume.
+func DestinationVolume(d *volume.Destination) func(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error) {
+	return func(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error) {
+		pvc, err := d.PVC(ctx)
+		return pvc, 0, err
+	}
+}

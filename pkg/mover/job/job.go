@@ -1,0 +1,443 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+)
+
+// Where the mover container finds things. The mover image's entry points rely on these paths.
+const (
+	ContainerName         = "mover"
+	DataMountPath         = "/data"
+	CacheMountPath        = "/cache"
+	KeysMountPath         = "/keys"
+	RcloneConfigMountPath = "/rclone-config"
+	CustomCAMountPath     = "/customca"
+	TmpMountPath          = "/tmp"
+	// Binary is the mover image's entry point; its arguments are the mover and the role.
+	Binary = "volsync-mover"
+)
+
+// Limits and defaults.
+const (
+	// DefaultBackoffLimit is how many times a failed mover pod is retried within one sync.
+	DefaultBackoffLimit int32 = 2
+	// MaxLogBytes caps latestMoverStatus.logs.
+	MaxLogBytes = 1024
+	// unprivilegedUID runs unprivileged movers when the user gave no security context.
+	unprivilegedUID int64 = 65534
+	// jobNameLabel is set by the Job controller on the Job's pods.
+	jobNameLabel = "batch.kubernetes.io/job-name"
+)
+
+// privilegedCapabilities are what rsync needs, as root, to keep ownership and permissions.
+var privilegedCapabilities = []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}
+
+// Volume is a pod volume and where the mover container mounts it.
+type Volume struct {
+	Volume    corev1.Volume
+	MountPath string
+	ReadOnly  bool
+}
+
+// FailFast is an exit code that fails the Job at once, without the Job's retries, and what it means.
+type FailFast struct {
+	ExitCode int32
+	Reason   string
+	Message  string
+}
+
+// Spec is what a mover Job runs.
+type Spec struct {
+	// Owner is the ReplicationSource or ReplicationDestination; it controls the Job.
+	Owner client.Object
+	// Name of the Job (see mover.ObjectName).
+	Name string
+	// Image, Command and Env of the mover container.
+	Image   string
+	Command []string
+	Env     []corev1.EnvVar
+	EnvFrom []corev1.EnvFromSource
+	Ports   []corev1.ContainerPort
+	Volumes []Volume
+	// Config is the user's MoverConfig.
+	Config volsyncv1alpha1.MoverConfig
+	// ServiceAccount the pod runs as.
+	ServiceAccount string
+	// Privileged is true in namespaces annotated volsync.backube/privileged-movers: "true".
+	Privileged bool
+	// Paused suspends the Job (parallelism 0).
+	Paused bool
+	// PodLabels are added to the pod (a Service selects the pod by them).
+	PodLabels map[string]string
+	// FailFast lists exit codes that end the Job at once.
+	FailFast []FailFast
+}
+
+// Labels every mover Job and pod carries, besides the user's.
+func Labels(owner client.Object) map[string]string {
+	return map[string]string{
+		mover.LabelCreatedBy: mover.CreatedByValue,
+		mover.LabelCleanup:   string(owner.GetUID()),
+	}
+}
+
+// Build makes the Job for s. It is pure: the same Spec gives the same Job.
+func Build(s Spec) *batchv1.Job {
+	labels := Labels(s.Owner)
+	podLabels := Labels(s.Owner)
+	for k, v := range s.Config.MoverPodLabels {
+		podLabels[k] = v
+	}
+	for k, v := range s.PodLabels {
+		podLabels[k] = v
+	}
+	backoff := DefaultBackoffLimit
+	if s.Config.MoverBackoffLimit != nil {
+		backoff = *s.Config.MoverBackoffLimit
+	}
+	parallelism := int32(1)
+	if s.Paused {
+		parallelism = 0
+	}
+
+	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: TmpMountPath}}
+	for _, v := range s.Volumes {
+		volumes = append(volumes, v.Volume)
+		mounts = append(mounts, corev1.VolumeMount{Name: v.Volume.Name, MountPath: v.MountPath, ReadOnly: v.ReadOnly})
+	}
+
+	container := corev1.Container{
+		Name:                     ContainerName,
+		Image:                    s.Image,
+		Command:                  s.Command,
+		Env:                      s.Env,
+		EnvFrom:                  s.EnvFrom,
+		Ports:                    s.Ports,
+		VolumeMounts:             mounts,
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		ImagePullPolicy:          corev1.PullIfNotPresent,
+	}
+	if s.Config.MoverResources != nil {
+		container.Resources = *s.Config.MoverResources
+	}
+	podSC := podSecurityContext(s)
+	container.SecurityContext = containerSecurityContext(s.Privileged)
+
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Owner.GetNamespace(), Labels: labels},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr.To(backoff),
+			Parallelism:  ptr.To(parallelism),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{
+					Containers:                   []corev1.Container{container},
+					RestartPolicy:                corev1.RestartPolicyNever,
+					ServiceAccountName:           s.ServiceAccount,
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext:              podSC,
+					Affinity:                     s.Config.MoverAffinity,
+					Volumes:                      volumes,
+				},
+			},
+		},
+	}
+	if len(s.FailFast) > 0 {
+		codes := make([]int32, 0, len(s.FailFast))
+		for _, f := range s.FailFast {
+			codes = append(codes, f.ExitCode)
+		}
+		sort.Slice(codes, func(i, j int) bool { return codes[i] < codes[j] })
+		job.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+			Action: batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				ContainerName: ptr.To(ContainerName),
+				Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+				Values:        codes,
+			},
+		}}}
+	}
+	return job
+}
+
+func podSecurityContext(s Spec) *corev1.PodSecurityContext {
+	var sc *corev1.PodSecurityContext
+	if s.Config.MoverSecurityContext != nil {
+		sc = s.Config.MoverSecurityContext.DeepCopy()
+	} else {
+		sc = &corev1.PodSecurityContext{}
+		if s.Privileged {
+			sc.RunAsUser = ptr.To[int64](0)
+		} else {
+			sc.RunAsUser = ptr.To(unprivilegedUID)
+			sc.RunAsGroup = ptr.To(unprivilegedUID)
+		}
+	}
+	if !s.Privileged {
+		sc.RunAsNonRoot = ptr.To(true)
+		if sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+			// Root is only for privileged namespaces, whatever the spec asks.
+			sc.RunAsUser = ptr.To(unprivilegedUID)
+		}
+	}
+	if sc.SeccompProfile == nil {
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	return sc
+}
+
+func containerSecurityContext(privileged bool) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+	if privileged {
+		sc.Capabilities.Add = append([]corev1.Capability(nil), privilegedCapabilities...)
+		sc.RunAsNonRoot = ptr.To(false)
+	}
+	return sc
+}
+
+// Summary is what the mover writes to /dev/termination-log when it ends.
+type Summary struct {
+	Result  string `json:"result"`
+	Message string `json:"message,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
+	Files   int64  `json:"files,omitempty"`
+}
+
+// Outcome is how a finished Job went.
+type Outcome struct {
+	// Succeeded is false for a failed Job.
+	Succeeded bool
+	// Summary is the mover's summary; zero when it wrote none.
+	Summary Summary
+	// Logs is the tail of the termination message (the summary's message, or the log tail the
+	// kubelet falls back to), capped at MaxLogBytes.
+	Logs string
+	// Failure is set when the Job failed.
+	Failure *mover.FailedError
+	// Job is the finished Job, for movers that act on what it ran with.
+	Job *batchv1.Job
+}
+
+// Apply writes the outcome into status: latestMoverStatus and progress.
+func (o *Outcome) Apply(st *volsyncv1alpha1.ReplicationStatus) {
+	result := volsyncv1alpha1.MoverResultSuccessful
+	if !o.Succeeded {
+		result = volsyncv1alpha1.MoverResultFailed
+	}
+	st.LatestMoverStatus = &volsyncv1alpha1.MoverStatus{Result: result, Logs: o.Logs}
+	if o.Summary.Bytes > 0 || o.Summary.Files > 0 {
+		st.Progress = &volsyncv1alpha1.MoverProgress{
+			BytesDone: o.Summary.Bytes, BytesTotal: o.Summary.Bytes,
+			FilesDone: o.Summary.Files, FilesTotal: o.Summary.Files,
+		}
+	}
+}
+
+// Run creates the Job when it is missing, keeps its parallelism in line with Paused, and returns
+// the Outcome once it finished: nil Outcome with nil error means "still running, come back".
+func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, error) {
+	var job batchv1.Job
+	err := c.Get(ctx, client.ObjectKey{Namespace: s.Owner.GetNamespace(), Name: s.Name}, &job)
+	if apierrors.IsNotFound(err) {
+		want := Build(s)
+		if err := controllerutil.SetControllerReference(s.Owner, want, c.Scheme()); err != nil {
+			return nil, err
+		}
+		if err := c.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating mover job %s: %w", s.Name, err)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if job.DeletionTimestamp != nil {
+		return nil, nil
+	}
+	if done, ok := finished(&job); ok {
+		return outcome(ctx, c, &job, done, s.FailFast)
+	}
+	parallelism := int32(1)
+	if s.Paused {
+		parallelism = 0
+	}
+	if job.Spec.Parallelism == nil || *job.Spec.Parallelism != parallelism {
+		job.Spec.Parallelism = ptr.To(parallelism)
+		if err := c.Update(ctx, &job); err != nil {
+			return nil, fmt.Errorf("setting parallelism of mover job %s: %w", s.Name, err)
+		}
+	}
+	return nil, nil
+}
+
+// finished says whether the Job ended and whether it succeeded.
+func finished(job *batchv1.Job) (succeeded bool, done bool) {
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			return true, true
+		case batchv1.JobFailed:
+			return false, true
+		}
+	}
+	return false, false
+}
+
+func outcome(ctx context.Context, c client.Client, job *batchv1.Job, succeeded bool, failFast []FailFast) (*Outcome, error) {
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{jobNameLabel: job.Name}); err != nil {
+		return nil, fmt.Errorf("listing the pods of mover job %s: %w", job.Name, err)
+	}
+	term := lastTermination(pods.Items, succeeded)
+	o := &Outcome{Succeeded: succeeded, Job: job}
+	if term != nil {
+		o.Summary, o.Logs = parseTermination(term.Message)
+	}
+	if succeeded {
+		return o, nil
+	}
+	reason, message := "BackoffLimitExceeded", fmt.Sprintf("mover job %s failed after its retries", job.Name)
+	for _, cond := range job.Status.Conditions {
+		if cond.Type == batchv1.JobFailed && cond.Status == corev1.ConditionTrue {
+			if cond.Reason != "" {
+				reason = cond.Reason
+			}
+			if cond.Message != "" {
+				message = fmt.Sprintf("mover job %s failed: %s", job.Name, cond.Message)
+			}
+		}
+	}
+	if term != nil {
+		for _, f := range failFast {
+			if term.ExitCode == f.ExitCode {
+				reason, message = f.Reason, f.Message
+			}
+		}
+	}
+	if o.Summary.Message != "" {
+		message += ": " + o.Summary.Message
+	}
+	o.Failure = &mover.FailedError{Reason: reason, Message: message}
+	return o, nil
+}
+
+// lastTermination is the mover container's termination state in the newest pod that ended the
+// way the Job did.
+func lastTermination(pods []corev1.Pod, succeeded bool) *corev1.ContainerStateTerminated {
+	var best *corev1.ContainerStateTerminated
+	for i := range pods {
+		for _, cs := range pods[i].Status.ContainerStatuses {
+			t := cs.State.Terminated
+			if cs.Name != ContainerName || t == nil || (t.ExitCode == 0) != succeeded {
+				continue
+			}
+			if best == nil || best.FinishedAt.Before(&t.FinishedAt) {
+				best = t
+			}
+		}
+	}
+	return best
+}
+
+// parseTermination reads the mover's JSON summary; anything else is the log tail the kubelet fell
+// back to.
+func parseTermination(msg string) (Summary, string) {
+	var s Summary
+	trimmed := strings.TrimSpace(msg)
+	if err := json.Unmarshal([]byte(trimmed), &s); err == nil && s.Result != "" {
+		return s, Tail(s.Message, MaxLogBytes)
+	}
+	return Summary{}, Tail(trimmed, MaxLogBytes)
+}
+
+// Tail is the last max bytes of s, cut at a line start when one is near.
+func Tail(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[len(s)-max:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < max/4 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// Delete removes the Job (its pods go with it) and reports whether it is gone. Propagation is in
+// the background so that the Job disappears at once.
+func Delete(ctx context.Context, c client.Client, namespace, name string) (bool, error) {
+	var job batchv1.Job
+	err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &job)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if job.DeletionTimestamp == nil {
+		if err := c.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("deleting mover job %s: %w", name, err)
+		}
+	}
+	return false, nil
+}
+
+// ServiceAccountName is the account a mover runs as: the user's, or volsync-<role>-<owner>.
+func ServiceAccountName(config volsyncv1alpha1.MoverConfig, role, owner string) string {
+	if config.MoverServiceAccount != nil && *config.MoverServiceAccount != "" {
+		return *config.MoverServiceAccount
+	}
+	return mover.ObjectName(role, owner)
+}
+
+// EnsureServiceAccount creates the per-owner service account when the user gave none. It grants
+// nothing: movers need no access to the API.
+func EnsureServiceAccount(ctx context.Context, c client.Client, owner client.Object, config volsyncv1alpha1.MoverConfig, name string) error {
+	if config.MoverServiceAccount != nil && *config.MoverServiceAccount != "" {
+		return nil
+	}
+	var sa corev1.ServiceAccount
+	err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}, &sa)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return err
+	}
+	sa = corev1.ServiceAccount{
+		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: map[string]string{mover.LabelCreatedBy: mover.CreatedByValue}},
+		AutomountServiceAccountToken: ptr.To(false),
+	}
+	if err := controllerutil.SetControllerReference(owner, &sa, c.Scheme()); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating mover service account %s: %w", name, err)
+	}
+	return nil
+}
+
+// Command is the mover container's command: volsync-mover <mover> <role>.
+func Command(moverName, role string) []string {
+	return []string{Binary, moverName, role}
+}

@@ -1,0 +1,155 @@
+package job
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+)
+
+func owner() *volsyncv1alpha1.ReplicationSource {
+	return &volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "app", UID: "uid-1"}}
+}
+
+func TestBuild(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spec  Spec
+		check func(t *testing.T, j *batchv1.Job)
+	}{
+		{"an unprivileged mover runs as non-root with no capabilities and a read-only root", Spec{}, func(t *testing.T, j *batchv1.Job) {
+			pod, c := j.Spec.Template.Spec, j.Spec.Template.Spec.Containers[0]
+			if !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.RunAsUser == 0 {
+				t.Errorf("pod security context %+v", pod.SecurityContext)
+			}
+			if pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Errorf("seccomp %v", pod.SecurityContext.SeccompProfile)
+			}
+			if *c.SecurityContext.AllowPrivilegeEscalation || !*c.SecurityContext.ReadOnlyRootFilesystem {
+				t.Errorf("container security context %+v", c.SecurityContext)
+			}
+			if !slices.Equal(c.SecurityContext.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(c.SecurityContext.Capabilities.Add) != 0 {
+				t.Errorf("capabilities %+v", c.SecurityContext.Capabilities)
+			}
+			if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/tmp" }) {
+				t.Errorf("no writable /tmp: %+v", c.VolumeMounts)
+			}
+		}},
+		{"a privileged mover runs as root with what rsync needs to keep ownership", Spec{Privileged: true}, func(t *testing.T, j *batchv1.Job) {
+			pod, c := j.Spec.Template.Spec, j.Spec.Template.Spec.Containers[0]
+			if *pod.SecurityContext.RunAsUser != 0 {
+				t.Errorf("runAsUser %v", *pod.SecurityContext.RunAsUser)
+			}
+			want := []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}
+			if !slices.Equal(c.SecurityContext.Capabilities.Add, want) {
+				t.Errorf("capabilities add %v, want %v", c.SecurityContext.Capabilities.Add, want)
+			}
+		}},
+		{"an unprivileged namespace cannot ask for root through the security context", Spec{Config: volsyncv1alpha1.MoverConfig{MoverSecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)}}}, func(t *testing.T, j *batchv1.Job) {
+			if sc := j.Spec.Template.Spec.SecurityContext; *sc.RunAsUser == 0 || !*sc.RunAsNonRoot {
+				t.Errorf("pod security context %+v", sc)
+			}
+		}},
+		{"the user's security context is kept in an unprivileged namespace", Spec{Config: volsyncv1alpha1.MoverConfig{MoverSecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000), FSGroup: ptr.To[int64](2000)}}}, func(t *testing.T, j *batchv1.Job) {
+			if sc := j.Spec.Template.Spec.SecurityContext; *sc.RunAsUser != 1000 || *sc.FSGroup != 2000 {
+				t.Errorf("pod security context %+v", sc)
+			}
+		}},
+		{"retries default to two", Spec{}, func(t *testing.T, j *batchv1.Job) {
+			if *j.Spec.BackoffLimit != 2 {
+				t.Errorf("backoffLimit %d", *j.Spec.BackoffLimit)
+			}
+		}},
+		{"moverBackoffLimit sets the retries", Spec{Config: volsyncv1alpha1.MoverConfig{MoverBackoffLimit: ptr.To[int32](5)}}, func(t *testing.T, j *batchv1.Job) {
+			if *j.Spec.BackoffLimit != 5 {
+				t.Errorf("backoffLimit %d", *j.Spec.BackoffLimit)
+			}
+		}},
+		{"paused is parallelism zero", Spec{Paused: true}, func(t *testing.T, j *batchv1.Job) {
+			if *j.Spec.Parallelism != 0 {
+				t.Errorf("parallelism %d", *j.Spec.Parallelism)
+			}
+		}},
+		{"a fail-fast exit code fails the job without retries", Spec{FailFast: []FailFast{{ExitCode: 11}}}, func(t *testing.T, j *batchv1.Job) {
+			p := j.Spec.PodFailurePolicy
+			if p == nil || p.Rules[0].Action != batchv1.PodFailurePolicyActionFailJob || !slices.Equal(p.Rules[0].OnExitCodes.Values, []int32{11}) {
+				t.Errorf("podFailurePolicy %+v", p)
+			}
+			if j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+				t.Errorf("restartPolicy %s", j.Spec.Template.Spec.RestartPolicy)
+			}
+		}},
+		{"resources, labels, affinity and the service account come from the spec", Spec{
+			ServiceAccount: "sa",
+			Config: volsyncv1alpha1.MoverConfig{
+				MoverResources: &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}},
+				MoverPodLabels: map[string]string{"team": "db"},
+				MoverAffinity:  &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}},
+			}}, func(t *testing.T, j *batchv1.Job) {
+			pod := j.Spec.Template
+			if pod.Spec.Containers[0].Resources.Limits.Memory().String() != "1Gi" || pod.Labels["team"] != "db" ||
+				pod.Spec.Affinity == nil || pod.Spec.ServiceAccountName != "sa" {
+				t.Errorf("pod %+v", pod)
+			}
+			if pod.Labels[mover.LabelCleanup] != "uid-1" {
+				t.Errorf("pod labels %v lack the cleanup label", pod.Labels)
+			}
+		}},
+		{"the mover reports through the termination log, falling back to its log", Spec{}, func(t *testing.T, j *batchv1.Job) {
+			if c := j.Spec.Template.Spec.Containers[0]; c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+				t.Errorf("terminationMessagePolicy %s", c.TerminationMessagePolicy)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.spec
+			s.Owner, s.Name, s.Image = owner(), "volsync-test", "mover:1"
+			tc.check(t, Build(s))
+		})
+	}
+}
+
+func TestParseTermination(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg    string
+		wantResult   string
+		wantBytes    int64
+		wantLogsHave string
+	}{
+		{"a JSON summary gives result, counts and message", `{"result":"Successful","message":"sent 10 files","bytes":4096,"files":10}`, "Successful", 4096, "sent 10 files"},
+		{"anything else is the log tail", "rsync: connection refused\n", "", 0, "connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, logs := parseTermination(tc.msg)
+			if s.Result != tc.wantResult || s.Bytes != tc.wantBytes || !strings.Contains(logs, tc.wantLogsHave) {
+				t.Errorf("got %+v, logs %q", s, logs)
+			}
+		})
+	}
+}
+
+func TestTailKeepsTheEndWithinTheCap(t *testing.T) {
+	long := strings.Repeat("line of log output\n", 200) + "the last line"
+	got := Tail(long, MaxLogBytes)
+	if len(got) > MaxLogBytes || !strings.HasSuffix(got, "the last line") {
+		t.Errorf("tail of %d bytes ends %q", len(got), got[len(got)-20:])
+	}
+}
+
+func TestObjectNamesStayWithinALabelValue(t *testing.T) {
+	long := strings.Repeat("a", 100)
+	if n := mover.ObjectName("rsync-tls-src", long); len(n) > 63 || n == mover.ObjectName("rsync-tls-src", long+"b") {
+		t.Errorf("name %q (%d)", n, len(n))
+	}
+	if n := mover.ObjectName("src", "db"); n != "volsync-src-db" {
+		t.Errorf("short name %q", n)
+	}
+}

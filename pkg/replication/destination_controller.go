@@ -1,0 +1,96 @@
+package replication
+
+import (
+	"context"
+
+	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+)
+
+// DestinationReconciler runs ReplicationDestinations.
+type DestinationReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	// APIReader reads the object itself past the cache (mgr.GetAPIReader()). The cycle's state is
+	// in its status, and a status older than the last write would repeat a step already taken,
+	// such as deleting the Job of a sync that has just started. Defaults to the manager's.
+	APIReader client.Reader
+}
+
+// Reconcile takes one ReplicationDestination a step through its cycle.
+func (r *DestinationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var rd volsyncv1alpha1.ReplicationDestination
+	if err := r.APIReader.Get(ctx, req.NamespacedName, &rd); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			forgetMetrics(req.Name, req.Namespace)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if rd.DeletionTimestamp != nil || rd.Spec.External != nil {
+		return ctrl.Result{}, nil
+	}
+	before := rd.DeepCopy()
+	b := &base{client: r.Client, recorder: r.Recorder, clock: r.Clock}
+	logger := log.FromContext(ctx)
+	res, err := b.reconcileTarget(ctx, target{
+		obj: &rd, kind: "ReplicationDestination", role: roleDest, trigger: rd.Spec.Trigger, paused: rd.Spec.Paused,
+		status: &rd.Status.ReplicationStatus,
+		build: func(privileged bool) (mover.Mover, error) {
+			return mover.GetDestinationMoverFromCatalog(r.Client, logger, r.Recorder, &rd, privileged)
+		},
+		onImage: func(image *corev1.TypedLocalObjectReference) { rd.Status.LatestImage = image },
+	})
+	rd.Status.ObservedGeneration = rd.Generation
+	return writeStatus(ctx, r.Client, before, &rd, !equality.Semantic.DeepEqual(before.Status, rd.Status), res, err)
+}
+
+// SetupWithManager registers the controller with its index and watches.
+func (r *DestinationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &volsyncv1alpha1.ReplicationDestination{}, indexSchedulePolicy, func(o client.Object) []string {
+		if t := o.(*volsyncv1alpha1.ReplicationDestination).Spec.Trigger; t != nil && t.SchedulePolicyName != "" {
+			return []string{t.SchedulePolicyName}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	c := mgr.GetClient()
+	b := ctrl.NewControllerManagedBy(mgr)
+	if snapshotsServed(mgr) {
+		b = b.Owns(&snapv1.VolumeSnapshot{})
+	}
+	return b.
+		For(&volsyncv1alpha1.ReplicationDestination{}).
+		Owns(&batchv1.Job{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.Secret{}).
+		Watches(&volsyncv1alpha1.SchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var list volsyncv1alpha1.ReplicationDestinationList
+			if err := c.List(ctx, &list, client.MatchingFields{indexSchedulePolicy: o.GetName()}); err != nil {
+				return nil
+			}
+			return requests(list.Items)
+		})).
+		Named("replicationdestination").
+		Complete(r)
+}

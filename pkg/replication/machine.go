@@ -1,0 +1,90 @@
+package replication
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/replication/statemachine"
+	"github.com/volsync/volsync/pkg/schedule"
+)
+
+// objectMachine adapts a ReplicationSource or ReplicationDestination to statemachine.Machine.
+type objectMachine struct {
+	client   client.Client
+	recorder events.EventRecorder
+	obj      client.Object
+	kind     string
+	trigger  *volsyncv1alpha1.ReplicationTriggerSpec
+	paused   bool
+	status   *volsyncv1alpha1.ReplicationStatus
+	mover    mover.Mover
+	metrics  objectMetrics
+	policy   *schedule.Policy
+	now      time.Time
+	// onImage receives the image of a successful sync (destinations publish it).
+	onImage func(*corev1.TypedLocalObjectReference)
+}
+
+var _ statemachine.Machine = (*objectMachine)(nil)
+
+func (m *objectMachine) TriggerSpec() *volsyncv1alpha1.ReplicationTriggerSpec { return m.trigger }
+func (m *objectMachine) Status() *volsyncv1alpha1.ReplicationStatus           { return m.status }
+func (m *objectMachine) Created() time.Time                                   { return m.obj.GetCreationTimestamp().Time }
+func (m *objectMachine) Paused() bool                                         { return m.paused }
+
+func (m *objectMachine) Synchronize(ctx context.Context) (mover.Result, error) {
+	return m.mover.Synchronize(ctx)
+}
+
+func (m *objectMachine) Cleanup(ctx context.Context) (mover.Result, error) {
+	return m.mover.Cleanup(ctx)
+}
+
+func (m *objectMachine) SyncStarted(ctx context.Context, d schedule.Decision) error {
+	if !isPolicyType(d.Type) {
+		return nil
+	}
+	return startPolicyRun(ctx, m.client, m.obj, m.kind, m.status, d, m.now)
+}
+
+func (m *objectMachine) SyncQueued(ctx context.Context, d schedule.Decision) error {
+	if !isPolicyType(d.Type) {
+		return nil
+	}
+	return queuePolicyRun(ctx, m.client, m.obj, m.kind, m.status, d, m.now)
+}
+
+func (m *objectMachine) SyncEnded(ctx context.Context, result mover.Result, failure *mover.FailedError) error {
+	if err := finishPolicyRuns(ctx, m.client, m.obj, m.status, m.policy, failure, m.now); err != nil {
+		return err
+	}
+	if failure == nil && result.Image != nil && m.onImage != nil {
+		m.onImage(result.Image)
+	}
+	return nil
+}
+
+func (m *objectMachine) Event(eventType, reason, message string) {
+	if m.recorder != nil {
+		m.recorder.Eventf(m.obj, nil, eventType, reason, "Synchronize", "%s", message)
+	}
+}
+
+func (m *objectMachine) MissedTriggers(n int)         { m.metrics.missed(n) }
+func (m *objectMachine) SyncDuration(d time.Duration) { m.metrics.duration(d) }
+func (m *objectMachine) OutOfSync(b bool)             { m.metrics.outOfSync(b) }
+
+func isPolicyType(t schedule.Type) bool {
+	for _, p := range volsyncv1alpha1.SchedulePolicyTypes {
+		if p == t {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,70 @@
+package replication
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Metric labels.
+const (
+	labelName      = "obj_name"
+	labelNamespace = "obj_namespace"
+	labelRole      = "role"
+	labelMethod    = "method"
+	roleSource     = "source"
+	roleDest       = "destination"
+)
+
+var metricLabels = []string{labelName, labelNamespace, labelRole, labelMethod}
+
+var (
+	missedIntervals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "volsync_missed_intervals_total",
+		Help: "Scheduled syncs that did not run at their time: caught up once later, or skipped.",
+	}, metricLabels)
+	syncDuration = prometheus.NewSummaryVec(prometheus.SummaryOpts{
+		Name:       "volsync_sync_duration_seconds",
+		Help:       "How long successful syncs took.",
+		Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001},
+		MaxAge:     24 * time.Hour,
+	}, metricLabels)
+	outOfSync = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "volsync_volume_out_of_sync",
+		Help: "1 while the volume is behind its schedule (the last sync failed or a trigger was missed), else 0.",
+	}, metricLabels)
+)
+
+func init() {
+	metrics.Registry.MustRegister(missedIntervals, syncDuration, outOfSync)
+}
+
+// objectMetrics are one object's series.
+type objectMetrics struct {
+	labels prometheus.Labels
+}
+
+func newObjectMetrics(name, namespace, role, method string) objectMetrics {
+	return objectMetrics{labels: prometheus.Labels{labelName: name, labelNamespace: namespace, labelRole: role, labelMethod: method}}
+}
+
+func (m objectMetrics) missed(n int) { missedIntervals.With(m.labels).Add(float64(n)) }
+func (m objectMetrics) duration(d time.Duration) {
+	syncDuration.With(m.labels).Observe(d.Seconds())
+}
+func (m objectMetrics) outOfSync(b bool) {
+	v := 0.0
+	if b {
+		v = 1
+	}
+	outOfSync.With(m.labels).Set(v)
+}
+
+// forget drops a deleted object's series.
+func forgetMetrics(name, namespace string) {
+	l := prometheus.Labels{labelName: name, labelNamespace: namespace}
+	missedIntervals.DeletePartialMatch(l)
+	syncDuration.DeletePartialMatch(l)
+	outOfSync.DeletePartialMatch(l)
+}

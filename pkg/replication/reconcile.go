@@ -1,0 +1,155 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/replication/statemachine"
+	"github.com/volsync/volsync/pkg/schedule"
+)
+
+// Field indexes.
+const (
+	indexSchedulePolicy = "spec.trigger.schedulePolicyName"
+	indexSourcePVC      = "spec.sourcePVC"
+)
+
+// ReasonMoverNotFound is the Event reason when the catalog cannot pick a mover.
+const ReasonMoverNotFound = "MoverNotFound"
+
+// base is what both reconcilers share.
+type base struct {
+	client   client.Client
+	recorder events.EventRecorder
+	clock    clock.PassiveClock
+}
+
+// target is one ReplicationSource or ReplicationDestination, seen the same way.
+type target struct {
+	obj     client.Object
+	kind    string
+	role    string
+	trigger *volsyncv1alpha1.ReplicationTriggerSpec
+	paused  bool
+	status  *volsyncv1alpha1.ReplicationStatus
+	// build asks the catalog for the object's mover.
+	build   func(privileged bool) (mover.Mover, error)
+	onImage func(*corev1.TypedLocalObjectReference)
+}
+
+// reconcileTarget runs one pass of the cycle and says when to come back. It only edits t.status;
+// the caller writes it.
+func (b *base) reconcileTarget(ctx context.Context, t target) (ctrl.Result, error) {
+	now := b.clock.Now()
+	privileged, err := b.privileged(ctx, t.obj.GetNamespace())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	m, err := t.build(privileged)
+	if err != nil {
+		// No mover, several, or a mover block a Builder rejects: all spec problems, so nothing
+		// changes until the spec does (which brings the next reconcile).
+		b.catalogError(t, err)
+		return ctrl.Result{}, nil
+	}
+	policy, trigErr := b.policy(ctx, t.trigger)
+	var trig schedule.Trigger
+	if trigErr == nil {
+		trig, trigErr = schedule.ReplicationTrigger(t.trigger, t.status.LastManualSync, policy)
+	}
+	om := &objectMachine{
+		client: b.client, recorder: b.recorder, obj: t.obj, kind: t.kind, trigger: t.trigger, paused: t.paused,
+		status: t.status, mover: m, policy: policy, now: now, onImage: t.onImage,
+		metrics: newObjectMetrics(t.obj.GetName(), t.obj.GetNamespace(), t.role, m.Name()),
+	}
+	res, err := statemachine.Run(ctx, om, trig, trigErr, now)
+	return res.ReconcileResult(), err
+}
+
+// catalogError shows why no mover could be picked: Synchronizing=False, reason Error, and a
+// Warning Event when the message is new.
+func (b *base) catalogError(t target, err error) {
+	prev := meta.FindStatusCondition(t.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+	if prev == nil || prev.Reason != volsyncv1alpha1.ReasonError || prev.Message != err.Error() {
+		if b.recorder != nil {
+			b.recorder.Eventf(t.obj, nil, corev1.EventTypeWarning, ReasonMoverNotFound, "Synchronize", "%s", err.Error())
+		}
+	}
+	meta.SetStatusCondition(&t.status.Conditions, metav1.Condition{
+		Type: volsyncv1alpha1.ConditionSynchronizing, Status: metav1.ConditionFalse,
+		Reason: volsyncv1alpha1.ReasonError, Message: err.Error(),
+	})
+}
+
+// privileged says whether the namespace lets movers run privileged.
+func (b *base) privileged(ctx context.Context, namespace string) (bool, error) {
+	var ns corev1.Namespace
+	if err := b.client.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	return ns.Annotations[mover.AnnotationPrivilegedMovers] == "true", nil
+}
+
+// policy fetches and compiles the SchedulePolicy the trigger names, if any.
+func (b *base) policy(ctx context.Context, trig *volsyncv1alpha1.ReplicationTriggerSpec) (*schedule.Policy, error) {
+	if trig == nil || trig.SchedulePolicyName == "" {
+		return nil, nil
+	}
+	var p volsyncv1alpha1.SchedulePolicy
+	if err := b.client.Get(ctx, client.ObjectKey{Name: trig.SchedulePolicyName}, &p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("schedule policy %q not found: create it, or change spec.trigger.schedulePolicyName", trig.SchedulePolicyName)
+		}
+		return nil, err
+	}
+	compiled, err := schedule.Compile(p.Name, p.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("schedule policy %q cannot be used: %w", p.Name, err)
+	}
+	return compiled, nil
+}
+
+// writeStatus writes obj's status when it differs from before. It patches the difference rather
+// than updating with a resource version: the controller is the status's only writer, and the steps
+// this reconcile took (a Job created, a child started) must be recorded even when someone edited
+// the object meanwhile; a lost write would have the next reconcile take them again.
+func writeStatus(ctx context.Context, c client.Client, before, obj client.Object, changed bool, res ctrl.Result, runErr error) (ctrl.Result, error) {
+	if changed {
+		if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, errors.Join(err, runErr)
+		}
+	}
+	return res, runErr
+}
+
+// snapshotsServed says whether the cluster serves VolumeSnapshots. Without the CRDs the controllers
+// still run (copyMethod Direct and Clone work); only the snapshot watch is left out, since a watch
+// on a kind the API server does not know would stop the whole manager.
+func snapshotsServed(mgr ctrl.Manager) bool {
+	_, err := mgr.GetRESTMapper().RESTMapping(schema.GroupKind{Group: snapv1.GroupName, Kind: "VolumeSnapshot"}, snapv1.SchemeGroupVersion.Version)
+	if err != nil {
+		mgr.GetLogger().Info("VolumeSnapshots are not served; copyMethod Snapshot will fail until their CRDs are installed", "error", err.Error())
+		return false
+	}
+	return true
+}

@@ -1,0 +1,137 @@
+package replication
+
+import (
+	"context"
+
+	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+)
+
+// SourceReconciler runs ReplicationSources.
+type SourceReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	// APIReader reads the object itself past the cache (mgr.GetAPIReader()). The cycle's state is
+	// in its status, and a status older than the last write would repeat a step already taken,
+	// such as deleting the Job of a sync that has just started. Defaults to the manager's.
+	APIReader client.Reader
+}
+
+// +kubebuilder:rbac:groups=volsync.backube,resources=replicationsources;replicationdestinations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=volsync.backube,resources=replicationsources/status;replicationdestinations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=volsync.backube,resources=replicationsyncs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=volsync.backube,resources=replicationsyncs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=volsync.backube,resources=schedulepolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;secrets;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshots,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile takes one ReplicationSource a step through its cycle.
+func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var rs volsyncv1alpha1.ReplicationSource
+	if err := r.APIReader.Get(ctx, req.NamespacedName, &rs); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			forgetMetrics(req.Name, req.Namespace)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if rs.DeletionTimestamp != nil || rs.Spec.External != nil {
+		// Deleted (owner references take the rest), or served by a vendor's controller.
+		return ctrl.Result{}, nil
+	}
+	before := rs.DeepCopy()
+	b := &base{client: r.Client, recorder: r.Recorder, clock: r.Clock}
+	logger := log.FromContext(ctx)
+	res, err := b.reconcileTarget(ctx, target{
+		obj: &rs, kind: "ReplicationSource", role: roleSource, trigger: rs.Spec.Trigger, paused: rs.Spec.Paused,
+		status: &rs.Status.ReplicationStatus,
+		build: func(privileged bool) (mover.Mover, error) {
+			return mover.GetSourceMoverFromCatalog(r.Client, logger, r.Recorder, &rs, privileged)
+		},
+	})
+	rs.Status.ObservedGeneration = rs.Generation
+	return writeStatus(ctx, r.Client, before, &rs, !equality.Semantic.DeepEqual(before.Status, rs.Status), res, err)
+}
+
+// SetupWithManager registers the controller with its indexes and watches.
+func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &volsyncv1alpha1.ReplicationSource{}, indexSchedulePolicy, func(o client.Object) []string {
+		if t := o.(*volsyncv1alpha1.ReplicationSource).Spec.Trigger; t != nil && t.SchedulePolicyName != "" {
+			return []string{t.SchedulePolicyName}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &volsyncv1alpha1.ReplicationSource{}, indexSourcePVC, func(o client.Object) []string {
+		return []string{o.(*volsyncv1alpha1.ReplicationSource).Spec.SourcePVC}
+	}); err != nil {
+		return err
+	}
+	c := mgr.GetClient()
+	b := ctrl.NewControllerManagedBy(mgr)
+	if snapshotsServed(mgr) {
+		b = b.Owns(&snapv1.VolumeSnapshot{})
+	}
+	return b.
+		For(&volsyncv1alpha1.ReplicationSource{}).
+		Owns(&batchv1.Job{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.Secret{}).
+		Watches(&volsyncv1alpha1.SchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var list volsyncv1alpha1.ReplicationSourceList
+			if err := c.List(ctx, &list, client.MatchingFields{indexSchedulePolicy: o.GetName()}); err != nil {
+				return nil
+			}
+			return requests(list.Items)
+		})).
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			// The copy-trigger annotations are on the source PVC.
+			var list volsyncv1alpha1.ReplicationSourceList
+			if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSourcePVC: o.GetName()}); err != nil {
+				return nil
+			}
+			return requests(list.Items)
+		})).
+		Named("replicationsource").
+		Complete(r)
+}
+
+func requests[T any, P interface {
+	*T
+	client.Object
+}](items []T) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(items))
+	for i := range items {
+		o := P(&items[i])
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+	}
+	return out
+}

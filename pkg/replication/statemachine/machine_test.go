@@ -1,0 +1,331 @@
+package statemachine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/ptr"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/schedule"
+)
+
+// fake is a Machine whose mover completes when told to.
+type fake struct {
+	spec    *volsyncv1alpha1.ReplicationTriggerSpec
+	status  volsyncv1alpha1.ReplicationStatus
+	created time.Time
+	paused  bool
+
+	syncDone    bool
+	syncFail    *mover.FailedError
+	cleanupDone bool
+
+	syncCalls, cleanupCalls int
+	started                 []schedule.Decision
+	queued                  []schedule.Decision
+	ended                   []*mover.FailedError
+	events                  []string
+	missed                  int
+	durations               []time.Duration
+	outOfSync               bool
+}
+
+func (f *fake) TriggerSpec() *volsyncv1alpha1.ReplicationTriggerSpec { return f.spec }
+func (f *fake) Status() *volsyncv1alpha1.ReplicationStatus           { return &f.status }
+func (f *fake) Created() time.Time                                   { return f.created }
+func (f *fake) Paused() bool                                         { return f.paused }
+func (f *fake) Synchronize(context.Context) (mover.Result, error) {
+	f.syncCalls++
+	if f.syncFail != nil {
+		return mover.Result{}, f.syncFail
+	}
+	if f.syncDone {
+		return mover.Complete(), nil
+	}
+	return mover.InProgress(), nil
+}
+func (f *fake) Cleanup(context.Context) (mover.Result, error) {
+	f.cleanupCalls++
+	if f.cleanupDone {
+		return mover.Complete(), nil
+	}
+	return mover.InProgress(), nil
+}
+func (f *fake) SyncStarted(_ context.Context, d schedule.Decision) error {
+	f.started = append(f.started, d)
+	return nil
+}
+func (f *fake) SyncQueued(_ context.Context, d schedule.Decision) error {
+	f.queued = append(f.queued, d)
+	return nil
+}
+func (f *fake) SyncEnded(_ context.Context, _ mover.Result, failure *mover.FailedError) error {
+	f.ended = append(f.ended, failure)
+	return nil
+}
+func (f *fake) Event(_, reason, _ string)    { f.events = append(f.events, reason) }
+func (f *fake) MissedTriggers(n int)         { f.missed += n }
+func (f *fake) SyncDuration(d time.Duration) { f.durations = append(f.durations, d) }
+func (f *fake) OutOfSync(b bool)             { f.outOfSync = b }
+
+func (f *fake) reason() string {
+	c := meta.FindStatusCondition(f.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+	if c == nil {
+		return ""
+	}
+	return c.Reason
+}
+
+var t0 = time.Date(2024, 3, 9, 12, 0, 0, 0, time.UTC)
+
+func trigger(t *testing.T, f *fake) schedule.Trigger {
+	t.Helper()
+	trig, err := schedule.ReplicationTrigger(f.spec, f.status.LastManualSync, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trig
+}
+
+func step(t *testing.T, f *fake, now time.Time) mover.Result {
+	t.Helper()
+	res, err := Run(context.Background(), f, trigger(t, f), nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestWithoutATriggerASyncStartsAtOnceAndAgainAfterCleanup(t *testing.T) {
+	f := &fake{created: t0}
+	step(t, f, t0)
+	if f.reason() != volsyncv1alpha1.ReasonSyncInProgress || len(f.started) != 1 {
+		t.Fatalf("reason %q, %d starts; want SyncInProgress, 1", f.reason(), len(f.started))
+	}
+	if f.status.NextSyncTime != nil {
+		t.Errorf("nextSyncTime %v is set for the always trigger", f.status.NextSyncTime)
+	}
+	f.syncDone = true
+	step(t, f, t0.Add(5*time.Second))
+	if f.reason() != volsyncv1alpha1.ReasonCleaningUp {
+		t.Fatalf("reason %q after the mover completed, want CleaningUp", f.reason())
+	}
+	if f.status.LastSyncTime == nil || f.status.LastSyncDuration.Duration != 5*time.Second {
+		t.Errorf("lastSyncTime %v duration %v, want set and 5s", f.status.LastSyncTime, f.status.LastSyncDuration)
+	}
+	f.cleanupDone, f.syncDone = true, false
+	step(t, f, t0.Add(6*time.Second))
+	if len(f.started) != 2 || f.reason() != volsyncv1alpha1.ReasonSyncInProgress {
+		t.Fatalf("%d starts, reason %q; want a second sync started after cleanup", len(f.started), f.reason())
+	}
+}
+
+func TestACronScheduleWaitsForItsTimeAndShowsNextSyncTime(t *testing.T) {
+	f := &fake{created: t0.Add(30 * time.Second), spec: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/10 * * * *")}, syncDone: true, cleanupDone: true}
+	res := step(t, f, t0.Add(time.Minute))
+	if len(f.started) != 0 || f.reason() != volsyncv1alpha1.ReasonWaitingForSchedule {
+		t.Fatalf("started %d, reason %q; want waiting", len(f.started), f.reason())
+	}
+	want := t0.Add(10 * time.Minute)
+	if f.status.NextSyncTime == nil || !f.status.NextSyncTime.Time.Equal(want) {
+		t.Fatalf("nextSyncTime %v, want %s", f.status.NextSyncTime, want)
+	}
+	if res.RetryAfter == nil || *res.RetryAfter != 9*time.Minute {
+		t.Errorf("requeue %v, want exactly at nextSyncTime (9m)", res.RetryAfter)
+	}
+	step(t, f, want)
+	step(t, f, want)
+	if len(f.started) != 1 || !f.started[0].Scheduled.Equal(want) {
+		t.Fatalf("starts %+v, want one for %s", f.started, want)
+	}
+	if got := f.status.LastTriggers[schedule.TypeSchedule]; !got.Time.Equal(want) {
+		t.Errorf("lastTriggers[Schedule] %v, want %s", got, want)
+	}
+	if f.reason() != volsyncv1alpha1.ReasonWaitingForSchedule {
+		t.Errorf("reason %q after sync and cleanup completed, want WaitingForSchedule", f.reason())
+	}
+}
+
+func TestMissedCronTimesAreCountedOnceAndCaughtUpOnce(t *testing.T) {
+	f := &fake{created: t0.Add(30 * time.Second), spec: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/10 * * * *")}, syncDone: true, cleanupDone: true}
+	// Down for 35 minutes: 12:10, 12:20, 12:30 passed; 12:30 runs, two are missed.
+	step(t, f, t0.Add(35*time.Minute))
+	if len(f.started) != 1 || f.missed != 2 {
+		t.Fatalf("%d starts, %d missed; want 1 start and 2 missed", len(f.started), f.missed)
+	}
+	step(t, f, t0.Add(36*time.Minute))
+	if len(f.started) != 1 || f.missed != 2 {
+		t.Fatalf("after the catch-up: %d starts, %d missed; want no more", len(f.started), f.missed)
+	}
+}
+
+func TestAManualTriggerRunsOnceAndAChangeDuringTheSyncIsWhatItCompletes(t *testing.T) {
+	f := &fake{created: t0, spec: &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "first"}}
+	step(t, f, t0)
+	if len(f.started) != 1 {
+		t.Fatalf("%d starts, want 1", len(f.started))
+	}
+	f.spec.Manual = "second"
+	step(t, f, t0.Add(time.Second))
+	if len(f.started) != 1 || f.reason() != volsyncv1alpha1.ReasonSyncInProgress {
+		t.Fatalf("the change interrupted the sync: %d starts, reason %q", len(f.started), f.reason())
+	}
+	f.syncDone, f.cleanupDone = true, true
+	step(t, f, t0.Add(2*time.Second))
+	if f.status.LastManualSync != "second" {
+		t.Fatalf("lastManualSync %q, want the value in spec when the sync completed", f.status.LastManualSync)
+	}
+	step(t, f, t0.Add(3*time.Second))
+	if f.reason() != volsyncv1alpha1.ReasonWaitingForManual || len(f.started) != 1 {
+		t.Fatalf("reason %q, %d starts; want WaitingForManual and no new sync", f.reason(), len(f.started))
+	}
+	step(t, f, t0.Add(time.Hour))
+	if len(f.started) != 1 {
+		t.Fatalf("a settled manual trigger started a sync")
+	}
+}
+
+func TestPausedStartsNothingAndSuspendsARunningSync(t *testing.T) {
+	f := &fake{created: t0, paused: true}
+	step(t, f, t0)
+	if len(f.started) != 0 || f.reason() != volsyncv1alpha1.ReasonPaused {
+		t.Fatalf("%d starts, reason %q; want none and Paused", len(f.started), f.reason())
+	}
+	f.paused = false
+	step(t, f, t0)
+	f.paused = true
+	step(t, f, t0.Add(time.Second))
+	if f.reason() != volsyncv1alpha1.ReasonPaused || !Running(&f.status) {
+		t.Fatalf("reason %q running %v; want Paused with the sync still to finish", f.reason(), Running(&f.status))
+	}
+	f.paused = false
+	step(t, f, t0.Add(2*time.Second))
+	if f.reason() != volsyncv1alpha1.ReasonSyncInProgress || len(f.started) != 1 {
+		t.Fatalf("reason %q, %d starts; want the same sync resumed", f.reason(), len(f.started))
+	}
+}
+
+func TestAFailedSyncBacksOffBeforeTheNextAttemptAndASuccessResets(t *testing.T) {
+	f := &fake{created: t0, cleanupDone: true}
+	f.syncFail = &mover.FailedError{Reason: "BackoffLimitExceeded", Message: "the mover failed 3 times"}
+	step(t, f, t0)
+	if f.status.ConsecutiveFailures != 1 || f.status.LatestMoverStatus.Result != volsyncv1alpha1.MoverResultFailed {
+		t.Fatalf("failures %d, mover status %+v", f.status.ConsecutiveFailures, f.status.LatestMoverStatus)
+	}
+	if f.reason() != volsyncv1alpha1.ReasonCleaningUp {
+		t.Fatalf("reason %q right after the failure, want CleaningUp", f.reason())
+	}
+	step(t, f, t0)
+	if f.reason() != volsyncv1alpha1.ReasonError || !f.outOfSync {
+		t.Fatalf("reason %q outOfSync %v, want Error and out of sync", f.reason(), f.outOfSync)
+	}
+	step(t, f, t0.Add(59*time.Second))
+	if len(f.started) != 1 {
+		t.Fatalf("retried before the 1m backoff")
+	}
+	step(t, f, t0.Add(time.Minute))
+	if len(f.started) != 2 || f.status.ConsecutiveFailures != 2 {
+		t.Fatalf("%d starts, %d failures; want a retry after 1m that failed again", len(f.started), f.status.ConsecutiveFailures)
+	}
+	if want := t0.Add(3 * time.Minute); !f.status.NextRetryTime.Time.Equal(want) {
+		t.Fatalf("nextRetryTime %v, want %s (2m after the second failure)", f.status.NextRetryTime, want)
+	}
+	f.syncFail, f.syncDone = nil, true
+	step(t, f, t0.Add(3*time.Minute))
+	if f.status.ConsecutiveFailures != 0 || f.status.NextRetryTime != nil || f.outOfSync {
+		t.Fatalf("after a success: failures %d retry %v outOfSync %v", f.status.ConsecutiveFailures, f.status.NextRetryTime, f.outOfSync)
+	}
+}
+
+func TestBackoffDoublesUpToAnHour(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int32
+		want     time.Duration
+	}{
+		{"no failure waits nothing", 0, 0},
+		{"the first failure waits a minute", 1, time.Minute},
+		{"the second waits two", 2, 2 * time.Minute},
+		{"the third waits four", 3, 4 * time.Minute},
+		{"the seventh is capped at an hour", 7, time.Hour},
+		{"the hundredth is still an hour", 100, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Backoff(tc.failures); got != tc.want {
+				t.Errorf("Backoff(%d) = %s, want %s", tc.failures, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestABadTriggerStartsNothingButARunningSyncFinishes(t *testing.T) {
+	f := &fake{created: t0}
+	bad := schedule.ErrInvalidCron
+	if _, err := Run(context.Background(), f, nil, bad, t0); err != nil {
+		t.Fatal(err)
+	}
+	if f.reason() != volsyncv1alpha1.ReasonError || len(f.started) != 0 || len(f.events) != 1 {
+		t.Fatalf("reason %q, %d starts, events %v", f.reason(), len(f.started), f.events)
+	}
+	if _, err := Run(context.Background(), f, nil, bad, t0); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.events) != 1 {
+		t.Errorf("the same problem raised another event: %v", f.events)
+	}
+
+	g := &fake{created: t0}
+	step(t, g, t0)
+	g.syncDone, g.cleanupDone = true, true
+	for range 2 {
+		if _, err := Run(context.Background(), g, nil, bad, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.status.LastSyncTime == nil || g.reason() != volsyncv1alpha1.ReasonError {
+		t.Fatalf("lastSyncTime %v reason %q; want the running sync finished, then Error", g.status.LastSyncTime, g.reason())
+	}
+}
+
+func TestPolicyTypesDueTogetherRunOneAtATimeAndNoneIsLost(t *testing.T) {
+	policy, err := schedule.Compile("p", volsyncv1alpha1.SchedulePolicyItem{
+		Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 60},
+		Daily:    &volsyncv1alpha1.DailyPolicy{Time: "12:00PM"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fake{created: t0, spec: &volsyncv1alpha1.ReplicationTriggerSpec{SchedulePolicyName: "p"}}
+	run := func(now time.Time) {
+		if _, err := Run(context.Background(), f, policy, nil, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t0) // interval fires at creation, daily at 12:00: both due
+	if len(f.started) != 1 || f.started[0].Type != schedule.TypeInterval {
+		t.Fatalf("starts %+v, want the interval first", f.started)
+	}
+	if len(f.queued) != 1 || f.queued[0].Type != schedule.TypeDaily {
+		t.Fatalf("queued %+v, want the daily trigger reported as waiting at once", f.queued)
+	}
+	run(t0.Add(time.Minute))
+	if len(f.started) != 1 {
+		t.Fatalf("a second sync started while one runs")
+	}
+	if len(f.queued) != 2 || f.queued[1].Type != schedule.TypeDaily {
+		t.Fatalf("queued %+v, want the daily trigger still reported as waiting", f.queued)
+	}
+	f.syncDone, f.cleanupDone = true, true
+	run(t0.Add(2 * time.Minute))
+	run(t0.Add(2 * time.Minute))
+	if len(f.started) != 2 || f.started[1].Type != schedule.TypeDaily || !f.started[1].Scheduled.Equal(t0) {
+		t.Fatalf("starts %+v, want the queued daily trigger of %s next", f.started, t0)
+	}
+	if len(f.status.NextTriggers) != 2 {
+		t.Errorf("nextTriggers %+v, want one per type", f.status.NextTriggers)
+	}
+}

@@ -1,0 +1,194 @@
+package volume
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+)
+
+// AnnotationSnapshotName on the destination PVC names the snapshot being taken of it at the end of
+// the current sync, so that a retried reconcile waits for the same snapshot instead of taking
+// another.
+const AnnotationSnapshotName = "volsync.backube/snapname"
+
+// LabelImageOf marks the VolumeSnapshots a destination published, with its UID.
+const LabelImageOf = "volsync.backube/image-of"
+
+// Destination makes the volume a destination mover writes and publishes its images.
+type Destination struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Owner    *volsyncv1alpha1.ReplicationDestination
+	Options  volsyncv1alpha1.ReplicationDestinationVolumeOptions
+	// VolumeMode of a provisioned PVC (rsync movers offer it).
+	VolumeMode *corev1.PersistentVolumeMode
+}
+
+// PVCName is the PVC provisioned for owner when destinationPVC is unset.
+func PVCName(owner string) string { return mover.ObjectName("dst", owner) }
+
+func (d *Destination) now() time.Time {
+	if d.Clock == nil {
+		return time.Now()
+	}
+	return d.Clock.Now()
+}
+
+func (d *Destination) warn(reason, msg string) {
+	if Warn(&d.Owner.Status.ReplicationStatus, msg) && d.Recorder != nil {
+		d.Recorder.Eventf(d.Owner, nil, corev1.EventTypeWarning, reason, "Synchronize", "%s", msg)
+	}
+}
+
+// PVC returns the volume the mover writes into: destinationPVC, or one provisioned for the owner.
+func (d *Destination) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, error) {
+	ns := d.Owner.Namespace
+	if d.Options.DestinationPVC != nil && *d.Options.DestinationPVC != "" {
+		var pvc corev1.PersistentVolumeClaim
+		if err := d.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: *d.Options.DestinationPVC}, &pvc); err != nil {
+			if apierrors.IsNotFound(err) {
+				d.warn(ReasonDestinationPVCAbsent, fmt.Sprintf("destinationPVC %q not found in namespace %q; waiting for it", *d.Options.DestinationPVC, ns))
+				return nil, nil
+			}
+			return nil, err
+		}
+		return &pvc, nil
+	}
+	name := PVCName(d.Owner.Name)
+	var pvc corev1.PersistentVolumeClaim
+	err := d.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pvc)
+	if err == nil {
+		if pvc.DeletionTimestamp != nil {
+			return nil, nil
+		}
+		return &pvc, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	if d.Options.Capacity == nil {
+		return nil, fmt.Errorf("capacity is required unless destinationPVC is set")
+	}
+	accessModes := d.Options.AccessModes
+	if len(accessModes) == 0 {
+		accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+	}
+	labels := map[string]string{mover.LabelCreatedBy: mover.CreatedByValue}
+	if d.Options.CleanupTempPVC && Method(d.Options.CopyMethod) == volsyncv1alpha1.CopyMethodSnapshot {
+		labels = TemporaryLabels(d.Owner)
+	}
+	pvc = corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      accessModes,
+			StorageClassName: d.Options.StorageClassName,
+			VolumeMode:       d.VolumeMode,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: *d.Options.Capacity}},
+		},
+	}
+	if err := controllerutil.SetControllerReference(d.Owner, &pvc, d.Client.Scheme()); err != nil {
+		return nil, err
+	}
+	if err := d.Client.Create(ctx, &pvc); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("creating destination PVC %s: %w", name, err)
+	}
+	return nil, nil
+}
+
+// Image publishes what the sync wrote into pvc: the PVC itself (Direct), or a new VolumeSnapshot of
+// it once that is ready (Snapshot). The previous image is deleted only then, so the destination
+// always has a good image; a snapshot labelled volsync.backube/do-not-delete is kept.
+func (d *Destination) Image(ctx context.Context, pvc *corev1.PersistentVolumeClaim) (*corev1.TypedLocalObjectReference, time.Duration, error) {
+	if Method(d.Options.CopyMethod) != volsyncv1alpha1.CopyMethodSnapshot {
+		return &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: pvc.Name}, 0, nil
+	}
+	name := pvc.Annotations[AnnotationSnapshotName]
+	if name == "" {
+		name = fmt.Sprintf("%s-%s", mover.ObjectName("dst", d.Owner.Name), randomSuffix())
+		if len(name) > 253 {
+			name = name[:253]
+		}
+		patch := client.MergeFrom(pvc.DeepCopy())
+		if pvc.Annotations == nil {
+			pvc.Annotations = map[string]string{}
+		}
+		pvc.Annotations[AnnotationSnapshotName] = name
+		if err := d.Client.Patch(ctx, pvc, patch); err != nil {
+			return nil, 0, fmt.Errorf("recording the snapshot name on PVC %s: %w", pvc.Name, err)
+		}
+	}
+	labels := map[string]string{mover.LabelCreatedBy: mover.CreatedByValue, LabelImageOf: string(d.Owner.UID)}
+	snap, retry, err := ensureSnapshot(ctx, d.Client, d.Owner, name, pvc.Name, d.Options.VolumeSnapshotClassName, labels, d.now(), d.warn)
+	if err != nil || snap == nil {
+		return nil, retry, err
+	}
+	if prev := d.Owner.Status.LatestImage; prev != nil && prev.Kind == "VolumeSnapshot" && prev.Name != snap.Name {
+		var old snapv1.VolumeSnapshot
+		err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Owner.Namespace, Name: prev.Name}, &old)
+		if err == nil {
+			if err := deleteUnlessKept(ctx, d.Client, &old); err != nil {
+				return nil, 0, err
+			}
+		} else if !apierrors.IsNotFound(err) {
+			return nil, 0, err
+		}
+	}
+	return &corev1.TypedLocalObjectReference{APIGroup: ptr.To(snapv1.GroupName), Kind: "VolumeSnapshot", Name: snap.Name}, 0, nil
+}
+
+// Cleanup forgets the snapshot name recorded for the finished sync and deletes the temporaries
+// (the provisioned PVC too, with cleanupTempPVC).
+func (d *Destination) Cleanup(ctx context.Context) error {
+	for _, name := range []string{PVCName(d.Owner.Name), ptr.Deref(d.Options.DestinationPVC, "")} {
+		if name == "" {
+			continue
+		}
+		var pvc corev1.PersistentVolumeClaim
+		err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Owner.Namespace, Name: name}, &pvc)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, ok := pvc.Annotations[AnnotationSnapshotName]; ok {
+			patch := client.MergeFrom(pvc.DeepCopy())
+			delete(pvc.Annotations, AnnotationSnapshotName)
+			if err := d.Client.Patch(ctx, &pvc, patch); err != nil {
+				return fmt.Errorf("clearing the snapshot name on PVC %s: %w", name, err)
+			}
+		}
+	}
+	return DeleteTemporaries(ctx, d.Client, d.Owner)
+}
+
+// Size is the capacity to ask for, for callers that need one (such as a cache volume).
+func Size(q *resource.Quantity, def string) resource.Quantity {
+	if q != nil {
+		return *q
+	}
+	return resource.MustParse(def)
+}
+
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
