@@ -744,9 +744,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
-	if err := registerMetrics(); err != nil {
-		return err
-	}
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &volsyncv1alpha1.MigrationSchedule{}, policyNameField,
 		func(o client.Object) []string {
 			ms, ok := o.(*volsyncv1alpha1.MigrationSchedule)

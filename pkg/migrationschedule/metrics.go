@@ -1,12 +1,7 @@
 package migrationschedule
 
 import (
-	"errors"
-	"fmt"
-	"sync"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	volsyncmetrics "github.com/volsync/volsync/pkg/metrics"
 )
 
 // Metric label values of this controller: MigrationSchedules are the "migration" role, triggered
@@ -16,40 +11,9 @@ const (
 	metricMethod = "schedulepolicy"
 )
 
-var (
-	// missedIntervals is one metric with the replication controllers', which count the misses of
-	// ReplicationSources under role="source". Prometheus accepts a second registration of a name
-	// only as the very same descriptor, so the help text and labels must stay identical to
-	// package replication's (TestMissedIntervalsIsSharedWithReplication checks it); the collector
-	// registered first is then the one both use.
-	missedIntervals = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "volsync_missed_intervals_total",
-		Help: "Scheduled syncs that did not run at their time: caught up once later, or skipped.",
-	}, []string{"obj_name", "obj_namespace", "role", "method"})
-
-	registerOnce sync.Once
-)
-
-// registerMetrics adds the metrics to controller-runtime's registry once per process, reusing the
-// collector of the same name another package registered first. It runs at set-up, after every
-// package's init, so that a package that registers in init with MustRegister never finds this
-// one there first.
-func registerMetrics() error {
-	var err error
-	registerOnce.Do(func() {
-		err = metrics.Registry.Register(missedIntervals)
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			if existing, ok := already.ExistingCollector.(*prometheus.CounterVec); ok {
-				missedIntervals, err = existing, nil
-			}
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("registering volsync_missed_intervals_total: %w", err)
-	}
-	return nil
-}
+// missedIntervals is shared with the replication controllers, which count the misses of
+// ReplicationSources and ReplicationDestinations under their own roles.
+var missedIntervals = volsyncmetrics.MissedIntervals
 
 // countMissed adds n missed triggers of a schedule. The series is touched even for n == 0, so that
 // it exists at 0 from the first pass and rate() alerts work from the start.

@@ -5,25 +5,26 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	volsyncmetrics "github.com/volsync/volsync/pkg/metrics"
 )
 
 // Metric labels.
 const (
-	labelName      = "obj_name"
-	labelNamespace = "obj_namespace"
-	labelRole      = "role"
-	labelMethod    = "method"
+	labelName      = volsyncmetrics.LabelName
+	labelNamespace = volsyncmetrics.LabelNamespace
+	labelRole      = volsyncmetrics.LabelRole
+	labelMethod    = volsyncmetrics.LabelMethod
 	roleSource     = "source"
 	roleDest       = "destination"
 )
 
-var metricLabels = []string{labelName, labelNamespace, labelRole, labelMethod}
+var metricLabels = volsyncmetrics.ObjectLabels
+
+// missedIntervals is shared with the MigrationSchedule controller.
+var missedIntervals = volsyncmetrics.MissedIntervals
 
 var (
-	missedIntervals = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "volsync_missed_intervals_total",
-		Help: "Scheduled syncs that did not run at their time: caught up once later, or skipped.",
-	}, metricLabels)
 	syncDuration = prometheus.NewSummaryVec(prometheus.SummaryOpts{
 		Name:       "volsync_sync_duration_seconds",
 		Help:       "How long successful syncs took.",
@@ -37,7 +38,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(missedIntervals, syncDuration, outOfSync)
+	metrics.Registry.MustRegister(syncDuration, outOfSync)
 }
 
 // objectMetrics are one object's series.
