@@ -2,6 +2,7 @@
 #
 #   make demo     bring up a local control plane, run volsyncd against it, apply the samples
 #   make test     every test, against a real kube-apiserver and etcd built by hack/envtest-assets.sh
+#   make cluster-up / cluster-down   a real single-node Kubernetes on this machine (root)
 
 SHELL := /usr/bin/env bash -o pipefail
 export GOFLAGS ?= -mod=mod
@@ -12,7 +13,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GIT_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS    = -X github.com/volsync/volsync/pkg/version.Version=$(VERSION) \
              -X github.com/volsync/volsync/pkg/version.GitCommit=$(GIT_COMMIT)
-GO_TEST_FLAGS ?= -count=1
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: all
 all: build
@@ -38,6 +39,15 @@ verify-generated: generate manifests ## fail when generated files are stale
 	@test -z "$$(git status --porcelain -- pkg/apis specs/crds specs/rbac)" \
 	  || { git status --porcelain -- pkg/apis specs/crds specs/rbac; echo "generated files are not committed"; exit 1; }
 
+SNAPSHOT_API = github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1
+
+.PHONY: snapshot-crds
+snapshot-crds: ## VolumeSnapshot CRDs for the test control plane, from the external-snapshotter client types
+	$(CONTROLLER_GEN) crd:maxDescLen=0 paths=$(SNAPSHOT_API) output:crd:artifacts:config=specs/thirdparty/snapshot
+	@# The API server refuses CRDs in a *.k8s.io group without this annotation.
+	@for f in specs/thirdparty/snapshot/snapshot.storage.k8s.io_*.yaml; do \
+	  sed -i 's|^  annotations:$$|  annotations:\n    api-approved.kubernetes.io: https://github.com/kubernetes-csi/external-snapshotter/pull/863|' $$f; done
+
 ## Build -----------------------------------------------------------------------------------------
 
 .PHONY: build
@@ -55,19 +65,53 @@ envtest-assets: ## build kube-apiserver, etcd and kubectl if missing; prints the
 vet:
 	go vet ./...
 
+.PHONY: dataplane-tools
+dataplane-tools: ## rsync, ssh, sshd, stunnel for the data-plane tests (Debian packages, if missing)
+	@bash hack/dataplane-tools.sh
+
+.PHONY: mover-tools
+mover-tools: ## restic, rclone and an S3 server (versitygw) at pinned versions, built once into a cache
+	@bash hack/mover-tools.sh >/dev/null
+
 .PHONY: test
-test: verify-generated vet ## every test: unit, admission and controllers on a real API server
+test: verify-generated vet dataplane-tools mover-tools ## every test: unit, admission and controllers on a real API server
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
 bench: ## benchmarks, with figures
 	go test -run '^$$' -bench . -benchmem ./pkg/...
 
+.PHONY: bench-dataplane
+bench-dataplane: dataplane-tools mover-tools ## rsync and rsync-tls entry points vs the raw tools and cp -a on a 1 GiB tree
+	go test -count=1 -run '^$$' -bench 'Dataplane' -benchtime=1x -timeout 60m ./integration-test/dataplane/
+
 ## Demo ------------------------------------------------------------------------------------------
 
 .PHONY: demo
 demo: build ## a local control plane, volsyncd against it, the samples applied and shown reconciled
 	bash hack/demo.sh
+
+## Single-node cluster ---------------------------------------------------------------------------
+
+.PHONY: cluster-up
+cluster-up: ## a real single-node Kubernetes here (containerd + kubelet in their own namespaces); needs root
+	bash integration-test/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## stop the single-node cluster and remove everything it made (builds stay cached)
+	bash integration-test/cluster/down.sh
+
+.PHONY: cluster-status
+cluster-status: ## the single-node cluster's processes, node and pods
+	bash integration-test/cluster/status.sh
+
+.PHONY: cluster-smoke
+cluster-smoke: ## check the running cluster: node Ready, pods run, a Service reaches a pod
+	bash integration-test/cluster/smoke.sh
+
+.PHONY: cluster-images
+cluster-images: ## build the pause, mover and volsyncd images for the single-node cluster (cached)
+	bash integration-test/cluster/images.sh
 
 .PHONY: clean
 clean:

@@ -1,0 +1,198 @@
+package entrypoint
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Result values of a Summary, as the controller expects them.
+const (
+	ResultSuccessful = "Successful"
+	ResultFailed     = "Failed"
+)
+
+// DefaultTerminationLog is where Kubernetes reads a container's termination message from.
+const DefaultTerminationLog = "/dev/termination-log"
+
+// Summary is the outcome of one mover run, written as JSON to the termination log.
+type Summary struct {
+	Result  string `json:"result"`
+	Message string `json:"message"`
+	// Bytes is the size of the file data the tool transferred in this run.
+	Bytes int64 `json:"bytes"`
+	// Files is the number of files the tool transferred in this run.
+	Files int64 `json:"files"`
+}
+
+// Env returns the environment variable name, or def when it is unset or empty.
+func Env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// EnvDuration reads a Go duration ("90s", "5m") from the environment, or def when unset.
+func EnvDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("environment variable %s=%q is not a duration such as 90s or 5m: %w", name, v, err)
+	}
+	return d, nil
+}
+
+// EnvPort reads a TCP port number from the environment, or def when unset.
+func EnvPort(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("environment variable %s=%q is not a TCP port (1-65535)", name, v)
+	}
+	return p, nil
+}
+
+// Logger writes timestamped lines a person can read. It is safe for concurrent use, so the
+// output of several child processes can be interleaved line by line.
+type Logger struct {
+	mu     sync.Mutex
+	out    io.Writer
+	prefix string
+}
+
+// NewLogger returns a Logger writing to out, each line starting with prefix (e.g. "rsync source").
+func NewLogger(out io.Writer, prefix string) *Logger {
+	return &Logger{out: out, prefix: prefix}
+}
+
+// Printf logs one line.
+func (l *Logger) Printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	fmt.Fprintf(l.out, "%s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05Z"), l.prefix, msg)
+}
+
+// LineWriter returns a writer that logs every line written to it with tag, for a child process's
+// stdout or stderr. Close flushes a last unterminated line.
+func (l *Logger) LineWriter(tag string) io.WriteCloser {
+	return &lineWriter{log: l, tag: tag}
+}
+
+type lineWriter struct {
+	log *Logger
+	tag string
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			break
+		}
+		w.emit(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) emit(line string) {
+	line = strings.TrimRight(line, "\r")
+	if strings.TrimSpace(line) == "" {
+		return
+	}
+	w.log.Printf("[%s] %s", w.tag, line)
+}
+
+func (w *lineWriter) Close() error {
+	if len(w.buf) > 0 {
+		w.emit(string(w.buf))
+		w.buf = nil
+	}
+	return nil
+}
+
+// WriteSummary writes s as JSON to the termination log named by TERMINATION_LOG (default
+// /dev/termination-log). A missing log directory is not an error worth failing a sync for: the
+// summary is still logged on stdout by Finish.
+func WriteSummary(s Summary) error {
+	path := Env("TERMINATION_LOG", DefaultTerminationLog)
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing the summary to the termination log %s: %w", path, err)
+	}
+	return nil
+}
+
+// Finish reports the outcome of a run: it logs it, writes the summary and returns the process exit
+// code (0 for success, 1 for failure).
+func Finish(log *Logger, s Summary, runErr error) int {
+	if runErr != nil {
+		s.Result = ResultFailed
+		s.Message = runErr.Error()
+	} else if s.Result == "" {
+		s.Result = ResultSuccessful
+	}
+	log.Printf("%s: %s (files transferred: %d, bytes transferred: %d)", strings.ToLower(s.Result), s.Message, s.Files, s.Bytes)
+	if err := WriteSummary(s); err != nil {
+		log.Printf("warning: %v", err)
+	}
+	if s.Result == ResultSuccessful {
+		return 0
+	}
+	return 1
+}
+
+// ReadSummary reads a summary written by WriteSummary; tests and the destination's helper
+// processes use it.
+func ReadSummary(path string) (Summary, error) {
+	var s Summary
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("summary %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file and a rename, so that a reader
+// polling for path never sees it half-written.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

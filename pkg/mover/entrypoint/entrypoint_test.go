@@ -1,0 +1,68 @@
+package entrypoint
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFinishWritesTheSummaryAndTheExitCode(t *testing.T) {
+	cases := []struct {
+		name     string
+		summary  Summary
+		err      error
+		wantCode int
+		wantJSON string
+	}{
+		{"a success reports its figures", Summary{Message: "synchronized", Files: 3, Bytes: 1024}, nil, 0,
+			`{"result":"Successful","message":"synchronized","bytes":1024,"files":3}`},
+		{"a failure carries the error as the message", Summary{Files: 1}, errors.New("the destination refused the key"), 1,
+			`{"result":"Failed","message":"the destination refused the key","bytes":0,"files":1}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "termination-log")
+			t.Setenv("TERMINATION_LOG", path)
+			var out bytes.Buffer
+			if code := Finish(NewLogger(&out, "test"), c.summary, c.err); code != c.wantCode {
+				t.Fatalf("exit code %d, want %d", code, c.wantCode)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(b)); got != c.wantJSON {
+				t.Fatalf("termination log %s, want %s", got, c.wantJSON)
+			}
+			if !strings.Contains(out.String(), "test: ") {
+				t.Fatalf("log %q has no readable line", out.String())
+			}
+		})
+	}
+}
+
+func TestLineWriterLogsWholeLines(t *testing.T) {
+	var out bytes.Buffer
+	w := NewLogger(&out, "mover").LineWriter("rsync")
+	_, _ = w.Write([]byte("first li"))
+	_, _ = w.Write([]byte("ne\nsecond\n\nthird"))
+	w.Close()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], "mover: [rsync] first line") || !strings.HasSuffix(lines[2], "[rsync] third") {
+		t.Fatalf("lines %q", lines)
+	}
+}
+
+func TestEnvSettingsAreChecked(t *testing.T) {
+	t.Setenv("X_PORT", "80000")
+	if _, err := EnvPort("X_PORT", 22); err == nil || !strings.Contains(err.Error(), "X_PORT") {
+		t.Fatalf("EnvPort accepted 80000: %v", err)
+	}
+	t.Setenv("X_TIMEOUT", "5 minutes")
+	if _, err := EnvDuration("X_TIMEOUT", 0); err == nil || !strings.Contains(err.Error(), "X_TIMEOUT") {
+		t.Fatalf("EnvDuration accepted %q: %v", "5 minutes", err)
+	}
+}
