@@ -78,8 +78,11 @@ test: verify-generated vet dataplane-tools mover-tools ## every test: unit, admi
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: ## benchmarks, with figures
+bench: dataplane-tools mover-tools ## every benchmark, with figures: engine, migration, each mover vs its raw tool
 	go test -run '^$$' -bench . -benchmem ./pkg/...
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" \
+	  go test -count=1 -run '^$$' -bench . -benchtime=2x ./integration-test/migration/
+	$(MAKE) --no-print-directory bench-dataplane
 
 .PHONY: bench-dataplane
 bench-dataplane: dataplane-tools mover-tools ## rsync and rsync-tls entry points vs the raw tools and cp -a on a 1 GiB tree

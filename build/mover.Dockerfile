@@ -1,0 +1,36 @@
+# The mover image: one image for every mover Job (rsync, rsync-tls, rclone, restic). Jobs run
+#   volsync-mover <rsync|rsync-tls|rclone|restic> <source|destination>
+# Build from the repository root:
+#   docker build -f build/mover.Dockerfile -t volsync-mover:latest .
+# Without a container engine, integration-test/cluster/images.sh builds the same image from a
+# Debian rootfs (debootstrap) for the single-node cluster.
+
+ARG GO_VERSION=1.26
+FROM golang:${GO_VERSION}-bookworm AS build
+ARG RESTIC_VERSION=v0.18.1
+ARG RCLONE_VERSION=v1.71.2
+ENV CGO_ENABLED=0 GOFLAGS=-mod=mod
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -trimpath -ldflags "-s -w" -o /out/volsync-mover ./cmd/volsync-mover
+# restic's go.mod has replace directives, so `go install` refuses it: build inside the module.
+RUN set -eux; for tool in "restic github.com/restic/restic ${RESTIC_VERSION} ./cmd/restic" \
+                          "rclone github.com/rclone/rclone ${RCLONE_VERSION} ."; do \
+      set -- $tool; \
+      dir=$(go mod download -json "$2@$3" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p'); \
+      (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "/out/$1" "$4"); \
+    done
+
+FROM debian:bookworm-slim
+# rsync and ssh for the rsync mover, stunnel for rsync-tls, nss-wrapper so an unprivileged sshd
+# accepts its own random user id, acl for ACL-preserving copies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends rsync openssh-client openssh-server stunnel4 \
+      libnss-wrapper acl ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*
+COPY --from=build /out/ /usr/local/bin/
+# Movers run as non-root with no capabilities unless the namespace allows privileged movers.
+USER 65534:65534
+ENTRYPOINT ["/usr/local/bin/volsync-mover"]
