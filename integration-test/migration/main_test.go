@@ -32,6 +32,9 @@ import (
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/migration"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/replication"
 )
 
 // suiteNamespace on cluster A holds the suite's ClusterPairs, Secrets and Migrations; the suite's
@@ -100,9 +103,47 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	stopReplication, err := startReplication()
+	if err != nil {
+		stop()
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	code := m.Run()
 	stop()
+	stopReplication()
 	return code
+}
+
+// moverImage is the image the rsync-tls Builder puts in mover Jobs; nothing pulls it here.
+const moverImage = "example.com/volsync-mover:test"
+
+// startReplication runs what volsyncd runs besides the migration controllers: the
+// ReplicationSource controller on cluster A, which sends the volumes, and the
+// ReplicationDestination controller on cluster B, which receives them, as volsyncd on the
+// destination cluster would. No kubelet runs, so the tests finish the mover Jobs themselves.
+func startReplication() (func(), error) {
+	mover.Register(&rsynctls.Builder{Image: moverImage})
+	_, stopA, err := testenv.StartManager(clusterA.Config, ctrl.Options{
+		Scheme:     clusterA.Scheme,
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}, func(mgr ctrl.Manager) error {
+		return (&replication.SourceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster A replication: %w", err)
+	}
+	_, stopB, err := testenv.StartManager(clusterB.Config, ctrl.Options{
+		Scheme:     clusterB.Scheme,
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}, func(mgr ctrl.Manager) error {
+		return (&replication.DestinationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	})
+	if err != nil {
+		stopA()
+		return nil, fmt.Errorf("cluster B replication: %w", err)
+	}
+	return func() { stopA(); stopB() }, nil
 }
 
 // startManager runs the ClusterPair and Migration controllers on cluster A, watching namespace
@@ -128,6 +169,7 @@ func startManager(ns, admin string, newClient func(*rest.Config) (client.Client,
 			Retry:                suiteRetry,
 			AdminNamespace:       admin,
 			NewDestinationClient: newClient,
+			VolumePollInterval:   200 * time.Millisecond,
 		}).SetupWithManager(mgr)
 	})
 	return stop, err

@@ -461,34 +461,6 @@ func TestMigrationRunAgainChangesNothingOnTheDestination(t *testing.T) {
 	}
 }
 
-func TestMigrationWithVolumesIsPartialUntilTheVolumePathExists(t *testing.T) {
-	const ns = "with-volumes"
-	createOn(t, a,
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: ns},
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, VolumeName: "pv-1",
-				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
-			}},
-	)
-	m := newMigration("with-volumes", ns)
-	m.Spec.IncludeVolumes = nil // the default: true
-	got := migrate(t, m)
-	wantStatus(t, got, volsyncv1alpha1.RunStatusPartialSuccess)
-	if len(got.Status.Volumes) != 1 {
-		t.Fatalf("status.volumes = %+v, want the one PVC", got.Status.Volumes)
-	}
-	v := got.Status.Volumes[0]
-	if v.PersistentVolumeClaim != "data" || v.Namespace != ns || v.Volume != "pv-1" || v.Status != volsyncv1alpha1.RunStatusPending ||
-		v.Reason != "volume migration is not available yet in this build" {
-		t.Errorf("volume entry = %+v", v)
-	}
-	if got.Status.Summary.Volumes != "0/1" || got.Status.Summary.Resources != "2/2" {
-		t.Errorf("summary = %+v", got.Status.Summary)
-	}
-	eventually(t, 10*time.Second, hasEvent(suiteNamespace, m.Name, corev1.EventTypeWarning, "PartialSuccess", "volume with-volumes/data: volume migration is not available yet"))
-}
-
 func TestMigrationOfAMissingNamespaceSaysSo(t *testing.T) {
 	m := newMigration("typo", "no-such-namespace")
 	got := migrate(t, m)

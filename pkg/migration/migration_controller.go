@@ -35,6 +35,8 @@ import (
 const (
 	// DefaultParallelism is how many objects a run applies on the destination at once.
 	DefaultParallelism = 8
+	// DefaultVolumePollInterval is the default of MigrationReconciler.VolumePollInterval.
+	DefaultVolumePollInterval = 10 * time.Second
 	// migrationPairIndex indexes Migrations by the ClusterPair they use, to wake those waiting on
 	// a pair when it changes.
 	migrationPairIndex = "spec.clusterPair"
@@ -59,6 +61,10 @@ type MigrationReconciler struct {
 	Retry RetryPolicy
 	// Parallelism defaults to DefaultParallelism.
 	Parallelism int
+	// VolumePollInterval is how often a run whose volumes are moving looks at its
+	// ReplicationSources and ReplicationDestinations (on two clusters, so not watched). Defaults
+	// to DefaultVolumePollInterval.
+	VolumePollInterval time.Duration
 	// NewDestinationClient makes the client that writes to the destination. Defaults to a plain
 	// controller-runtime client; tests wrap it.
 	NewDestinationClient func(*rest.Config) (client.Client, error)
@@ -79,6 +85,8 @@ type MigrationReconciler struct {
 // +kubebuilder:rbac:groups=volsync.backube,resources=migrations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=volsync.backube,resources=clusterpairs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces;resourcequotas;limitranges;serviceaccounts;secrets;configmaps;persistentvolumeclaims;services,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;delete
+// +kubebuilder:rbac:groups=volsync.backube,resources=replicationsources,verbs=get;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list
@@ -119,6 +127,7 @@ type migrationRun struct {
 	dest      *remote.Destination
 	dst       client.Client
 	clusterID string
+	pair      *volsyncv1alpha1.ClusterPair
 }
 
 func (run *migrationRun) now() time.Time {
@@ -170,11 +179,18 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		switch m.Status.Stage {
 		case volsyncv1alpha1.MigrationStageVolumes, "":
 			if boolOr(m.Spec.IncludeVolumes, true) {
-				volumes, err := run.migrateVolumes(ctx)
+				pending, err := run.migrateVolumes(ctx)
 				if err != nil {
 					return run.stageFailed(ctx, err)
 				}
-				m.Status.Volumes = volumes
+				if pending {
+					// The movers take their time; look again later rather than hold a worker.
+					run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusInProgress), run.progress())
+					if err := run.checkpoint(ctx); err != nil {
+						return ctrl.Result{}, err
+					}
+					return ctrl.Result{RequeueAfter: run.r.VolumePollInterval}, nil
+				}
 			}
 			t := metav1.NewTime(run.now())
 			m.Status.VolumeMigrationFinishTimestamp = &t
@@ -228,6 +244,9 @@ func (run *migrationRun) connect(ctx context.Context) error {
 	if boolOr(m.Spec.IncludeResources, true) {
 		perms = migrationPermissions(run.kinds, run.namespaces(), boolOr(m.Spec.PurgeDeletedResources, false))
 	}
+	if boolOr(m.Spec.IncludeVolumes, true) {
+		perms = addPermissions(perms, volumePermissions(run.namespaces()))
+	}
 	dest, err := remote.Connect(ctx, run.r.APIReader, &pair, perms)
 	if err != nil {
 		var re *remote.Error
@@ -244,7 +263,7 @@ func (run *migrationRun) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	run.dest, run.dst, run.clusterID = dest, dst, clusterID
+	run.dest, run.dst, run.clusterID, run.pair = dest, dst, clusterID, &pair
 	run.opts = copier.Options{
 		StartApplications: boolOr(m.Spec.StartApplications, true),
 		SourceCluster:     clusterID,
@@ -448,6 +467,9 @@ func (r *MigrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Parallelism <= 0 {
 		r.Parallelism = DefaultParallelism
+	}
+	if r.VolumePollInterval <= 0 {
+		r.VolumePollInterval = DefaultVolumePollInterval
 	}
 	if r.NewDestinationClient == nil {
 		r.NewDestinationClient = func(cfg *rest.Config) (client.Client, error) {

@@ -29,7 +29,3 @@ const (
 	// ReasonPurged: objects copied earlier that are gone from the source were deleted.
 	ReasonPurged = "Purged"
 )
-
-// volumeMigrationUnavailable is the reason every PVC of a run with includeVolumes carries until
-// the volume path exists (see migrateVolumes).
-const volumeMigrationUnavailable = "volume migration is not available yet in this build"

@@ -46,8 +46,8 @@ func summarize(st *volsyncv1alpha1.MigrationStatus) *volsyncv1alpha1.MigrationSu
 // outcome is how a run that went through every stage ended:
 //   - Successful when every resource and every volume made it (a run with nothing to copy
 //     succeeds: there was nothing to lose);
-//   - PartialSuccess when something made it and something did not, or when volumes are still
-//     waiting for a path this build does not have while nothing failed outright;
+//   - PartialSuccess when something made it and something did not, or when entries are left
+//     unfinished while nothing failed outright;
 //   - Failed when things were tried and nothing made it.
 func outcome(st *volsyncv1alpha1.MigrationStatus) volsyncv1alpha1.RunStatus {
 	var ok, failed, unfinished int

@@ -1,6 +1,10 @@
 package migration
 
 import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/volsync/volsync/pkg/migration/copier"
 	"github.com/volsync/volsync/pkg/migration/remote"
 )
@@ -49,4 +53,35 @@ func migrationPermissions(kinds []copier.Kind, namespaces []string, purge bool) 
 		}
 	}
 	return out
+}
+
+// volumePermissions is what moving the volumes of a run needs on the destination, in each of its
+// namespaces: the namespace and the PVC applied, the ReplicationDestination applied, read and
+// deleted, and its key Secret read.
+func volumePermissions(namespaces []string) []remote.Permission {
+	var out []remote.Permission
+	for _, verb := range applyVerbs {
+		out = append(out, remote.Permission{Verb: verb, Resource: schema.GroupResource{Resource: "namespaces"}})
+	}
+	rd := schema.GroupResource{Group: "volsync.backube", Resource: "replicationdestinations"}
+	for _, ns := range namespaces {
+		for _, verb := range []string{"create", "get", "patch", "delete"} {
+			out = append(out, remote.Permission{Verb: verb, Resource: rd, Namespace: ns})
+		}
+		out = append(out, remote.Permission{Verb: "get", Resource: schema.GroupResource{Resource: "secrets"}, Namespace: ns})
+		for _, verb := range applyVerbs {
+			out = append(out, remote.Permission{Verb: verb, Resource: schema.GroupResource{Resource: "persistentvolumeclaims"}, Namespace: ns})
+		}
+	}
+	return out
+}
+
+// addPermissions appends to perms those of more it does not hold yet.
+func addPermissions(perms, more []remote.Permission) []remote.Permission {
+	for _, p := range more {
+		if !slices.Contains(perms, p) {
+			perms = append(perms, p)
+		}
+	}
+	return perms
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
 )
 
 const (
@@ -85,6 +86,9 @@ func SkipReason(obj *unstructured.Unstructured) string {
 			return "it is a service account token signed by the source cluster"
 		}
 	case "PersistentVolumeClaim":
+		if _, temporary := obj.GetLabels()[mover.LabelCleanup]; temporary {
+			return "it is a temporary copy a volsync mover made, deleted when its sync ends"
+		}
 		// A StatefulSet with a PVC retention policy owns its claims; they are still the data the
 		// application needs, and the StatefulSet on the destination adopts claims by name.
 		return ""

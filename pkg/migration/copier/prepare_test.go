@@ -399,6 +399,8 @@ func TestSkipReason(t *testing.T) {
 		{"an object with a non-controller owner is copied", &corev1.ConfigMap{ObjectMeta: sourceMeta("loose")}, "ConfigMap", false},
 		{"a PVC a StatefulSet owns is still copied: it is the application's data", &corev1.PersistentVolumeClaim{ObjectMeta: controlled}, "PersistentVolumeClaim", false},
 		{"an object being deleted on the source is skipped", &corev1.ConfigMap{ObjectMeta: deleting}, "ConfigMap", true},
+		{"a mover's temporary PVC is skipped", &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "volsync-src-x",
+			Labels: map[string]string{"volsync.backube/cleanup": "some-uid"}}}, "PersistentVolumeClaim", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,7 +42,10 @@ type SecretKeyRef struct {
 type ClusterPairSpec struct {
 	// KubeconfigSecretRef names the Secret holding a kubeconfig for the destination cluster.
 	KubeconfigSecretRef SecretKeyRef `json:"kubeconfigSecretRef"`
-	// Options for the pair.
+	// Options for the pair. The volume path of a Migration reads volumeServiceType (the Service
+	// the destination listens on: LoadBalancer, the default, or ClusterIP when the two clusters
+	// share a network) and volumeCopyMethod (how the source is read: Clone, the default,
+	// Snapshot or Direct).
 	// +optional
 	Options map[string]string `json:"options,omitempty"`
 }

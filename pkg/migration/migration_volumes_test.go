@@ -1,0 +1,51 @@
+package migration
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+)
+
+func TestVolumeObjectNamesAreStableAndShort(t *testing.T) {
+	if got := volumeObjectName("data"); got != "volsync-mig-data" {
+		t.Errorf("volumeObjectName(data) = %q", got)
+	}
+	if got := volumeKeyName("data"); got != "volsync-mig-data-key" {
+		t.Errorf("volumeKeyName(data) = %q", got)
+	}
+	long := strings.Repeat("a", 60)
+	other := strings.Repeat("a", 59) + "b"
+	for _, name := range []func(string) string{volumeObjectName, volumeKeyName} {
+		got := name(long)
+		if len(got) > maxObjectName || got != name(long) || got == name(other) || !strings.HasPrefix(got, volumeObjectPrefix) {
+			t.Errorf("%q (%d characters) for a 60-character PVC name; for another: %q", got, len(got), name(other))
+		}
+	}
+	if !strings.HasSuffix(volumeKeyName(long), "-key") {
+		t.Errorf("volumeKeyName(long) = %q, want the -key suffix", volumeKeyName(long))
+	}
+}
+
+func TestVolumeOptionsComeFromTheClusterPair(t *testing.T) {
+	pair := func(opts map[string]string) *migrationRun {
+		return &migrationRun{pair: &volsyncv1alpha1.ClusterPair{ObjectMeta: metav1.ObjectMeta{Name: "dr"}, Spec: volsyncv1alpha1.ClusterPairSpec{Options: opts}}}
+	}
+	o, err := pair(nil).volumeOptions()
+	if err != nil || o.serviceType != corev1.ServiceTypeLoadBalancer || o.copyMethod != volsyncv1alpha1.CopyMethodClone {
+		t.Errorf("defaults = %+v, %v", o, err)
+	}
+	o, err = pair(map[string]string{OptionVolumeServiceType: "ClusterIP", OptionVolumeCopyMethod: "Direct"}).volumeOptions()
+	if err != nil || o.serviceType != corev1.ServiceTypeClusterIP || o.copyMethod != volsyncv1alpha1.CopyMethodDirect {
+		t.Errorf("ClusterIP/Direct = %+v, %v", o, err)
+	}
+	if _, err := pair(map[string]string{OptionVolumeServiceType: "NodePort"}).volumeOptions(); err == nil || !strings.Contains(err.Error(), "volumeServiceType") {
+		t.Errorf("NodePort: %v", err)
+	}
+	if _, err := pair(map[string]string{OptionVolumeCopyMethod: "Teleport"}).volumeOptions(); err == nil || !strings.Contains(err.Error(), "volumeCopyMethod") {
+		t.Errorf("Teleport: %v", err)
+	}
+}
