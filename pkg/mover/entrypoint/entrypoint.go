@@ -30,7 +30,13 @@ type Summary struct {
 	Bytes int64 `json:"bytes"`
 	// Files is the number of files the tool transferred in this run.
 	Files int64 `json:"files"`
+	// Snapshot is the id of the snapshot written or restored, for movers that keep snapshots.
+	Snapshot string `json:"snapshot,omitempty"`
 }
+
+// MaxMessage bounds Summary.Message so that the whole summary fits a termination message, of
+// which Kubernetes keeps at most 4096 bytes.
+const MaxMessage = 3000
 
 // Env returns the environment variable name, or def when it is unset or empty.
 func Env(name, def string) string {
@@ -132,7 +138,14 @@ func (w *lineWriter) Close() error {
 // /dev/termination-log). A missing log directory is not an error worth failing a sync for: the
 // summary is still logged on stdout by Finish.
 func WriteSummary(s Summary) error {
-	path := Env("TERMINATION_LOG", DefaultTerminationLog)
+	return WriteSummaryTo(Env("TERMINATION_LOG", DefaultTerminationLog), s)
+}
+
+// WriteSummaryTo writes s as JSON to path, its message cut to MaxMessage.
+func WriteSummaryTo(path string, s Summary) error {
+	if len(s.Message) > MaxMessage {
+		s.Message = s.Message[:MaxMessage] + "..."
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err

@@ -296,7 +296,7 @@ func rcloneSync(ctx context.Context, cfg entryConfig, log io.Writer, from, to st
 			lastErrors = append(lastErrors, readableLogLine(line))
 		}
 	}, cfg.syncArgs(from, to)...)
-	outcome := Outcome{Bytes: stats.Bytes, Files: stats.Transfers}
+	outcome := Outcome{Bytes: int64(stats.Bytes), Files: int64(stats.Transfers)}
 	if err != nil {
 		return outcome, err
 	}

@@ -261,7 +261,7 @@ func backup(ctx context.Context, cfg entryConfig, cli *resticCLI, log io.Writer)
 			}
 		}
 	}, args...)
-	outcome := Outcome{Bytes: summary.TotalBytesProcessed, Files: summary.TotalFilesProcessed, Snapshot: summary.SnapshotID}
+	outcome := Outcome{Bytes: int64(summary.TotalBytesProcessed), Files: int64(summary.TotalFilesProcessed), Snapshot: summary.SnapshotID}
 	if err != nil {
 		if code == resticExitIncomplete {
 			return outcome, failf("backup is incomplete: snapshot %s was written but some files could not be read (%s); "+
@@ -360,7 +360,7 @@ func restore(ctx context.Context, cfg entryConfig, cli *resticCLI, log io.Writer
 		msg += fmt.Sprintf(", %d deleted", summary.FilesDeleted)
 	}
 	msg += ")"
-	return Outcome{Message: msg, Bytes: summary.TotalBytes, Files: summary.TotalFiles, Snapshot: snap.ID}, nil
+	return Outcome{Message: msg, Bytes: int64(summary.TotalBytes), Files: int64(summary.TotalFiles), Snapshot: snap.ID}, nil
 }
 
 // snapshot is the part of `restic snapshots --json` the restore needs.
