@@ -10,13 +10,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
 )
 
 // rcloneExitDirNotFound is rclone's exit code for "directory not found".
@@ -33,7 +34,7 @@ func RunEntry(ctx context.Context, args []string) int {
 // "destination". SIGTERM (a deleted Job's pod) and SIGINT stop the run; the tool gets SIGTERM
 // first, so that it can clean up after itself.
 func Main(role string, args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := entrypoint.SignalContext()
 	defer stop()
 	return RunEntry(ctx, append([]string{role}, args...))
 }
@@ -41,7 +42,7 @@ func Main(role string, args []string) int {
 func runEntry(ctx context.Context, args []string, getenv func(string) string, log io.Writer) int {
 	terminationLog := getenv("TERMINATION_LOG")
 	if terminationLog == "" {
-		terminationLog = "/dev/termination-log"
+		terminationLog = entrypoint.DefaultTerminationLog
 	}
 	outcome, err := func() (Outcome, error) {
 		if len(args) != 1 || (args[0] != "source" && args[0] != "destination") {

@@ -11,13 +11,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
 )
 
 // Exit codes of the restic binary (restic 0.17 and later) that the entry point acts on.
@@ -48,7 +49,7 @@ func RunEntry(ctx context.Context, args []string) int {
 // first, so that it can clean up after itself (restic removes its lock, instead of leaving
 // the stale lock that blocks every later run, volsync #653).
 func Main(role string, args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := entrypoint.SignalContext()
 	defer stop()
 	return RunEntry(ctx, append([]string{role}, args...))
 }
@@ -56,7 +57,7 @@ func Main(role string, args []string) int {
 func runEntry(ctx context.Context, args []string, getenv func(string) string, log io.Writer) int {
 	terminationLog := getenv("TERMINATION_LOG")
 	if terminationLog == "" {
-		terminationLog = "/dev/termination-log"
+		terminationLog = entrypoint.DefaultTerminationLog
 	}
 	outcome, err := func() (Outcome, error) {
 		if len(args) != 1 || (args[0] != "source" && args[0] != "destination") {

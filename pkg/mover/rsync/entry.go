@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -65,8 +64,9 @@ func Main(role string, args []string) int {
 	}
 }
 
+// signalContext lives as long as the process: Main returns when the run ends.
 func signalContext() context.Context {
-	ctx, _ := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, _ := entrypoint.SignalContext()
 	return ctx
 }
 
