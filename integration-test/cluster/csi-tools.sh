@@ -11,8 +11,7 @@
 # dropped so the client comes from the proxy at the version go.mod requires. A second run does
 # nothing.
 #
-# Not used by up.sh yet: the CSI hostpath driver and node-driver-registrar they would serve are not
-# available from the Go module proxy at the pinned versions (see README).
+# csi.sh runs them beside our hostpath CSI driver.
 set -euo pipefail
 # shellcheck source=integration-test/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"

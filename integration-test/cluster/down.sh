@@ -66,6 +66,11 @@ kill_all() {
 }
 
 say "stopping the node"
+# Storage first: the driver's last NodeUnpublish calls come from kubelet, which is still running.
+stop snapshot-controller
+stop csi-snapshotter
+stop csi-provisioner
+stop hostpath-csi
 stop kube-proxy
 stop kubelet
 kill_all pod_pids

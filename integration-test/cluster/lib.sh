@@ -37,8 +37,9 @@ LOGS=$CLUSTER_STATE/logs
 MNTNS=$CLUSTER_RUN/ns/mnt
 CONTAINERD_SOCK=$CLUSTER_RUN/containerd/containerd.sock
 PAUSE_IMAGE=localhost/volsync/pause:v1
-# Dynamic provisioning: the CSI hostpath driver and node-driver-registrar are not available from the
-# Go module proxy at the pinned versions, so the default StorageClass is local-path (no snapshots).
+# Dynamic provisioning with snapshots and clones: our hostpath CSI driver (csi.sh). The rancher
+# local-path provisioner (storage.sh, no snapshots) is there too when CLUSTER_IMAGES has local-path.
+CSI_DRIVER=hostpath.csi.volsync.io
 LOCAL_PATH_MODULE=github.com/rancher/local-path-provisioner
 LOCAL_PATH_VERSION=v0.0.30
 LOCAL_PATH_IMAGE=localhost/volsync/local-path-provisioner:$LOCAL_PATH_VERSION

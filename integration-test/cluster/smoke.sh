@@ -2,7 +2,7 @@
 # Checks the running single-node cluster end to end (`make cluster-smoke`): the node is Ready, a pod
 # of the pause image runs, and, when the mover image is loaded, a mover pod runs `rsync --version` to
 # completion, a Service reaches an rsync daemon in another pod through kube-proxy, and a claim of the
-# default StorageClass is provisioned, written and read.
+# default StorageClass is provisioned, written, snapshotted, restored from the snapshot and read.
 set -euo pipefail
 # shellcheck source=integration-test/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -84,9 +84,8 @@ spec:
 YAML
 kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/rsync-client --timeout=120s
 
-if kubectl get storageclass local-path >/dev/null 2>&1; then
-  say "a PersistentVolumeClaim of the default StorageClass, written and read back"
-  kubectl -n "$ns" apply -f - <<'YAML'
+say "a PersistentVolumeClaim of the default StorageClass, written, snapshotted, restored and read back"
+kubectl -n "$ns" apply -f - <<'YAML'
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data}
@@ -108,6 +107,36 @@ spec:
     volumeMounts: [{name: data, mountPath: /data}]
   volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
 YAML
-  kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/writer --timeout=120s
-fi
+kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/writer --timeout=120s
+kubectl -n "$ns" apply -f - <<'YAML'
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata: {name: data}
+spec:
+  source: {persistentVolumeClaimName: data}
+YAML
+kubectl -n "$ns" wait --for=jsonpath='{.status.readyToUse}'=true volumesnapshot/data --timeout=120s
+kubectl -n "$ns" apply -f - <<'YAML'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: restored}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: data}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: reader
+    image: volsync-mover:latest
+    imagePullPolicy: Never
+    command: [sh, -c, 'test "$(cat /data/hello)" = hello']
+    volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: restored}}]
+YAML
+kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/reader --timeout=120s
 say "smoke test passed"

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Installs the cluster's default StorageClass, "local-path": the rancher local-path-provisioner
+# Installs the StorageClass "local-path" (with CLUSTER_IMAGES including local-path): the rancher local-path-provisioner
 # (built by images.sh from the Go module proxy at a pinned version) with the manifest shipped in
 # that same module, its images pointed at ours. Volumes live under /opt/local-path-provisioner in
 # the node's mount namespace (the state directory on the host). Called by up.sh; safe to rerun.
 #
-# Not a CSI driver: no VolumeSnapshots and no clones. The CSI hostpath driver that would give them
-# is not available from the Go module proxy at the pinned version (see README).
+# Not a CSI driver: no VolumeSnapshots and no clones; the default StorageClass is csi.sh's.
 set -euo pipefail
 # shellcheck source=integration-test/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +24,6 @@ sed -e "s|image: rancher/local-path-provisioner:.*|image: $LOCAL_PATH_IMAGE|" \
     -e "s|^\( *\)image: busybox|\1image: volsync-mover:latest\n\1securityContext: {runAsUser: 0}|" \
     -e "s|imagePullPolicy: IfNotPresent|imagePullPolicy: Never|" \
     "$manifest" | kubectl apply -f - >/dev/null
-kubectl annotate storageclass local-path --overwrite storageclass.kubernetes.io/is-default-class=true >/dev/null
+kubectl annotate storageclass local-path --overwrite storageclass.kubernetes.io/is-default-class=false >/dev/null
 kubectl -n local-path-storage rollout status deployment/local-path-provisioner --timeout=120s >/dev/null
-say "default StorageClass local-path ready"
+say "StorageClass local-path ready"

@@ -5,8 +5,10 @@
 # the node to be Ready. A second run while the cluster is up does nothing; `make cluster-down`
 # undoes everything it did.
 #
-#   CLUSTER_IMAGES   images to build and load besides pause (default "mover volsyncd local-path";
-#                    "" for none). Without local-path and mover there is no default StorageClass.
+#   CLUSTER_IMAGES   images to build and load besides pause (default "mover volsyncd"; add
+#                    local-path for the rancher local-path StorageClass too; "" for none).
+# Storage is the hostpath CSI driver with snapshots and clones (csi.sh), the default StorageClass
+# and VolumeSnapshotClass "volsync-hostpath".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration-test/cluster/lib.sh
@@ -44,7 +46,7 @@ fi
 say "Kubernetes $K8S_VERSION binaries (built once into the cache)"
 ASSETS=$(assets_dir)
 images=$(bash "$here/images.sh" pause | tail -1)
-for i in ${CLUSTER_IMAGES-mover volsyncd local-path}; do
+for i in ${CLUSTER_IMAGES-mover volsyncd}; do
   bash "$here/images.sh" "$i" >/dev/null || echo "warning: the $i image did not build; the cluster comes up without it" >&2
 done
 build_done=$SECONDS
@@ -106,7 +108,7 @@ touch "$MNTNS"
 # Well-known paths the node's programs use are bind-mounted from the state directory inside the
 # namespace; a mount point missing on the host is created and recorded so down.sh removes it.
 node_dirs=(/var/lib/kubelet /var/lib/containerd /var/lib/cni /var/log/pods /var/log/containers
-  /etc/cni/net.d /run/containerd /run/netns /opt/local-path-provisioner)
+  /etc/cni/net.d /run/containerd /run/netns /opt/local-path-provisioner /var/lib/volsync-hostpath)
 : > "$CLUSTER_CACHE/created-dirs"
 binds=""
 for d in "${node_dirs[@]}"; do
@@ -285,11 +287,10 @@ say "waiting for the node to be Ready"
 wait_until 180 "node $NODE_NAME to be Ready" \
   kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
 wait_until 60 "the default ServiceAccount" kubectl get serviceaccount default
-if [ -f "$images/local-path.tar" ] && [ -f "$images/mover.tar" ]; then
-  bash "$here/storage.sh"
-else
-  echo "warning: no default StorageClass (the local-path or mover image is missing)" >&2
-fi
+bash "$here/csi.sh"
+case " ${CLUSTER_IMAGES-} " in
+  *" local-path "*) bash "$here/storage.sh" ;;
+esac
 
 trap - EXIT
 say "cluster up in $((SECONDS - started))s (builds $((build_done - started))s)"

@@ -12,4 +12,8 @@ const (
 	// it was suspended on the source ("true" or "false"), as MigrationReplicasAnnotation keeps the
 	// replicas of Deployments and StatefulSets.
 	MigrationSuspendAnnotation = "volsync.backube/migration-suspend"
+	// CreatedAtAnnotation is, on a dated child (a ReplicationSync, or a Migration a schedule made),
+	// the instant volsyncd created it, in RFC 3339 with nanoseconds on volsyncd's clock. The
+	// creationTimestamp has whole seconds only, too coarse to tell how late a trigger fired.
+	CreatedAtAnnotation = "volsync.backube/created-at"
 )
