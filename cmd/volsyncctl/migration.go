@@ -96,8 +96,9 @@ func (a *app) createMigrationCommand() *cobra.Command {
 		Long: `Create a Migration that copies the namespaces' objects (and, with --include-volumes, their volumes)
 to the cluster the ClusterPair reaches. With --wait it waits for the migration to finish and exits
 non-zero, saying why, unless it succeeded.`,
-		Example: `  volsyncctl create migration mysql-now -c remotecluster --namespaces mysql --wait`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  volsyncctl create migration mysql-now -c remotecluster --namespaces mysql --wait
+  volsyncctl create migration mysql-dr -c thiscluster --namespaces mysql --namespace-mapping mysql=mysql-dr --include-volumes`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := a.opts.OutputFormat()
 			if err != nil {
@@ -226,7 +227,9 @@ func (a *app) scaleMigratedCommand(activate bool) *cobra.Command {
 
 It acts on every Deployment and StatefulSet in the namespaces that carries the
 volsync.backube/migration-replicas annotation, and every CronJob that carries
-volsync.backube/migration-suspend, which a migration with startApplications=false leaves on them. Run it with --context pointing at the destination cluster. The namespaces default to -n.`,
+volsync.backube/migration-suspend, which a migration with startApplications=false leaves on them. Run it with --context pointing at the destination cluster. The namespaces default to -n; they are the
+namespaces on the destination, so a namespace the migration renamed (namespaceMapping) is named
+by its new name.`,
 		Example: `  volsyncctl --context dr activate migration --namespaces mysql,web
   volsyncctl --context dr deactivate migration -n mysql`,
 		Args: cobra.NoArgs,

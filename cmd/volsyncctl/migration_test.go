@@ -137,12 +137,28 @@ func TestGetAndCreateMigration(t *testing.T) {
 			`error: migration "once" already exists in namespace "migration-cli": delete it first or pick another name`},
 		{"a missing migration says how to list them", []string{"get", "migration", "nope"},
 			`error: migration "nope" not found: list them with 'volsyncctl get migration -n migration-cli'`},
+		{"a mapping of a namespace not migrated is refused before anything is created",
+			[]string{"create", "migration", "x", "-c", "remotecluster", "--namespaces", "a", "--namespace-mapping", "b=b-dr"},
+			`error: --namespace-mapping: namespace "b" is mapped but not migrated; map only namespaces the migration migrates: fix --namespace-mapping or --namespaces`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, errLine := run(tc.args...); errLine != tc.wantErr+"\n" {
 				t.Errorf("error line %q, want %q", errLine, tc.wantErr)
 			}
 		})
+	}
+
+	out, errLine = run("create", "migration", "renamed", "-c", "remotecluster", "--namespaces", "app,web",
+		"--namespace-mapping", "app=app-dr", "--namespace-mapping", "web=web-dr")
+	if errLine != "" || out != "migration/renamed created\n" {
+		t.Fatalf("create with --namespace-mapping: out %q, error %q", out, errLine)
+	}
+	var renamed volsyncv1alpha1.Migration
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renamed"}, &renamed); err != nil {
+		t.Fatal(err)
+	}
+	if m := renamed.Spec.NamespaceMapping; len(m) != 2 || m["app"] != "app-dr" || m["web"] != "web-dr" {
+		t.Errorf("created migration has namespaceMapping %v", m)
 	}
 }
 

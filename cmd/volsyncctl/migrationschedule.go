@@ -16,6 +16,7 @@ import (
 	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cli"
+	"github.com/volsync/volsync/pkg/migration/copier"
 )
 
 var migrationScheduleAliases = []string{"migrationschedules", "migsched"}
@@ -30,6 +31,7 @@ type migrationSpecFlags struct {
 	includeResources  bool
 	includeVolumes    bool
 	startApplications bool
+	namespaceMapping  []string
 }
 
 func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
@@ -38,6 +40,7 @@ func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.includeResources, "include-resources", true, "copy the namespaces' objects")
 	fs.BoolVar(&f.includeVolumes, "include-volumes", false, "move the data of the namespaces' PVCs too")
 	fs.BoolVar(&f.startApplications, "start-applications", false, "leave Deployments and StatefulSets running on the destination instead of scaled to 0")
+	fs.StringArrayVar(&f.namespaceMapping, "namespace-mapping", nil, "migrate namespace SRC as DST on the destination, as SRC=DST; repeat it for more namespaces")
 }
 
 // spec checks the flags and builds the Migration spec. Every field is set explicitly, so the
@@ -55,13 +58,46 @@ func (f *migrationSpecFlags) spec() (volsyncv1alpha1.MigrationSpec, error) {
 	if len(namespaces) == 0 {
 		return volsyncv1alpha1.MigrationSpec{}, cli.Hint(errors.New("no namespaces given"), "pass --namespaces a,b with the namespaces to migrate")
 	}
+	mapping, err := parseNamespaceMapping(f.namespaceMapping, namespaces)
+	if err != nil {
+		return volsyncv1alpha1.MigrationSpec{}, err
+	}
 	return volsyncv1alpha1.MigrationSpec{
 		ClusterPair:       f.clusterPair,
 		Namespaces:        namespaces,
 		IncludeResources:  ptr.To(f.includeResources),
 		IncludeVolumes:    ptr.To(f.includeVolumes),
 		StartApplications: ptr.To(f.startApplications),
+		NamespaceMapping:  mapping,
 	}, nil
+}
+
+// parseNamespaceMapping reads the --namespace-mapping values, SRC=DST each, and checks them as
+// the API would, so a mistake is told in the flag's terms before anything is created.
+func parseNamespaceMapping(values, namespaces []string) (map[string]volsyncv1alpha1.NamespaceName, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	mapping := copier.NamespaceMapping{}
+	for _, v := range values {
+		src, dst, ok := strings.Cut(v, "=")
+		src, dst = strings.TrimSpace(src), strings.TrimSpace(dst)
+		if !ok || src == "" || dst == "" {
+			return nil, cli.Hint(fmt.Errorf("--namespace-mapping %q is not SRC=DST", v), "pass it as --namespace-mapping app=app-dr")
+		}
+		if prev, twice := mapping[src]; twice && prev != dst {
+			return nil, cli.Hint(fmt.Errorf("--namespace-mapping maps namespace %q twice, to %q and to %q", src, prev, dst), "keep one of them")
+		}
+		mapping[src] = dst
+	}
+	if err := copier.CheckNamespaceMapping(namespaces, mapping); err != nil {
+		return nil, cli.Hint(fmt.Errorf("--namespace-mapping: %w", err), "fix --namespace-mapping or --namespaces")
+	}
+	out := make(map[string]volsyncv1alpha1.NamespaceName, len(mapping))
+	for k, v := range mapping {
+		out[k] = volsyncv1alpha1.NamespaceName(v)
+	}
+	return out, nil
 }
 
 // checkClusterPair refuses a cluster pair that does not exist: every Migration would fail.

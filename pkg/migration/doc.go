@@ -13,6 +13,10 @@
 // bounded exponential backoff (RetryPolicy) before the run is marked Failed; every attempt shows in
 // the DestinationReady condition and in an Event.
 //
+// spec.namespaceMapping puts a namespace under another name on the destination, which may be this
+// very cluster; a run that would write a namespace onto one of its own sources is refused before
+// its first write (selfoverwrite.go).
+//
 // What to copy and how to shape it lives in package copier (pure), how to reach the destination in
 // package remote; this package glues them to the API.
 package migration

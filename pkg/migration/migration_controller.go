@@ -123,6 +123,7 @@ type migrationRun struct {
 
 	kinds     []copier.Kind
 	selector  labels.Selector
+	mapping   copier.NamespaceMapping
 	opts      copier.Options
 	dest      *remote.Destination
 	dst       client.Client
@@ -155,6 +156,11 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 	if err := run.r.checkNamespaces(m); err != nil {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}
+	run.mapping = namespaceMapping(m)
+	if err := copier.CheckNamespaceMapping(m.Spec.Namespaces, run.mapping); err != nil {
+		// The API refuses such a mapping; a Migration stored before its rules existed is not.
+		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, "spec.namespaceMapping: "+err.Error())
+	}
 	sel, err := copier.Selector(m.Spec.Selectors)
 	if err != nil {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
@@ -165,11 +171,19 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		return run.destinationFailed(ctx, err)
 	}
 	if m.Status.Status == volsyncv1alpha1.RunStatusPending {
+		// Checked once, before the first write; a pass after a restart finds the run in progress.
+		overwrites, err := run.selfOverwrites(ctx)
+		if err != nil {
+			return run.stageFailed(ctx, err)
+		}
+		if len(overwrites) > 0 {
+			return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonSameNamespace, joinErrors(overwrites))
+		}
 		m.Status.Status = volsyncv1alpha1.RunStatusInProgress
 		run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusInProgress), run.progress())
 		run.event(corev1.EventTypeNormal, string(volsyncv1alpha1.RunStatusInProgress),
 			"migrating namespace(s) %s to cluster pair %q (%s, Kubernetes %s)",
-			strings.Join(run.namespaces(), ", "), m.Spec.ClusterPair, run.dest.Config.Host, run.dest.ServerVersion)
+			run.namespacesAndDestinations(), m.Spec.ClusterPair, run.dest.Config.Host, run.dest.ServerVersion)
 	}
 	if err := run.checkpoint(ctx); err != nil {
 		return ctrl.Result{}, err
@@ -242,10 +256,10 @@ func (run *migrationRun) connect(ctx context.Context) error {
 	}
 	var perms []remote.Permission
 	if boolOr(m.Spec.IncludeResources, true) {
-		perms = migrationPermissions(run.kinds, run.namespaces(), boolOr(m.Spec.PurgeDeletedResources, false))
+		perms = migrationPermissions(run.kinds, run.destinationNamespaces(), boolOr(m.Spec.PurgeDeletedResources, false))
 	}
 	if boolOr(m.Spec.IncludeVolumes, true) {
-		perms = addPermissions(perms, volumePermissions(run.namespaces()))
+		perms = addPermissions(perms, volumePermissions(run.destinationNamespaces()))
 	}
 	dest, err := remote.Connect(ctx, run.r.APIReader, &pair, perms)
 	if err != nil {
@@ -268,6 +282,7 @@ func (run *migrationRun) connect(ctx context.Context) error {
 		StartApplications: boolOr(m.Spec.StartApplications, true),
 		SourceCluster:     clusterID,
 		MigratedBy:        m.Namespace + "/" + firstNonEmpty(run.schedule, m.Name),
+		NamespaceMapping:  run.mapping,
 	}
 	ready := metav1.Condition{
 		Type: ConditionDestinationReady, Status: metav1.ConditionTrue, Reason: volsyncv1alpha1.ReasonConnected,
@@ -381,6 +396,49 @@ func (run *migrationRun) namespaces() []string {
 		if !slices.Contains(out, ns) {
 			out = append(out, ns)
 		}
+	}
+	return out
+}
+
+// destinationNamespaces are the namespaces the run writes on the destination, in the order of
+// namespaces.
+func (run *migrationRun) destinationNamespaces() []string {
+	var out []string
+	for _, ns := range run.namespaces() {
+		out = append(out, run.mapping.Destination(ns))
+	}
+	return out
+}
+
+// namespacesAndDestinations lists the namespaces for people: "app as app-dr, web".
+func (run *migrationRun) namespacesAndDestinations() string {
+	var out []string
+	for _, ns := range run.namespaces() {
+		if run.mapping.Renamed(ns) {
+			ns += " as " + run.mapping.Destination(ns)
+		}
+		out = append(out, ns)
+	}
+	return strings.Join(out, ", ")
+}
+
+// destinationOf is what a status entry records as the destination namespace of source namespace
+// ns: its new name, or "" when it keeps its own.
+func (run *migrationRun) destinationOf(ns string) string {
+	if ns == "" || !run.mapping.Renamed(ns) {
+		return ""
+	}
+	return run.mapping.Destination(ns)
+}
+
+// namespaceMapping is spec.namespaceMapping as the copier takes it.
+func namespaceMapping(m *volsyncv1alpha1.Migration) copier.NamespaceMapping {
+	if len(m.Spec.NamespaceMapping) == 0 {
+		return nil
+	}
+	out := make(copier.NamespaceMapping, len(m.Spec.NamespaceMapping))
+	for k, v := range m.Spec.NamespaceMapping {
+		out[k] = string(v)
 	}
 	return out
 }
@@ -514,6 +572,15 @@ func quoteAll(s []string) string {
 		q[i] = fmt.Sprintf("%q", v)
 	}
 	return strings.Join(q, ", ")
+}
+
+// joinErrors is errs as one message.
+func joinErrors[E error](errs []E) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
 }
 
 func kindNames(kinds []copier.Kind) string {

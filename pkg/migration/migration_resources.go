@@ -114,7 +114,7 @@ func (run *migrationRun) copyNamespaces(ctx context.Context, kind copier.Kind, p
 	for _, name := range run.namespaces() {
 		if present[name] == nil {
 			missing = append(missing, volsyncv1alpha1.MigrationResourceInfo{
-				Version: kind.Version, Kind: kind.Kind, Name: name,
+				Version: kind.Version, Kind: kind.Kind, Name: name, DestinationNamespace: run.destinationOf(name),
 				Status: volsyncv1alpha1.RunStatusFailed, Reason: namespaceMissing,
 			})
 			continue
@@ -230,6 +230,11 @@ func (run *migrationRun) applyOne(ctx context.Context, kind copier.Kind, obj *un
 		Namespace: obj.GetNamespace(), Name: obj.GetName(),
 		Status: volsyncv1alpha1.RunStatusSuccessful,
 	}
+	if kind.Namespaced {
+		entry.DestinationNamespace = run.destinationOf(obj.GetNamespace())
+	} else {
+		entry.DestinationNamespace = run.destinationOf(obj.GetName())
+	}
 	prepared, err := copier.Prepare(obj, run.opts)
 	if err != nil {
 		entry.Status, entry.Reason = volsyncv1alpha1.RunStatusFailed, shorten(err.Error())
@@ -245,7 +250,7 @@ func (run *migrationRun) applyOne(ctx context.Context, kind copier.Kind, obj *un
 	case ctx.Err() != nil:
 		return entry, ctx.Err()
 	default:
-		return entry, remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("applying %s %s", kind.Kind, objectName(obj.GetNamespace(), obj.GetName())))
+		return entry, remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("applying %s %s", kind.Kind, objectName(prepared.GetNamespace(), prepared.GetName())))
 	}
 }
 
@@ -259,15 +264,12 @@ func refusedObject(err error) bool {
 }
 
 // purge deletes, on the destination, the copies this source made earlier in the run's scope
-// (its kinds, its namespaces, its selectors) whose originals are gone from the source. Namespaces
+// (its kinds, its namespaces, its selectors) whose originals are gone from the source. Each
+// namespace is compared with its destination namespace (spec.namespaceMapping). Namespaces
 // missing on the source are left alone: a typo in spec.namespaces must never empty a namespace
 // on the recovery cluster. Each delete carries the copy's UID as a precondition, so an object
 // recreated on the destination meanwhile is not deleted.
 func (run *migrationRun) purge(ctx context.Context, present map[string]*unstructured.Unstructured) error {
-	destSel, err := copier.PurgeSelector(run.clusterID, run.m.Spec.Selectors)
-	if err != nil {
-		return err
-	}
 	var deleted []string
 	for _, kind := range run.kinds {
 		if !kind.Namespaced {
@@ -277,12 +279,21 @@ func (run *migrationRun) purge(ctx context.Context, present map[string]*unstruct
 			if present[ns] == nil {
 				continue
 			}
-			dest, err := listMetadata(ctx, run.dst, kind, ns, destSel)
+			dns := run.mapping.Destination(ns)
+			renamedFrom := ""
+			if run.mapping.Renamed(ns) {
+				renamedFrom = ns
+			}
+			destSel, err := copier.PurgeSelector(run.clusterID, renamedFrom, run.m.Spec.Selectors)
+			if err != nil {
+				return err
+			}
+			dest, err := listMetadata(ctx, run.dst, kind, dns, destSel)
 			if err != nil {
 				if meta.IsNoMatchError(err) {
 					continue
 				}
-				return remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("listing %s in namespace %s", kind, ns))
+				return remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("listing %s in namespace %s", kind, dns))
 			}
 			if len(dest) == 0 {
 				continue
@@ -304,23 +315,24 @@ func (run *migrationRun) purge(ctx context.Context, present map[string]*unstruct
 			for _, name := range copier.Stale(destNames, sourceNames) {
 				obj := &metav1.PartialObjectMetadata{}
 				obj.SetGroupVersionKind(kind.GroupVersionKind())
-				obj.SetNamespace(ns)
+				obj.SetNamespace(dns)
 				obj.SetName(name)
 				uid := types.UID(uids[name])
 				err := run.dst.Delete(ctx, obj, client.Preconditions{UID: &uid})
 				switch {
 				case err == nil:
-					deleted = append(deleted, kind.Kind+" "+ns+"/"+name)
+					deleted = append(deleted, kind.Kind+" "+dns+"/"+name)
 				case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 					// Gone already, or replaced by a new object that is not ours to delete.
 				case refusedObject(err):
 					run.setResource(volsyncv1alpha1.MigrationResourceInfo{
 						Group: kind.Group, Version: kind.Version, Kind: kind.Kind, Namespace: ns, Name: name,
-						Status: volsyncv1alpha1.RunStatusFailed,
-						Reason: shorten("it is gone from the source, but deleting the copy on the destination failed: " + err.Error()),
+						DestinationNamespace: run.destinationOf(ns),
+						Status:               volsyncv1alpha1.RunStatusFailed,
+						Reason:               shorten("it is gone from the source, but deleting the copy on the destination failed: " + err.Error()),
 					})
 				default:
-					return remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("deleting %s %s/%s", kind.Kind, ns, name))
+					return remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("deleting %s %s/%s", kind.Kind, dns, name))
 				}
 			}
 		}

@@ -26,12 +26,13 @@ import (
 // The volume path moves each PVC's data with a ReplicationSource on this cluster and a
 // ReplicationDestination on the destination (rsync-tls, manual trigger), made for the run:
 //
-//  1. on the destination: the namespace and the PVC (prepared as the copier prepares every PVC),
-//     and the ReplicationDestination volumeObjectName(pvc) writing into that PVC (copyMethod
-//     Direct, no trigger, so it always listens);
+//  1. on the destination, in the PVC's destination namespace (spec.namespaceMapping): the
+//     namespace and the PVC (prepared as the copier prepares every PVC), and the
+//     ReplicationDestination volumeObjectName(pvc) writing into that PVC (copyMethod Direct, no
+//     trigger, so it always listens);
 //  2. once the destination publishes status.rsyncTLS.address and keySecret: that key Secret copied
-//     here as volumeKeyName(pvc), and the ReplicationSource volumeObjectName(pvc) with
-//     trigger.manual set to the Migration's name;
+//     here, into the PVC's source namespace, as volumeKeyName(pvc), and the ReplicationSource
+//     volumeObjectName(pvc) there with trigger.manual set to the Migration's name;
 //  3. once the source's status.lastManualSync is the Migration's name the volume is Successful,
 //     with the bytes the mover reported; a Failed latestMoverStatus makes it Failed with the
 //     mover's words;
@@ -44,6 +45,15 @@ import (
 // the Migration is requeued while any volume is unfinished. Every object has a name derived
 // from the PVC's name only and is written with server-side apply, so a pass after a restart
 // finds what the pass before made and carries on from there.
+//
+// A ClusterPair that reaches this very cluster works too, with the namespace mapped to another
+// name (a namespace onto itself is refused before anything is written, see selfOverwrites): the
+// source's objects (ReplicationSource, the copied key Secret, the clones the mover makes) are in
+// the source namespace and the destination's (ReplicationDestination, its key Secret, Service
+// and mover Job, the new PVC) in the destination namespace, so equal names never meet. The
+// clones carry the movers' cleanup label, which keeps them out of both the volume list and the
+// copied PVCs, and everything the movers made is controlled by a replication object, which keeps
+// it out of the copied objects.
 
 const (
 	// OptionVolumeServiceType is the ClusterPair option (spec.options) that sets the type of the
@@ -156,8 +166,8 @@ func (run *migrationRun) migrateVolumes(ctx context.Context) (bool, error) {
 			if !seen {
 				volumeName, _, _ := unstructured.NestedString(pvc.Object, "spec", "volumeName")
 				e = volsyncv1alpha1.MigrationVolumeInfo{
-					PersistentVolumeClaim: pvc.GetName(), Namespace: ns, Volume: volumeName,
-					Status: volsyncv1alpha1.RunStatusPending,
+					PersistentVolumeClaim: pvc.GetName(), Namespace: ns, DestinationNamespace: run.destinationOf(ns),
+					Volume: volumeName, Status: volsyncv1alpha1.RunStatusPending,
 				}
 			}
 			if !e.Status.Finished() {
@@ -261,7 +271,8 @@ func (run *migrationRun) moveVolumes(ctx context.Context, opts volumeOptions, cl
 	return first
 }
 
-// ensureDestinationNamespace applies the source's namespace on the destination.
+// ensureDestinationNamespace applies the source's namespace on the destination, under its
+// destination name.
 func (run *migrationRun) ensureDestinationNamespace(ctx context.Context, name string) error {
 	ns := &unstructured.Unstructured{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
@@ -272,13 +283,15 @@ func (run *migrationRun) ensureDestinationNamespace(ctx context.Context, name st
 	if err != nil {
 		return err
 	}
-	return run.applyDestination(ctx, prepared, "Namespace "+name)
+	return run.applyDestination(ctx, prepared, "Namespace "+prepared.GetName())
 }
 
 // stepVolume takes one volume as far as it can go in this pass and returns its entry. It returns
 // an error only for a failure of a cluster as a whole.
 func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc *unstructured.Unstructured, e volsyncv1alpha1.MigrationVolumeInfo) (volsyncv1alpha1.MigrationVolumeInfo, error) {
+	// ns is where the source's objects go, dns where the destination's do.
 	ns, claim := e.Namespace, e.PersistentVolumeClaim
+	dns := run.mapping.Destination(ns)
 	name := volumeObjectName(claim)
 	mine := run.m.Namespace + "/" + run.m.Name
 	fail := func(reason string) (volsyncv1alpha1.MigrationVolumeInfo, error) {
@@ -325,11 +338,11 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 	if err != nil {
 		return fail(err.Error())
 	}
-	if err := run.applyDestination(ctx, prepared, "PersistentVolumeClaim "+ns+"/"+claim); err != nil {
+	if err := run.applyDestination(ctx, prepared, "PersistentVolumeClaim "+dns+"/"+claim); err != nil {
 		return refusedOr(e, err)
 	}
 	rd := &volsyncv1alpha1.ReplicationDestination{
-		ObjectMeta: metav1ObjectMeta(ns, name, mine),
+		ObjectMeta: metav1ObjectMeta(dns, name, mine),
 		Spec: volsyncv1alpha1.ReplicationDestinationSpec{
 			RsyncTLS: &volsyncv1alpha1.ReplicationDestinationRsyncTLSSpec{
 				ReplicationDestinationVolumeOptions: volsyncv1alpha1.ReplicationDestinationVolumeOptions{
@@ -344,22 +357,22 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 	if err != nil {
 		return e, err
 	}
-	if err := run.applyDestination(ctx, u, "ReplicationDestination "+ns+"/"+name); err != nil {
+	if err := run.applyDestination(ctx, u, "ReplicationDestination "+dns+"/"+name); err != nil {
 		return refusedOr(e, err)
 	}
 	// Read as unstructured: the destination's client need not know volsync's types.
 	raw := &unstructured.Unstructured{}
 	raw.SetGroupVersionKind(rdKind)
-	if err := run.dst.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, raw); err != nil {
-		return e, remote.Classify(err, run.dest.Config.Host, "reading ReplicationDestination "+ns+"/"+name)
+	if err := run.dst.Get(ctx, client.ObjectKey{Namespace: dns, Name: name}, raw); err != nil {
+		return e, remote.Classify(err, run.dest.Config.Host, "reading ReplicationDestination "+dns+"/"+name)
 	}
 	var got volsyncv1alpha1.ReplicationDestination
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw.Object, &got); err != nil {
-		return fail(fmt.Sprintf("reading ReplicationDestination %s/%s on the destination: %v", ns, name, err))
+		return fail(fmt.Sprintf("reading ReplicationDestination %s/%s on the destination: %v", dns, name, err))
 	}
 	tls := got.Status.RsyncTLS
 	if tls == nil || ptr.Deref(tls.Address, "") == "" || ptr.Deref(tls.KeySecret, "") == "" {
-		why := "waiting for ReplicationDestination " + ns + "/" + name + " on the destination to publish its address and key"
+		why := "waiting for ReplicationDestination " + dns + "/" + name + " on the destination to publish its address and key"
 		if c := meta.FindStatusCondition(got.Status.Conditions, volsyncv1alpha1.ConditionSynchronizing); c != nil && c.Message != "" {
 			why += ": " + c.Message
 		}
@@ -368,11 +381,11 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 
 	// The key, copied from the destination, and the source that sends to it.
 	var key corev1.Secret
-	if err := run.dst.Get(ctx, client.ObjectKey{Namespace: ns, Name: *tls.KeySecret}, &key); err != nil {
+	if err := run.dst.Get(ctx, client.ObjectKey{Namespace: dns, Name: *tls.KeySecret}, &key); err != nil {
 		if apierrors.IsNotFound(err) {
-			return wait("waiting for the key Secret " + *tls.KeySecret + " on the destination")
+			return wait("waiting for the key Secret " + dns + "/" + *tls.KeySecret + " on the destination")
 		}
-		return e, remote.Classify(err, run.dest.Config.Host, "reading Secret "+ns+"/"+*tls.KeySecret)
+		return e, remote.Classify(err, run.dest.Config.Host, "reading Secret "+dns+"/"+*tls.KeySecret)
 	}
 	keyName := volumeKeyName(claim)
 	secret := &corev1.Secret{ObjectMeta: metav1ObjectMeta(ns, keyName, mine), Data: key.Data, Type: corev1.SecretTypeOpaque}
@@ -419,11 +432,12 @@ func (run *migrationRun) cleanupVolumes(ctx context.Context, vols []volsyncv1alp
 		}
 		rd := &unstructured.Unstructured{}
 		rd.SetGroupVersionKind(rdKind)
-		if err := run.deleteMine(ctx, run.dst, run.dst, rd, v.Namespace, name, mine); err != nil {
+		dns := run.mapping.Destination(v.Namespace)
+		if err := run.deleteMine(ctx, run.dst, run.dst, rd, dns, name, mine); err != nil {
 			if meta.IsNoMatchError(err) {
 				continue
 			}
-			return remote.Classify(err, run.dest.Config.Host, "deleting ReplicationDestination "+v.Namespace+"/"+name)
+			return remote.Classify(err, run.dest.Config.Host, "deleting ReplicationDestination "+dns+"/"+name)
 		}
 	}
 	return nil

@@ -28,4 +28,8 @@ const (
 	ReasonUnknownResourceType = "UnknownResourceType"
 	// ReasonPurged: objects copied earlier that are gone from the source were deleted.
 	ReasonPurged = "Purged"
+	// ReasonSameNamespace: the run would write a namespace onto itself, or onto another of its
+	// own source namespaces, because the ClusterPair reaches this very cluster; the message names
+	// the namespaces and says to use spec.namespaceMapping.
+	ReasonSameNamespace = "SameNamespace"
 )

@@ -18,6 +18,8 @@ func FuzzPrepare(f *testing.F) {
 	f.Add("ServiceAccount", `{"metadata":{"name":"a"},"secrets":[{"name":"a-token-x"},"x",{"name":7}]}`, false)
 	f.Add("CronJob", `{"metadata":{"name":"a","annotations":{"volsync.backube/migration-suspend":"x"}},"spec":{"suspend":"yes"}}`, false)
 	f.Add("PersistentVolumeClaim", `{"metadata":{"name":"a"},"spec":null}`, false)
+	f.Add("RoleBinding", `{"metadata":{"name":"a","namespace":"shop"},"subjects":[{"kind":"ServiceAccount","namespace":"shop"},"x",{"kind":"ServiceAccount","namespace":7}]}`, false)
+	f.Add("Namespace", `{"metadata":{"name":"shop","labels":{"kubernetes.io/metadata.name":"shop"}}}`, false)
 	f.Fuzz(func(t *testing.T, kind, body string, start bool) {
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(body), &obj); err != nil || obj == nil {
@@ -30,7 +32,8 @@ func FuzzPrepare(f *testing.F) {
 		in.SetKind(kind)
 		in.SetAPIVersion("v1")
 		before, _ := json.Marshal(in.Object)
-		out, err := Prepare(in, Options{StartApplications: start, SourceCluster: "src", MigratedBy: "ns/x"})
+		out, err := Prepare(in, Options{StartApplications: start, SourceCluster: "src", MigratedBy: "ns/x",
+			NamespaceMapping: NamespaceMapping{"shop": "shop-dr"}})
 		after, _ := json.Marshal(in.Object)
 		if string(before) != string(after) {
 			t.Fatalf("Prepare modified its input:\n%s\n%s", before, after)

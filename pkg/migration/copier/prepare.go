@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
@@ -18,6 +19,12 @@ const (
 	// purgeDeletedResources deletes only objects that carry it with this source's value, so it can
 	// never touch what people or other sources put on the destination.
 	MigratedFromLabel = "volsync.backube/migrated-from"
+	// MigratedFromNamespaceLabel marks a copy that spec.namespaceMapping put in another namespace
+	// with the namespace it was copied from. The purge of a renamed namespace requires it, and the
+	// purge of a namespace that keeps its name requires its absence, so two migrations that write
+	// into one destination namespace from different source namespaces never purge each other's
+	// copies.
+	MigratedFromNamespaceLabel = "volsync.backube/migrated-from-namespace"
 	// MigratedByAnnotation names what copied the object: "<namespace>/<MigrationSchedule>" for a
 	// scheduled run, "<namespace>/<Migration>" otherwise. It stays the same from one scheduled run to
 	// the next, so an unchanged object is not rewritten by every run.
@@ -37,6 +44,8 @@ type Options struct {
 	SourceCluster string
 	// MigratedBy is the MigratedByAnnotation value.
 	MigratedBy string
+	// NamespaceMapping renames namespaces on the destination (spec.namespaceMapping).
+	NamespaceMapping NamespaceMapping
 }
 
 // droppedAnnotations belong to the source cluster's controllers or tools and mean nothing, or
@@ -106,7 +115,8 @@ func SkipReason(obj *unstructured.Unstructured) string {
 // resourceVersion, generation, creationTimestamp, deletion fields, managedFields, selfLink,
 // ownerReferences, finalizers), status, and the per-kind fields listed in the helpers below. It
 // then marks the object with MigratedFromLabel and MigratedByAnnotation, and, with
-// StartApplications false, stops workloads. obj is not modified.
+// StartApplications false, stops workloads. With a NamespaceMapping the object is put in its
+// destination namespace (see renameNamespaces). obj is not modified.
 //
 // Only name, namespace, labels and annotations are kept from metadata: a whitelist, so a field a
 // newer API server adds to metadata can never carry a source value across. Finalizers go because
@@ -155,6 +165,9 @@ func Prepare(obj *unstructured.Unstructured, opts Options) (*unstructured.Unstru
 		if !opts.StartApplications {
 			err = suspendCronJob(out)
 		}
+	}
+	if err == nil {
+		err = renameNamespaces(out, opts.NamespaceMapping)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
@@ -347,18 +360,29 @@ func Selector(selectors map[string]string) (labels.Selector, error) {
 }
 
 // PurgeSelector selects, on the destination, the objects a Migration with these selectors copied
-// from sourceCluster: the candidates for purgeDeletedResources. Requiring the user's selectors as
-// well means two schedules that migrate different labels of one namespace never purge each
-// other's objects.
-func PurgeSelector(sourceCluster string, selectors map[string]string) (labels.Selector, error) {
+// from sourceCluster into one destination namespace: the candidates for purgeDeletedResources.
+// renamedFrom is the source namespace when spec.namespaceMapping renamed it, "" when it kept its
+// name (see MigratedFromNamespaceLabel). Requiring the user's selectors as well means two
+// schedules that migrate different labels of one namespace never purge each other's objects.
+func PurgeSelector(sourceCluster, renamedFrom string, selectors map[string]string) (labels.Selector, error) {
 	set := labels.Set{}
 	for k, v := range selectors {
 		set[k] = v
 	}
 	set[MigratedFromLabel] = sourceCluster
+	if renamedFrom != "" {
+		set[MigratedFromNamespaceLabel] = renamedFrom
+	}
 	s, err := labels.ValidatedSelectorFromSet(set)
 	if err != nil {
 		return nil, fmt.Errorf("spec.selectors: %w", err)
+	}
+	if renamedFrom == "" {
+		r, err := labels.NewRequirement(MigratedFromNamespaceLabel, selection.DoesNotExist, nil)
+		if err != nil {
+			return nil, err
+		}
+		s = s.Add(*r)
 	}
 	return s, nil
 }

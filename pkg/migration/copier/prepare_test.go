@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -298,6 +299,69 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			opts: Options{SourceCluster: sourceID},
 			want: map[string]any{"metadata.labels." + MigratedFromLabel: sourceID},
 		},
+		{
+			name: "an object of a mapped namespace goes to its destination namespace, labelled with the one it came from",
+			obj:  &corev1.ConfigMap{ObjectMeta: sourceMeta("settings")},
+			kind: "ConfigMap",
+			opts: Options{SourceCluster: sourceID, NamespaceMapping: NamespaceMapping{"shop": "shop-dr"}},
+			want: map[string]any{
+				"metadata.namespace": "shop-dr", "metadata.name": "settings",
+				"metadata.labels." + MigratedFromNamespaceLabel: "shop", "metadata.labels." + MigratedFromLabel: sourceID,
+			},
+		},
+		{
+			name:   "an object of a namespace the mapping does not list keeps its namespace and gets no namespace label",
+			obj:    &corev1.ConfigMap{ObjectMeta: sourceMeta("settings")},
+			kind:   "ConfigMap",
+			opts:   Options{NamespaceMapping: NamespaceMapping{"other": "other-dr"}},
+			absent: [][]string{{"metadata", "labels", MigratedFromNamespaceLabel}},
+			want:   map[string]any{"metadata.namespace": "shop"},
+		},
+		{
+			name: "a copy of a renamed copy, migrated under its own name, loses the earlier namespace label",
+			obj: &corev1.ConfigMap{ObjectMeta: func() metav1.ObjectMeta {
+				m := sourceMeta("settings")
+				m.Labels[MigratedFromNamespaceLabel] = "first-hop"
+				return m
+			}()},
+			kind:   "ConfigMap",
+			absent: [][]string{{"metadata", "labels", MigratedFromNamespaceLabel}},
+			want:   map[string]any{"metadata.namespace": "shop", "metadata.labels.app": "shop"},
+		},
+		{
+			name: "a mapped Namespace gets its destination name, in the name label too",
+			obj: &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", UID: "u",
+				Labels: map[string]string{"kubernetes.io/metadata.name": "shop", "team": "payments"}}},
+			kind:   "Namespace",
+			opts:   Options{NamespaceMapping: NamespaceMapping{"shop": "shop-dr"}},
+			absent: [][]string{{"metadata", "namespace"}, {"metadata", "uid"}},
+			want: map[string]any{
+				"metadata.name": "shop-dr", "metadata.labels.kubernetes.io/metadata.name": "shop-dr",
+				"metadata.labels.team": "payments", "metadata.labels." + MigratedFromNamespaceLabel: "shop",
+			},
+		},
+		{
+			name: "a RoleBinding's ServiceAccount subjects of mapped namespaces follow their namespace; others stay",
+			obj: &rbacv1.RoleBinding{ObjectMeta: sourceMeta("readers"),
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "reader"},
+				Subjects: []rbacv1.Subject{
+					{Kind: rbacv1.ServiceAccountKind, Name: "web", Namespace: "shop"},
+					{Kind: rbacv1.ServiceAccountKind, Name: "batch", Namespace: "jobs"},
+					{Kind: rbacv1.ServiceAccountKind, Name: "monitor", Namespace: "monitoring"},
+					{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "alice"},
+				}},
+			kind: "RoleBinding",
+			opts: Options{NamespaceMapping: NamespaceMapping{"shop": "shop-dr", "jobs": "jobs-dr"}},
+			want: map[string]any{
+				"metadata.namespace": "shop-dr",
+				"subjects": []any{
+					map[string]any{"kind": "ServiceAccount", "name": "web", "namespace": "shop-dr"},
+					map[string]any{"kind": "ServiceAccount", "name": "batch", "namespace": "jobs-dr"},
+					map[string]any{"kind": "ServiceAccount", "name": "monitor", "namespace": "monitoring"},
+					map[string]any{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+				},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -502,14 +566,32 @@ func TestStale(t *testing.T) {
 	}
 }
 
+func TestPurgeSelector(t *testing.T) {
+	tests := []struct {
+		name        string
+		renamedFrom string
+		selectors   map[string]string
+		want        string
+	}{
+		{"a namespace that keeps its name purges this source's copies that no mapping renamed", "", map[string]string{"app": "shop"},
+			"app=shop," + MigratedFromLabel + "=" + sourceID + ",!" + MigratedFromNamespaceLabel},
+		{"a renamed namespace purges only the copies renamed from it", "shop", nil,
+			MigratedFromLabel + "=" + sourceID + "," + MigratedFromNamespaceLabel + "=shop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := PurgeSelector(sourceID, tt.renamedFrom, tt.selectors)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.String(); got != tt.want {
+				t.Errorf("PurgeSelector = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestSelectors(t *testing.T) {
-	s, err := PurgeSelector(sourceID, map[string]string{"app": "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := s.String(), "app=shop,"+MigratedFromLabel+"="+sourceID; got != want {
-		t.Errorf("PurgeSelector = %q, want %q", got, want)
-	}
 	if _, err := Selector(map[string]string{"app": "not valid!"}); err == nil || !strings.Contains(err.Error(), "spec.selectors") {
 		t.Errorf("an invalid selector value gave %v, want an error naming spec.selectors", err)
 	}

@@ -43,13 +43,22 @@ type Migration struct {
 }
 
 // MigrationSpec is what to migrate and where.
+//
+// The rules on namespaceMapping keep the map from a source namespace to its destination
+// namespace one-to-one: two namespaces written into one would overwrite each other's objects and
+// purge each other's copies. A namespace with no entry keeps its name, so it counts as mapped to
+// itself.
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceMapping) || self.namespaceMapping.all(k, k in self.namespaces)",message="every key of namespaceMapping must be a namespace listed in namespaces",fieldPath=".namespaceMapping"
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceMapping) || self.namespaceMapping.all(k, self.namespaceMapping.filter(j, self.namespaceMapping[j] == self.namespaceMapping[k]).size() == 1 && (self.namespaceMapping[k] == k || !(self.namespaceMapping[k] in self.namespaces) || self.namespaceMapping[k] in self.namespaceMapping))",message="namespaceMapping must not map two namespaces to the same destination namespace (a namespace with no entry keeps its own name)",fieldPath=".namespaceMapping"
 type MigrationSpec struct {
 	// ClusterPair names the ClusterPair, in the same namespace, that reaches the destination.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	ClusterPair string `json:"clusterPair"`
-	// Namespaces to migrate.
+	// Namespaces to migrate. The bound keeps the cost of checking namespaceMapping against them
+	// within what the API server allows a validation rule.
 	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=63
 	Namespaces []string `json:"namespaces"`
@@ -78,7 +87,21 @@ type MigrationSpec struct {
 	// ExcludeResourceTypes lists kinds not to copy, such as Secret.
 	// +optional
 	ExcludeResourceTypes []string `json:"excludeResourceTypes,omitempty"`
+	// NamespaceMapping migrates a namespace under another name: the key is a namespace listed in
+	// namespaces, the value the namespace it becomes on the destination, with every object,
+	// volume and purge of the migration there. A namespace with no entry keeps its name. It is
+	// what lets a ClusterPair that reaches this very cluster copy a namespace next to itself
+	// (app to app-dr); a migration that would write a namespace onto itself is refused.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=256
+	NamespaceMapping map[string]NamespaceName `json:"namespaceMapping,omitempty"`
 }
+
+// NamespaceName is the name of a namespace: a DNS-1123 label.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+type NamespaceName string
 
 // MigrationStatus is how a migration went, resource by resource and volume by volume.
 type MigrationStatus struct {
@@ -125,11 +148,16 @@ type MigrationResourceInfo struct {
 	Version string `json:"version"`
 	// Kind of the object.
 	Kind string `json:"kind"`
-	// Namespace of the object ("" for cluster-scoped).
+	// Namespace of the object on the source ("" for cluster-scoped).
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
-	// Name of the object.
+	// Name of the object on the source.
 	Name string `json:"name"`
+	// DestinationNamespace is where spec.namespaceMapping put the copy: the namespace it lives in
+	// on the destination, or, for a Namespace, the name it has there. Empty when the namespace
+	// kept its name.
+	// +optional
+	DestinationNamespace string `json:"destinationNamespace,omitempty"`
 	// Status of its copy.
 	Status RunStatus `json:"status"`
 	// Reason it failed, if it did.
@@ -141,8 +169,12 @@ type MigrationResourceInfo struct {
 type MigrationVolumeInfo struct {
 	// PersistentVolumeClaim name.
 	PersistentVolumeClaim string `json:"persistentVolumeClaim"`
-	// Namespace of the PVC.
+	// Namespace of the PVC on the source.
 	Namespace string `json:"namespace"`
+	// DestinationNamespace is the namespace spec.namespaceMapping put the PVC's copy in on the
+	// destination. Empty when the namespace kept its name.
+	// +optional
+	DestinationNamespace string `json:"destinationNamespace,omitempty"`
 	// Volume is the bound PersistentVolume's name.
 	// +optional
 	Volume string `json:"volume,omitempty"`

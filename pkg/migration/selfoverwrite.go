@@ -1,0 +1,90 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/volsync/volsync/pkg/migration/copier"
+	"github.com/volsync/volsync/pkg/migration/remote"
+)
+
+// A ClusterPair may reach the cluster volsyncd runs on: that is how a namespace is copied next to
+// itself (app to app-dr, with spec.namespaceMapping). The same pair with a namespace left under
+// its own name would write every object onto itself, and, with startApplications false, scale
+// the source application to zero. So before its first write a run asks the destination for the
+// UID of each namespace it will write into and refuses when one is the UID of one of its source
+// namespaces here. UIDs are unique across clusters: equal UIDs are one namespace of one cluster,
+// whatever address or user the pair reaches it with, and no cluster identity (the kube-system
+// UID, a server address, a CA) has to be compared, nor read with permissions the run does not
+// otherwise need.
+
+// selfOverwrites finds the namespaces the run would write onto its own sources.
+func (run *migrationRun) selfOverwrites(ctx context.Context) ([]copier.SelfOverwrite, error) {
+	if !boolOr(run.m.Spec.IncludeResources, true) && !boolOr(run.m.Spec.IncludeVolumes, true) {
+		return nil, nil // nothing is written
+	}
+	sourceUIDs := map[string]types.UID{}
+	for _, ns := range run.namespaces() {
+		var obj corev1.Namespace
+		if err := run.r.APIReader.Get(ctx, client.ObjectKey{Name: ns}, &obj); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // nothing to overwrite; the stages say it is missing
+			}
+			return nil, fmt.Errorf("reading namespace %s on the source: %w", ns, err)
+		}
+		sourceUIDs[ns] = obj.UID
+	}
+	destinationUIDs := map[string]types.UID{}
+	for _, ns := range run.namespaces() {
+		d := run.mapping.Destination(ns)
+		if _, isSource := sourceUIDs[d]; !isSource {
+			continue // not a namespace of this run's source, wherever the destination is
+		}
+		uid, err := run.destinationNamespaceUID(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		destinationUIDs[d] = uid
+	}
+	return copier.SelfOverwrites(run.namespaces(), run.mapping, sourceUIDs, destinationUIDs), nil
+}
+
+// destinationNamespaceUID is the UID of namespace name on the destination, "" when it has none.
+// It reads the namespace; a destination user that may not read namespaces is asked instead for a
+// server-side dry-run apply of it, which needs only the create and patch the run was checked for
+// and changes nothing. A user allowed neither (one confined to the namespace's objects, with the
+// Namespace kind excluded and no volumes) leaves the question open: the UID is taken as unknown
+// ("") and the run goes on, as it did before the check existed, with a line in the log.
+func (run *migrationRun) destinationNamespaceUID(ctx context.Context, name string) (types.UID, error) {
+	var ns corev1.Namespace
+	err := run.dst.Get(ctx, client.ObjectKey{Name: name}, &ns)
+	switch {
+	case err == nil:
+		return ns.UID, nil
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case !apierrors.IsForbidden(err):
+		return "", remote.Classify(err, run.dest.Config.Host, "reading namespace "+name)
+	}
+	probe := &unstructured.Unstructured{}
+	probe.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	probe.SetName(name)
+	err = run.dst.Apply(ctx, client.ApplyConfigurationFromUnstructured(probe), client.FieldOwner(FieldOwner), client.DryRunAll)
+	switch {
+	case err == nil:
+		return probe.GetUID(), nil
+	case refusedObject(err):
+		log.FromContext(ctx).Info("cannot tell whether a destination namespace is one of this run's source namespaces: the destination user may neither read nor apply it",
+			"namespace", name, "error", err.Error())
+		return "", nil
+	default:
+		return "", remote.Classify(err, run.dest.Config.Host, "applying namespace "+name+" (dry run)")
+	}
+}
