@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared settings and helpers for the single-node cluster scripts (up.sh, down.sh, status.sh,
-# images.sh). Sourced, never run.
+# images.sh, ...). Sourced by them; run, it prints one setting for a Makefile: `lib.sh kubeconfig`
+# or `lib.sh host-ip`.
 #
 # Layout: the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) runs on
 # the host and listens on the host end of a veth pair; the node (containerd, kubelet, kube-proxy)
@@ -108,3 +109,11 @@ wait_until() {
     sleep 1
   done
 }
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-}" in
+    kubeconfig) echo "$CLUSTER_KUBECONFIG" ;;
+    host-ip) echo "$HOST_IP" ;;
+    *) die "usage: lib.sh kubeconfig|host-ip" ;;
+  esac
+fi

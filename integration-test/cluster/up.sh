@@ -234,6 +234,8 @@ for tar in "$images"/*.tar; do
   esac
   say "loading $base"
   in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import --base-name "$base" "$tar" >/dev/null
+  # deploy.sh loads an image again only when it was rebuilt since.
+  cp "${tar%.tar}.hash" "$CLUSTER_STATE/loaded-$(basename "${tar%.tar}").hash" 2>/dev/null || true
 done
 
 say "kubelet and kube-proxy in the node"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Deploys volsyncd to the running single-node cluster from specs/ (`kubectl apply -k specs`), as a
+# user would, with the images built from this checkout: the volsyncd and mover images are rebuilt
+# when the code changed (cached otherwise), loaded into the node's containerd, and the Deployment is
+# restarted when its image changed. Waits until volsyncd is available. Safe to rerun.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=integration-test/cluster/lib.sh
+source "$here/lib.sh"
+repo=$(cd "$here/../.." && pwd)
+kubectl() {
+  "${VOLSYNC_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/volsync/k8s-$K8S_VERSION}/kubectl" \
+    --kubeconfig "$CLUSTER_KUBECONFIG" "$@"
+}
+running kubelet || die "the cluster is not up: make cluster-up"
+
+images=$(bash "$here/images.sh" mover volsyncd | tail -1)
+changed=0
+for name in mover volsyncd; do
+  case $name in
+    mover) base=docker.io/library/volsync-mover ;;
+    volsyncd) base=docker.io/library/volsyncd ;;
+  esac
+  # up.sh loads every image at start; this records what is loaded, so a rebuilt image is loaded
+  # again and an unchanged one is not.
+  loaded=$CLUSTER_STATE/loaded-$name.hash
+  if [ "$(cat "$loaded" 2>/dev/null)" != "$(cat "$images/$name.hash")" ]; then
+    say "loading $base"
+    in_node ctr --address "$CONTAINERD_SOCK" -n k8s.io images import --base-name "$base" "$images/$name.tar" >/dev/null
+    cp "$images/$name.hash" "$loaded"
+    [ "$name" = volsyncd ] && changed=1
+  fi
+done
+
+say "kubectl apply -k specs"
+kubectl apply -k "$repo/specs" >/dev/null
+if [ "$changed" = 1 ]; then
+  kubectl -n volsync-system rollout restart deployment/volsyncd >/dev/null
+fi
+kubectl -n volsync-system rollout status deployment/volsyncd --timeout=180s >/dev/null
+say "volsyncd is running ($(kubectl -n volsync-system get pods -l app.kubernetes.io/component=manager -o jsonpath='{.items[0].metadata.name}'))"
