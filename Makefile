@@ -88,6 +88,13 @@ bench: dataplane-tools mover-tools ## every benchmark, with figures: engine, mig
 bench-dataplane: dataplane-tools mover-tools ## rsync and rsync-tls entry points vs the raw tools and cp -a on a 1 GiB tree
 	go test -count=1 -run '^$$' -bench 'Dataplane' -benchtime=1x -timeout 60m ./integration-test/dataplane/
 
+# SCALE_IDLE shortens the 5-minute idle measurement for a quick run (SCALE_IDLE=1m); SCALE_OWNERS,
+# SCALE_IDLE_SOURCES, SCALE_IDLE_SCHEDULES and SCALE_SPREAD change the sizes (integration-test/scale).
+.PHONY: bench-scale
+bench-scale: build ## volsyncd at scale on a real API server: trigger delays of 1,000 schedules, idle cost of 6,000 objects, start-up
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" \
+	  go run ./integration-test/scale -volsyncd bin/volsyncd
+
 ## Demo ------------------------------------------------------------------------------------------
 
 .PHONY: demo
@@ -111,6 +118,22 @@ cluster-status: ## the single-node cluster's processes, node and pods
 .PHONY: cluster-smoke
 cluster-smoke: ## check the running cluster: node Ready, pods run, a Service reaches a pod
 	bash integration-test/cluster/smoke.sh
+
+.PHONY: cluster-deploy
+cluster-deploy: ## deploy volsyncd from specs/ to the running cluster, with images of this checkout
+	bash integration-test/cluster/deploy.sh
+
+# E2E_RUN selects scenarios (go test -run); E2E_KEEP=1 keeps their namespaces for a look.
+E2E_RUN ?= .
+.PHONY: e2e
+e2e: mover-tools ## end to end on the single-node cluster: brings it up, deploys volsyncd, runs integration-test/e2e
+	bash integration-test/cluster/up.sh
+	bash integration-test/cluster/deploy.sh
+	VOLSYNC_E2E_KUBECONFIG="$$(bash integration-test/cluster/lib.sh kubeconfig)" \
+	VOLSYNC_E2E_HOST_IP="$$(bash integration-test/cluster/lib.sh host-ip)" \
+	VOLSYNC_E2E_KUBECTL="$$(bash hack/envtest-assets.sh kubectl | tail -1)/kubectl" \
+	VOLSYNC_E2E_KEEP="$(E2E_KEEP)" \
+	  go test -count=1 -timeout 40m -v -run '$(E2E_RUN)' ./integration-test/e2e/
 
 .PHONY: cluster-images
 cluster-images: ## build the pause, mover and volsyncd images for the single-node cluster (cached)

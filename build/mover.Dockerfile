@@ -29,7 +29,10 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends rsync openssh-client openssh-server stunnel4 \
       libnss-wrapper acl ca-certificates \
- && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*
+ && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_* \
+ && mkdir -p -m 0755 /run/sshd
+# /run/sshd: sshd running as root (privileged movers) needs its privilege separation directory, and
+# the root file system is read-only at run time.
 COPY --from=build /out/ /usr/local/bin/
 # Movers run as non-root with no capabilities unless the namespace allows privileged movers.
 USER 65534:65534

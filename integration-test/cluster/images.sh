@@ -114,6 +114,9 @@ build_mover() {
   mkdir -p "$work/mover-root"
   tar -C "$work/mover-root" --numeric-owner -xf "$rootfs"
   install -m 0755 "$work"/mover-bin/* "$work/mover-root/usr/local/bin/"
+  # sshd running as root (privileged movers) needs its privilege separation directory, and the
+  # root file system is read-only at run time.
+  install -d -m 0755 "$work/mover-root/run/sshd"
   # Movers run as non-root unless the namespace allows privileged movers.
   pack mover latest "$work/mover-root" --config.user 65534:65534 \
     --config.entrypoint /usr/local/bin/volsync-mover

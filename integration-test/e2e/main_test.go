@@ -223,7 +223,7 @@ for i in $(seq 1 10); do head -c 65536 /dev/urandom > /data/a/b/c/deep-$i; done
 echo %q > /data/seed
 : > /data/empty-file
 chmod 0640 /data/a/file-1
-ln /data/a/file-2 /data/a/hardlink-to-2
+ln -f /data/a/file-2 /data/a/hardlink-to-2
 %s`, seed, treeSumScript)
 	return strings.TrimSpace(runPod(t, ns, "write-"+sanitize(seed), claim, script))
 }

@@ -14,10 +14,12 @@ import (
 
 // TestRsyncToASnapshotDestination replicates a volume over rsync/ssh twice (the second round after
 // a change at the source) to a destination that keeps a VolumeSnapshot of each good sync, and checks
-// every latestImage by checksum from a pod that mounts a claim restored from it.
+// every latestImage by checksum from a pod that mounts a claim restored from it. Movers are
+// privileged here, so owners are kept as well.
 func TestRsyncToASnapshotDestination(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, "rsync")
+	privilegedMovers(t, ns)
 	newPVC(t, ns, "source", nil)
 	want := writeTree(t, ns, "source", "rsync-first")
 

@@ -27,7 +27,7 @@ func TestMoverPodsAreUnprivilegedUnlessTheNamespaceAllowsIt(t *testing.T) {
 				if pod.SecurityContext.RunAsUser == nil || *pod.SecurityContext.RunAsUser != 0 {
 					t.Errorf("runAsUser %v, want 0", pod.SecurityContext.RunAsUser)
 				}
-				for _, cap := range []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"} {
+				for _, cap := range []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT"} {
 					if !slices.Contains(c.Capabilities.Add, cap) {
 						t.Errorf("capability %s missing from %v", cap, c.Capabilities.Add)
 					}

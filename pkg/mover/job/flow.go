@@ -118,11 +118,15 @@ func DataVolume(pvc *corev1.PersistentVolumeClaim, readOnly bool) Volume {
 	}
 }
 
-// SecretVolume mounts a Secret read-only (mode 0400 for keys).
+// SecretVolume mounts a Secret read-only. Its files are readable by every user (0444): kubelet
+// makes them root's, and the mover runs as whichever user the spec or the namespace chooses (nobody
+// by default), often without an fsGroup, since an fsGroup would make kubelet change the group of
+// every file of the data volume. The pod holds the mover alone, and the entry points copy keys to
+// private files before ssh or stunnel read them.
 func SecretVolume(volName, secret, mountPath string, items ...corev1.KeyToPath) Volume {
 	return Volume{
 		Volume: corev1.Volume{Name: volName, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secret, Items: items, DefaultMode: ptrInt32(0o400),
+			SecretName: secret, Items: items, DefaultMode: ptrInt32(0o444),
 		}}},
 		MountPath: mountPath,
 		ReadOnly:  true,

@@ -44,8 +44,10 @@ const (
 	jobNameLabel = "batch.kubernetes.io/job-name"
 )
 
-// privilegedCapabilities are what rsync needs, as root, to keep ownership and permissions.
-var privilegedCapabilities = []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}
+// privilegedCapabilities are what rsync needs, as root, to keep ownership and permissions, and what
+// sshd needs as root for its privilege separation (SYS_CHROOT; AUDIT_WRITE where it is built with
+// audit support).
+var privilegedCapabilities = []corev1.Capability{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT"}
 
 // Volume is a pod volume and where the mover container mounts it.
 type Volume struct {

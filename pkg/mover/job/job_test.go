@@ -48,7 +48,7 @@ func TestBuild(t *testing.T) {
 			if *pod.SecurityContext.RunAsUser != 0 {
 				t.Errorf("runAsUser %v", *pod.SecurityContext.RunAsUser)
 			}
-			want := []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}
+			want := []corev1.Capability{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYS_CHROOT"}
 			if !slices.Equal(c.SecurityContext.Capabilities.Add, want) {
 				t.Errorf("capabilities add %v, want %v", c.SecurityContext.Capabilities.Add, want)
 			}
