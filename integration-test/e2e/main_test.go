@@ -21,8 +21,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 	"github.com/volsync/volsync/integration-test/testenv"
+	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 )
 
 // The cluster under test, set up by TestMain.
