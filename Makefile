@@ -1,6 +1,6 @@
 # volsync: the operator (volsyncd) and its CLI (volsyncctl).
 #
-#   make demo     bring up a local control plane, run volsyncd against it, apply the samples
+#   make demo     volsync on a real single-node Kubernetes here: replication and a scheduled migration
 #   make test     every test, against a real kube-apiserver and etcd built by hack/envtest-assets.sh
 #   make cluster-up / cluster-down   a real single-node Kubernetes on this machine (root)
 
@@ -98,7 +98,11 @@ bench-scale: build ## volsyncd at scale on a real API server: trigger delays of 
 ## Demo ------------------------------------------------------------------------------------------
 
 .PHONY: demo
-demo: build ## a local control plane, volsyncd against it, the samples applied and shown reconciled
+demo: build ## volsync on a real single-node Kubernetes here (root): replication to snapshots and a scheduled migration
+	bash hack/cluster-demo.sh
+
+.PHONY: demo-local
+demo-local: build ## a control plane without nodes, volsyncd against it, the samples applied and shown reconciled
 	bash hack/demo.sh
 
 ## Single-node cluster ---------------------------------------------------------------------------
