@@ -67,6 +67,7 @@ kill_all() {
 
 say "stopping the node"
 # Storage first: the driver's last NodeUnpublish calls come from kubelet, which is still running.
+stop coredns
 stop snapshot-controller
 stop csi-snapshotter
 stop csi-provisioner

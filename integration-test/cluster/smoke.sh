@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks the running single-node cluster end to end (`make cluster-smoke`): the node is Ready, a pod
 # of the pause image runs, and, when the mover image is loaded, a mover pod runs `rsync --version` to
-# completion, a Service reaches an rsync daemon in another pod through kube-proxy, and a claim of the
-# default StorageClass is provisioned, written, snapshotted, restored from the snapshot and read.
+# completion, a Service reaches an rsync daemon in another pod through kube-proxy, cluster DNS
+# answers, and a claim of the default StorageClass is provisioned, written, snapshotted, restored
+# from the snapshot and read.
 set -euo pipefail
 # shellcheck source=integration-test/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -83,6 +84,18 @@ spec:
   - {name: rsync, image: volsync-mover:latest, imagePullPolicy: Never, command: [rsync, "rsync://$ip/data/hello", /tmp/hello]}
 YAML
 kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/rsync-client --timeout=120s
+
+say "cluster DNS: a pod finds the API server's Service by name"
+kubectl -n "$ns" apply -f - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: dns}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: dns, image: volsync-mover:latest, imagePullPolicy: Never, command: [getent, hosts, kubernetes.default.svc.cluster.local]}
+YAML
+kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/dns --timeout=120s
 
 say "a PersistentVolumeClaim of the default StorageClass, written, snapshotted, restored and read back"
 kubectl -n "$ns" apply -f - <<'YAML'

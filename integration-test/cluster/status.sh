@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 up=0
 for p in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy \
-  hostpath-csi csi-provisioner csi-snapshotter snapshot-controller; do
+  hostpath-csi csi-provisioner csi-snapshotter snapshot-controller coredns; do
   if running "$p"; then
     printf '%-24s running (pid %s)\n' "$p" "$(cat "$CLUSTER_RUN/$p.pid")"
     up=$((up + 1))

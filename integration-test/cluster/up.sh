@@ -239,9 +239,10 @@ for tar in "$images"/*.tar; do
 done
 
 say "kubelet and kube-proxy in the node"
-# The host's nameserver is not reachable from the node's namespace and there is no cluster DNS yet:
-# pods get a resolv.conf without a nameserver, so a lookup fails at once instead of timing out.
-echo "# no nameserver: the single-node cluster has no DNS yet" > "$CLUSTER_STATE/resolv.conf"
+# The host's nameserver is not reachable from the node's namespace: pods with dnsPolicy Default get
+# a resolv.conf without a nameserver, so a lookup fails at once instead of timing out. The others
+# get the cluster DNS (dns.sh).
+echo "# no nameserver: the node has no upstream resolver" > "$CLUSTER_STATE/resolv.conf"
 cat > "$CLUSTER_STATE/kubelet.yaml" <<KUBELET
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -259,6 +260,7 @@ cgroupDriver: cgroupfs
 failSwapOn: false
 failCgroupV1: false
 clusterDomain: cluster.local
+clusterDNS: [$CLUSTER_DNS_IP]
 resolvConf: $CLUSTER_STATE/resolv.conf
 healthzBindAddress: 127.0.0.1
 # The disk is shared with builds: do not evict pods for it.
@@ -290,6 +292,7 @@ wait_until 180 "node $NODE_NAME to be Ready" \
   kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
 wait_until 60 "the default ServiceAccount" kubectl get serviceaccount default
 bash "$here/csi.sh"
+bash "$here/dns.sh"
 case " ${CLUSTER_IMAGES-} " in
   *" local-path "*) bash "$here/storage.sh" ;;
 esac
