@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -247,12 +248,18 @@ func (s *Store) place(from, dst string) error {
 		if err != nil {
 			return fmt.Errorf("copying %s: %v: %s", from, err, out)
 		}
-		// The copy takes the source's root mode and owner too.
+		// cp copies what is inside; the root directory's owner and mode (setgid and sticky
+		// included) are the source's too.
 		info, err := os.Stat(from)
 		if err != nil {
 			return err
 		}
-		if err := os.Chmod(tmp, info.Mode().Perm()); err != nil {
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			if err := os.Lchown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+				return err
+			}
+		}
+		if err := os.Chmod(tmp, info.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,19 @@ func TestStoreVolumesSnapshotsAndClones(t *testing.T) {
 	if err := os.WriteFile(file, []byte("second"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The volume's root keeps its owner and mode, setgid included (an fsGroup volume has it).
+	if err := os.Chmod(s.VolumePath("pvc-a"), os.ModeSetgid|0o775); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateSnapshot("snapshot-mode", "pvc-a", now); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(s.snapshotPath("snapshot-mode")); err != nil || info.Mode()&(os.ModePerm|os.ModeSetgid) != os.ModeSetgid|0o775 {
+		t.Errorf("snapshot root mode %v (%v), want setgid and 0775", info.Mode(), err)
+	}
+	if err := s.DeleteSnapshot("snapshot-mode"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.CreateVolume("pvc-from-snap", 1<<20, "snapshot-1", ""); err != nil {
 		t.Fatal(err)
 	}
