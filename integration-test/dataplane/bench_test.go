@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/volsync/volsync/integration-test/testenv"
 	"github.com/volsync/volsync/pkg/mover/rsync"
 )
 
@@ -236,7 +237,7 @@ func rawRsyncStunnel(b *testing.B, src, dst string, k keys) {
 // startDaemon starts a server for a raw run and returns what stops it.
 func startDaemon(b *testing.B, name string, args ...string) func() {
 	cmd := exec.Command(name, args...)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("%s: %v", name, err)

@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/volsync/volsync/integration-test/testenv"
 )
 
 // moverBinary is the volsync-mover binary built once for the whole package.
@@ -26,6 +27,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// A CA bundle from the environment would make restic and rclone refuse the plain-HTTP
+	// loopback S3 server's peers, or trust the wrong ones.
+	os.Unsetenv("AWS_CA_BUNDLE")
 	for _, tool := range []string{"rsync", "ssh", "ssh-keygen", "stunnel4", "setfacl", "setpriv"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			fmt.Fprintf(os.Stderr, "dataplane tests need %s: run 'make dataplane-tools' (hack/dataplane-tools.sh) first\n", tool)
@@ -150,49 +154,24 @@ func makeKeys(t testing.TB, id identity) keys {
 	return k
 }
 
-// freePort returns a TCP port nobody listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a loopback TCP port nobody listens on now.
+func freePort(t testing.TB) int { return testenv.FreePort(t, "127.0.0.1") }
 
 // moverProc is a running volsync-mover process.
 type moverProc struct {
 	t        testing.TB
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *testenv.SyncBuffer
 	termLog  string
 	done     chan struct{}
 	exitCode int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startMover runs volsync-mover <mover> <role> as id with env.
 func startMover(t testing.TB, id identity, mover, role string, env map[string]string) *moverProc {
 	t.Helper()
 	state := tempDir(t, id, "term")
-	p := &moverProc{t: t, out: &syncBuffer{}, termLog: filepath.Join(state, "termination-log"), done: make(chan struct{})}
+	p := &moverProc{t: t, out: &testenv.SyncBuffer{}, termLog: filepath.Join(state, "termination-log"), done: make(chan struct{})}
 	args := []string{mover, role}
 	name := moverBinary
 	if !id.privileged() {

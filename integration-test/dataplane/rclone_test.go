@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/volsync/volsync/integration-test/testenv"
 )
 
 // The rclone mover against a real rclone and a real S3 server: one source feeding two
@@ -59,7 +61,7 @@ func makeRcloneSpecial(t testing.TB, root string, owners bool) {
 // a file by a link, a directory by a link) and syncs again.
 func TestRcloneOneSourceTwoDestinations(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "rclone")
+	s3.MakeBucket(t, "rclone")
 	remote := s3.rcloneEnv(t, "rclone", "volumes/one-to-two")
 	src := tempDir(t, asRoot, "rclone-src")
 	makeTree(t, src, treeSpec{SmallFiles: 10000, SmallSize: 300, LargeFiles: 1, LargeSize: 8 << 20, Seed: 21})
@@ -134,7 +136,7 @@ func TestRcloneOneSourceTwoDestinations(t *testing.T) {
 // fail and leave the volume as it was, not empty it.
 func TestRcloneDestinationWithNothingToRestoreFails(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "rclone")
+	s3.MakeBucket(t, "rclone")
 	cases := []struct {
 		name    string
 		env     map[string]string
@@ -152,7 +154,7 @@ func TestRcloneDestinationWithNothingToRestoreFails(t *testing.T) {
 			}
 			code, sum, p := runMoverTo(t, asRoot, "rclone", "destination", withEnv(c.env, "DATA_DIR", dst), 2*time.Minute)
 			if code == 0 || sum.Result != "Failed" || !strings.Contains(sum.Message, c.message) {
-				t.Fatalf("exit %d with %+v: want a failure saying %q\n%s", code, sum, c.message, tailOf(p.out.String(), 3000))
+				t.Fatalf("exit %d with %+v: want a failure saying %q\n%s", code, sum, c.message, testenv.Tail(p.out.String(), 3000))
 			}
 			if strings.Contains(p.out.String(), s3.SecretKey) {
 				t.Fatalf("the mover's output shows a secret:\n%s", p.out.String())
@@ -187,7 +189,7 @@ func rcloneEntryRoundTrip(b *testing.B, src, dst string, _ keys) {
 // entry points' manifest does.
 func rawRcloneRoundTrip(b *testing.B, src, dst string, _ keys) {
 	r := benchRemoteFor(b, dst)
-	env := map[string]string{"RCLONE_CONFIG": r.s3.RcloneConfig}
+	env := map[string]string{"RCLONE_CONFIG": r.s3.RcloneConfigFile}
 	rclone := rcloneBin(b)
 	flags := []string{"--checksum", "--transfers", "10", "--links", "--metadata", "--create-empty-src-dirs", "--retries", "1"}
 	r.timePhase("up", func() { rawCmd(b, r.dir, env, rclone, append([]string{"sync", src, "s3:bench/raw"}, flags...)...) })
@@ -195,7 +197,7 @@ func rawRcloneRoundTrip(b *testing.B, src, dst string, _ keys) {
 		// Links come back with a user.content-type xattr that Linux refuses on links; rclone
 		// reports it, so a failure here is tolerated as long as the data arrived.
 		cmd := exec.Command(rclone, append([]string{"sync", "s3:bench/raw", dst}, flags...)...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + os.TempDir(), "RCLONE_CONFIG=" + r.s3.RcloneConfig}
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + os.TempDir(), "RCLONE_CONFIG=" + r.s3.RcloneConfigFile}
 		_ = cmd.Run()
 	})
 	r.printPhases("rclone by hand")

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/volsync/volsync/integration-test/testenv"
 )
 
 // The restic mover against a real restic and a real S3 server: backups, restores of the latest,
@@ -93,7 +95,7 @@ func resticSnapshots(t testing.TB, env map[string]string) []struct {
 // time between the two backups, each compared by checksum with the tree that was backed up.
 func TestResticRestoresLatestPreviousAndAsOf(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "restic")
+	s3.MakeBucket(t, "restic")
 	repo := s3.resticEnv(t, "restic", "latest-previous-asof")
 	src := tempDir(t, asRoot, "restic-src")
 	makeTree(t, src, treeSpec{SmallFiles: 10000, SmallSize: 300, LargeFiles: 1, LargeSize: 8 << 20,
@@ -102,7 +104,7 @@ func TestResticRestoresLatestPreviousAndAsOf(t *testing.T) {
 
 	first := startMover(t, asRoot, "restic", "source", source)
 	if code := first.wait(10 * time.Minute); code != 0 {
-		t.Fatalf("first backup exited %d: %+v\n%s", code, first.summary(), tailOf(first.out.String(), 4000))
+		t.Fatalf("first backup exited %d: %+v\n%s", code, first.summary(), testenv.Tail(first.out.String(), 4000))
 	}
 	if sum := first.summary(); sum.Result != "Successful" || sum.Files < 10000 || sum.Bytes < 10000*300 {
 		t.Fatalf("first backup's summary %+v: want Successful with at least 10000 files and 3,000,000 bytes", sum)
@@ -126,7 +128,7 @@ func TestResticRestoresLatestPreviousAndAsOf(t *testing.T) {
 	changeTree(t, src, 0.02, 12)
 	second := startMover(t, asRoot, "restic", "source", source)
 	if code := second.wait(10 * time.Minute); code != 0 {
-		t.Fatalf("second backup exited %d: %+v\n%s", code, second.summary(), tailOf(second.out.String(), 4000))
+		t.Fatalf("second backup exited %d: %+v\n%s", code, second.summary(), testenv.Tail(second.out.String(), 4000))
 	}
 	secondID := terminationSnapshot(t, second)
 	v2 := checksumTree(t, src, resticTreeOptions, moverOwned)
@@ -151,7 +153,7 @@ func TestResticRestoresLatestPreviousAndAsOf(t *testing.T) {
 			env := withEnv(repo, append([]string{"DATA_DIR", dst, "CACHE_DIR", tempDir(t, asRoot, "restic-cache-dst")}, c.env...)...)
 			p := startMover(t, asRoot, "restic", "destination", env)
 			if code := p.wait(10 * time.Minute); code != 0 {
-				t.Fatalf("restore exited %d: %+v\n%s", code, p.summary(), tailOf(p.out.String(), 4000))
+				t.Fatalf("restore exited %d: %+v\n%s", code, p.summary(), testenv.Tail(p.out.String(), 4000))
 			}
 			if got := terminationSnapshot(t, p); got != c.snapshot {
 				t.Fatalf("restored snapshot %s, want %s", got, c.snapshot)
@@ -187,7 +189,7 @@ func TestResticRestoresLatestPreviousAndAsOf(t *testing.T) {
 // why, never report success over an empty volume (volsync #1211, #1138).
 func TestResticRestoreWithNothingToRestoreFails(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "restic")
+	s3.MakeBucket(t, "restic")
 	empty := s3.resticEnv(t, "restic", "initialized-but-empty")
 	if out, err := resticCmd(t, empty, "init").CombinedOutput(); err != nil {
 		t.Fatalf("restic init: %v: %s", err, out)
@@ -215,7 +217,7 @@ func TestResticRestoreWithNothingToRestoreFails(t *testing.T) {
 			env := withEnv(c.env, "DATA_DIR", dst, "CACHE_DIR", tempDir(t, asRoot, "cache"))
 			code, sum, p := runMoverTo(t, asRoot, "restic", "destination", env, 5*time.Minute)
 			if code == 0 || sum.Result != "Failed" {
-				t.Fatalf("exit %d with %+v: want a failure\n%s", code, sum, tailOf(p.out.String(), 3000))
+				t.Fatalf("exit %d with %+v: want a failure\n%s", code, sum, testenv.Tail(p.out.String(), 3000))
 			}
 			if !strings.Contains(sum.Message, c.message) {
 				t.Fatalf("message %q should contain %q", sum.Message, c.message)
@@ -236,7 +238,7 @@ func TestResticRestoreWithNothingToRestoreFails(t *testing.T) {
 // once with exit code 11 and a message that names spec.restic.unlock; UNLOCK=1 then succeeds.
 func TestResticLockedRepositoryFailsFastThenUnlocks(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "restic")
+	s3.MakeBucket(t, "restic")
 	repo := s3.resticEnv(t, "restic", "locked")
 	src := tempDir(t, asRoot, "restic-src")
 	makeTree(t, src, treeSpec{SmallFiles: 100, SmallSize: 100, Special: true, Seed: 5})
@@ -278,7 +280,7 @@ func TestResticLockedRepositoryFailsFastThenUnlocks(t *testing.T) {
 			code, sum, p := runMoverTo(t, asRoot, "restic", role, env, 2*time.Minute)
 			took := time.Since(start)
 			if code != 11 || sum.Result != "Failed" {
-				t.Fatalf("exit %d with %+v: want exit code 11\n%s", code, sum, tailOf(p.out.String(), 3000))
+				t.Fatalf("exit %d with %+v: want exit code 11\n%s", code, sum, testenv.Tail(p.out.String(), 3000))
 			}
 			for _, want := range []string{"repository is locked by another process", "set spec.restic.unlock to remove stale locks"} {
 				if !strings.Contains(sum.Message, want) {
@@ -307,7 +309,7 @@ func TestResticLockedRepositoryFailsFastThenUnlocks(t *testing.T) {
 // PRUNE=1 prunes.
 func TestResticRetentionForgetsAndPrunes(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "restic")
+	s3.MakeBucket(t, "restic")
 	repo := s3.resticEnv(t, "restic", "retention")
 	src := tempDir(t, asRoot, "restic-src")
 	makeTree(t, src, treeSpec{SmallFiles: 50, SmallSize: 100, Seed: 7})
@@ -347,7 +349,7 @@ func TestResticRetentionForgetsAndPrunes(t *testing.T) {
 // of the volume.
 func TestResticExcludes(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "restic")
+	s3.MakeBucket(t, "restic")
 	repo := s3.resticEnv(t, "restic", "excludes")
 	src := tempDir(t, asRoot, "restic-src")
 	for _, p := range []string{"keep/a", "cache/b", "keep/cache/c", "x.tmp", "keep/y.tmp"} {
@@ -423,7 +425,7 @@ func rawResticRoundTrip(b *testing.B, src, dst string, _ keys) {
 // owns, restore what they can (everything but owners).
 func TestResticRunsUnprivileged(t *testing.T) {
 	s3 := startS3(t)
-	s3.makeBucket(t, "restic")
+	s3.MakeBucket(t, "restic")
 	repo := s3.resticEnv(t, "restic", "unprivileged")
 	src := tempDir(t, asNobody, "restic-src")
 	makeTree(t, src, treeSpec{SmallFiles: 200, SmallSize: 100, Seed: 9})

@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,55 +15,18 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/volsync/volsync/integration-test/testenv"
 )
 
 // The restic and rclone movers talk to an object store. These tests run a real S3 server,
 // versitygw over a temporary directory, on a free loopback port, with restic, rclone and
 // versitygw built at pinned versions by hack/mover-tools.sh.
 
-var (
-	moverToolsOnce sync.Once
-	moverToolsDir  string
-	moverToolsErr  error
-)
-
-// moverTools returns the directory holding restic, rclone and versitygw, building them the first
-// time (hack/mover-tools.sh caches them outside the repository, so later runs find them at once).
-// A tool that cannot be built fails the test loudly: these tests never skip.
-func moverTools(t testing.TB) string {
-	t.Helper()
-	moverToolsOnce.Do(func() {
-		// A CA bundle from the environment would make restic and rclone refuse the plain-HTTP
-		// loopback server's peers, or trust the wrong ones.
-		os.Unsetenv("AWS_CA_BUNDLE")
-		var stderr bytes.Buffer
-		cmd := exec.Command("bash", filepath.Join("..", "..", "hack", "mover-tools.sh"))
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			moverToolsErr = fmt.Errorf("hack/mover-tools.sh: %v\n%s", err, stderr.String())
-			return
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		moverToolsDir = lines[len(lines)-1]
-		for _, tool := range []string{"restic", "rclone", "versitygw"} {
-			if _, err := os.Stat(filepath.Join(moverToolsDir, tool)); err != nil {
-				moverToolsErr = fmt.Errorf("hack/mover-tools.sh did not build %s: %v", tool, err)
-			}
-		}
-	})
-	if moverToolsErr != nil {
-		t.Fatalf("the restic and rclone data-plane tests need their tools: %v", moverToolsErr)
-	}
-	return moverToolsDir
-}
-
-func resticBin(t testing.TB) string    { return filepath.Join(sharedMoverTools(t), "restic") }
-func rcloneBin(t testing.TB) string    { return filepath.Join(sharedMoverTools(t), "rclone") }
-func versitygwBin(t testing.TB) string { return filepath.Join(moverTools(t), "versitygw") }
+func resticBin(t testing.TB) string { return filepath.Join(sharedMoverTools(t), "restic") }
+func rcloneBin(t testing.TB) string { return filepath.Join(sharedMoverTools(t), "rclone") }
 
 var (
 	sharedToolsOnce sync.Once
@@ -77,7 +39,7 @@ var (
 // cache's, so a second run reuses it.
 func sharedMoverTools(t testing.TB) string {
 	t.Helper()
-	cache := moverTools(t)
+	cache := testenv.MoverTools(t)
 	sharedToolsOnce.Do(func() {
 		dir := filepath.Join(os.TempDir(), "volsync-dataplane-"+filepath.Base(cache))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -114,96 +76,26 @@ func sharedMoverTools(t testing.TB) string {
 	return sharedToolsDir
 }
 
-// s3Server is a versitygw serving a temporary directory on loopback.
+// s3Server is an S3 server serving a temporary directory on loopback.
 type s3Server struct {
-	Endpoint  string // http://127.0.0.1:port
-	AccessKey string
-	SecretKey string
-	// RcloneConfig is an rclone.conf whose section "s3" reaches the server, readable by every
-	// identity the tests run movers as.
-	RcloneConfig string
-	// CAFile is the CA certificate of a server started with startS3TLS.
-	CAFile string
+	*testenv.S3Server
 }
 
 // startS3 starts an S3 server for the test; it stops at the end of the test.
-func startS3(t testing.TB) *s3Server { return startS3With(t, false) }
+func startS3(t testing.TB) *s3Server {
+	t.Helper()
+	return &s3Server{testenv.StartS3(t, testenv.S3Options{})}
+}
 
 // startS3TLS starts an S3 server that serves HTTPS with a certificate from a private CA, whose
 // certificate is then in s.CAFile.
-func startS3TLS(t testing.TB) *s3Server { return startS3With(t, true) }
-
-func startS3With(t testing.TB, withTLS bool) *s3Server {
+func startS3TLS(t testing.TB) *s3Server {
 	t.Helper()
-	bin := versitygwBin(t)
-	root := tempDir(t, asRoot, "s3")
-	port := freePort(t)
-	s := &s3Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), AccessKey: "volsynctest",
-		SecretKey: "volsync-test-secret-key"}
-	args := []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--access", s.AccessKey,
-		"--secret", s.SecretKey, "--region", "us-east-1"}
-	if withTLS {
-		pki := tempDir(t, asRoot, "s3-pki")
-		s.CAFile = filepath.Join(pki, "ca.crt")
-		cert, key := filepath.Join(pki, "server.crt"), filepath.Join(pki, "server.key")
-		writeTestPKI(t, s.CAFile, cert, key)
-		args = append(args, "--cert", cert, "--key", key)
-		s.Endpoint = fmt.Sprintf("https://127.0.0.1:%d", port)
-	}
-	var out syncBuffer
-	cmd := exec.Command(bin, append(args, "posix", root)...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + root}
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting versitygw: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("versitygw exited at start:\n%s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on port %d within 30s:\n%s", port, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	confDir := tempDir(t, asRoot, "rclone-conf")
-	s.RcloneConfig = filepath.Join(confDir, "rclone.conf")
-	conf := fmt.Sprintf("[s3]\ntype = s3\nprovider = Other\naccess_key_id = %s\nsecret_access_key = %s\n"+
-		"endpoint = %s\nregion = us-east-1\nforce_path_style = true\n", s.AccessKey, s.SecretKey, s.Endpoint)
-	// Secret volumes are world-readable by default.
-	if err := os.WriteFile(s.RcloneConfig, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// makeBucket creates a bucket through the S3 API.
-func (s *s3Server) makeBucket(t testing.TB, name string) {
-	t.Helper()
-	args := []string{"mkdir", "s3:" + name}
-	if s.CAFile != "" {
-		args = append(args, "--ca-cert", s.CAFile)
-	}
-	cmd := exec.Command(rcloneBin(t), args...)
-	cmd.Env = []string{"RCLONE_CONFIG=" + s.RcloneConfig, "HOME=" + os.TempDir()}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("creating bucket %s: %v: %s", name, err, out)
-	}
+	pki := tempDir(t, asRoot, "s3-pki")
+	opts := testenv.S3Options{CAFile: filepath.Join(pki, "ca.crt"),
+		CertFile: filepath.Join(pki, "server.crt"), KeyFile: filepath.Join(pki, "server.key")}
+	writeTestPKI(t, opts.CAFile, opts.CertFile, opts.KeyFile)
+	return &s3Server{testenv.StartS3(t, opts)}
 }
 
 // resticEnv is the environment of a restic mover whose repository is bucket/path on s.
@@ -213,7 +105,7 @@ func (s *s3Server) resticEnv(t testing.TB, bucket, path string) map[string]strin
 		"RESTIC_PASSWORD":       "volsync-test-repository-password",
 		"AWS_ACCESS_KEY_ID":     s.AccessKey,
 		"AWS_SECRET_ACCESS_KEY": s.SecretKey,
-		"AWS_DEFAULT_REGION":    "us-east-1",
+		"AWS_DEFAULT_REGION":    s.Region,
 		"RESTIC_BIN":            resticBin(t),
 	}
 }
@@ -221,7 +113,7 @@ func (s *s3Server) resticEnv(t testing.TB, bucket, path string) map[string]strin
 // rcloneEnv is the environment of an rclone mover that syncs with bucket/path on s.
 func (s *s3Server) rcloneEnv(t testing.TB, bucket, path string) map[string]string {
 	return map[string]string{
-		"RCLONE_CONFIG":         s.RcloneConfig,
+		"RCLONE_CONFIG":         s.RcloneConfigFile,
 		"RCLONE_CONFIG_SECTION": "s3",
 		"RCLONE_DEST_PATH":      bucket + "/" + path,
 		"RCLONE_BIN":            rcloneBin(t),
@@ -253,17 +145,9 @@ func runMoverOK(t testing.TB, id identity, mover, role string, env map[string]st
 	t.Helper()
 	code, sum, p := runMoverTo(t, id, mover, role, env, 10*time.Minute)
 	if code != 0 || sum.Result != "Successful" {
-		t.Fatalf("%s %s exited %d with %+v; output:\n%s", mover, role, code, sum, tailOf(p.out.String(), 4000))
+		t.Fatalf("%s %s exited %d with %+v; output:\n%s", mover, role, code, sum, testenv.Tail(p.out.String(), 4000))
 	}
 	return sum
-}
-
-// tailOf is the end of s, at most n bytes.
-func tailOf(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }
 
 // benchRemote is the object store of one benchmark row: the row syncs into the same destination
@@ -281,7 +165,7 @@ func benchRemoteFor(b *testing.B, dst string) *benchRemote {
 		return r.(*benchRemote)
 	}
 	r := &benchRemote{s3: startS3(b), dir: tempDir(b, asRoot, "bench-remote")}
-	r.s3.makeBucket(b, "bench")
+	r.s3.MakeBucket(b, "bench")
 	benchRemotes.Store(dst, r)
 	b.Cleanup(func() { benchRemotes.Delete(dst) })
 	return r
@@ -320,7 +204,7 @@ func rawCmd(b *testing.B, dir string, env map[string]string, name string, args .
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, tailOf(string(out), 3000))
+		b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, testenv.Tail(string(out), 3000))
 	}
 }
 
@@ -367,7 +251,7 @@ func writeTestPKI(t testing.TB, caFile, certFile, keyFile string) {
 // whose certificate a private CA signed when CUSTOM_CA names that CA, and refuse it without.
 func TestCustomCAReachesAnS3ServerWithAPrivateCA(t *testing.T) {
 	s3 := startS3TLS(t)
-	s3.makeBucket(t, "tls")
+	s3.MakeBucket(t, "tls")
 	src := tempDir(t, asRoot, "tls-src")
 	makeTree(t, src, treeSpec{SmallFiles: 20, SmallSize: 100, Seed: 31})
 	opt := checksumOptions{Ownership: true, DirTimes: true}

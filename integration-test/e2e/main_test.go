@@ -75,17 +75,7 @@ func TestMain(m *testing.M) {
 // failure the namespace's state is in the log (see newNamespace).
 func eventually(t *testing.T, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", timeout, err)
-		}
-		time.Sleep(time.Second)
-	}
+	testenv.EventuallyEvery(t, timeout, time.Second, cond)
 }
 
 // newNamespace makes a namespace for one test. When the test fails, its objects, events and pod
@@ -156,16 +146,22 @@ func snapshotSource(name string) *corev1.TypedLocalObjectReference {
 	return &corev1.TypedLocalObjectReference{APIGroup: ptr.To("snapshot.storage.k8s.io"), Kind: "VolumeSnapshot", Name: name}
 }
 
-// runPod runs script in a mover-image pod (as root) with claim mounted at /data, waits for it to
-// end and returns its output; a pod that fails fails the test.
-func runPod(t *testing.T, ns, name, claim, script string) string {
+// asRoot is the security context of the test's own pods that read and write claims: root, so
+// that every file is theirs to read and every mode theirs to set.
+func asRoot() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)}
+}
+
+// runPod runs script in a mover-image pod with security context sc and claim mounted at /data,
+// waits for it to end and returns its output; a pod that fails fails the test.
+func runPod(t *testing.T, ns, name, claim, script string, sc *corev1.PodSecurityContext) string {
 	t.Helper()
 	ctx := context.Background()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		ObjectMeta: objectMeta(ns, name),
 		Spec: corev1.PodSpec{
 			RestartPolicy:   corev1.RestartPolicyNever,
-			SecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)},
+			SecurityContext: sc,
 			Containers: []corev1.Container{{
 				Name: "run", Image: moverImage, ImagePullPolicy: corev1.PullIfNotPresent,
 				Command:      []string{"sh", "-ec", script},
@@ -176,9 +172,7 @@ func runPod(t *testing.T, ns, name, claim, script string) string {
 			}}},
 		},
 	}
-	if err := k8s.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	create(t, pod)
 	eventually(t, 3*time.Minute, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
 			return err
@@ -213,8 +207,15 @@ func podLogs(t *testing.T, ns, name string) string {
 }
 
 // writeTree fills a claim with a tree of random files (nested directories, a hard link, an empty
-// file, modes) and returns its checksum listing.
+// file, modes), written as root, and returns its checksum listing.
 func writeTree(t *testing.T, ns, claim, seed string) string {
+	t.Helper()
+	return writeTreeAs(t, ns, claim, seed, asRoot())
+}
+
+// writeTreeAs is writeTree run by an application pod with security context sc (a non-root user,
+// say) instead of root. The tree is the same.
+func writeTreeAs(t *testing.T, ns, claim, seed string, sc *corev1.PodSecurityContext) string {
 	t.Helper()
 	script := fmt.Sprintf(`
 mkdir -p /data/a/b/c /data/empty-dir
@@ -225,13 +226,13 @@ echo %q > /data/seed
 chmod 0640 /data/a/file-1
 ln -f /data/a/file-2 /data/a/hardlink-to-2
 %s`, seed, treeSumScript)
-	return strings.TrimSpace(runPod(t, ns, "write-"+sanitize(seed), claim, script))
+	return strings.TrimSpace(runPod(t, ns, "write-"+sanitize(seed), claim, script, sc))
 }
 
 // treeSum returns the checksum listing of a claim's tree.
 func treeSum(t *testing.T, ns, claim, pod string) string {
 	t.Helper()
-	return strings.TrimSpace(runPod(t, ns, pod, claim, treeSumScript))
+	return strings.TrimSpace(runPod(t, ns, pod, claim, treeSumScript, asRoot()))
 }
 
 // treeSumScript prints one line per file (content hash, mode, path) and per directory (mode, path),

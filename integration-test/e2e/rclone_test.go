@@ -23,7 +23,7 @@ func TestRcloneOneSourceTwoDestinations(t *testing.T) {
 	privilegedMovers(t, ns)
 	privilegedMovers(t, other)
 	store := startObjectStore(t)
-	store.makeBucket(t, "rclone")
+	store.MakeBucket(t, "rclone")
 	store.rcloneConfigSecret(t, ns, "rclone-config")
 	store.rcloneConfigSecret(t, other, "rclone-config")
 	remote := func() volsyncv1alpha1.ReplicationDestinationRcloneSpec {

@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
@@ -25,7 +21,7 @@ func TestResticBackupsRestoreLatestAndPrevious(t *testing.T) {
 	// incomplete.
 	privilegedMovers(t, ns)
 	store := startObjectStore(t)
-	store.makeBucket(t, "restic")
+	store.MakeBucket(t, "restic")
 	store.resticRepositorySecret(t, ns, "repository", "restic", ns)
 
 	newPVC(t, ns, "source", nil)
@@ -130,16 +126,7 @@ func backupSnapshot(t *testing.T, rs *volsyncv1alpha1.ReplicationSource) string 
 // tag, successfully.
 func waitManualRestore(t *testing.T, rd *volsyncv1alpha1.ReplicationDestination, tag string) {
 	t.Helper()
-	eventually(t, syncTimeout, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(rd), rd); err != nil {
-			return err
-		}
-		if rd.Status.LastManualSync != tag {
-			c := meta.FindStatusCondition(rd.Status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
-			return fmt.Errorf("destination %s: lastManualSync %q, want %q (condition %+v)", rd.Name, rd.Status.LastManualSync, tag, c)
-		}
-		return nil
-	})
+	waitLastManualSync(t, rd, &rd.Status.ReplicationStatus, "destination", tag)
 	if st := rd.Status.LatestMoverStatus; st == nil || st.Result != volsyncv1alpha1.MoverResultSuccessful {
 		t.Fatalf("destination %s finished %q with latestMoverStatus %+v, want Successful", rd.Name, tag, st)
 	}

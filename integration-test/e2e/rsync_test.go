@@ -17,7 +17,6 @@ import (
 // every latestImage by checksum from a pod that mounts a claim restored from it. Movers are
 // privileged here, so owners are kept as well.
 func TestRsyncToASnapshotDestination(t *testing.T) {
-	ctx := context.Background()
 	ns := newNamespace(t, "rsync")
 	privilegedMovers(t, ns)
 	newPVC(t, ns, "source", nil)
@@ -35,16 +34,7 @@ func TestRsyncToASnapshotDestination(t *testing.T) {
 			},
 		},
 	}
-	create(t, rd)
-	eventually(t, syncTimeout, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(rd), rd); err != nil {
-			return err
-		}
-		if rd.Status.Rsync == nil || rd.Status.Rsync.Address == nil || rd.Status.Rsync.SSHKeys == nil {
-			return fmt.Errorf("the destination publishes no address and keys yet")
-		}
-		return nil
-	})
+	createListening(t, rd)
 
 	rs := &volsyncv1alpha1.ReplicationSource{
 		ObjectMeta: objectMeta(ns, "source"),
@@ -75,20 +65,49 @@ func TestRsyncToASnapshotDestination(t *testing.T) {
 	requireSameTree(t, "the second image", want, restoredTreeSum(t, ns, image2, "second"))
 }
 
-// waitManualSync waits until a manually triggered source has finished the sync named tag.
-func waitManualSync(t *testing.T, rs *volsyncv1alpha1.ReplicationSource, tag string) *volsyncv1alpha1.ReplicationSource {
+// createListening creates an always-listening rsync or rsync-tls destination and waits until its
+// status publishes the address and keys a source needs.
+func createListening(t *testing.T, rd *volsyncv1alpha1.ReplicationDestination) {
 	t.Helper()
+	create(t, rd)
 	eventually(t, syncTimeout, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(rs), rs); err != nil {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(rd), rd); err != nil {
 			return err
 		}
-		if rs.Status.LastManualSync != tag {
-			c := meta.FindStatusCondition(rs.Status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
-			return fmt.Errorf("source %s: lastManualSync %q, want %q (condition %+v)", rs.Name, rs.Status.LastManualSync, tag, c)
+		if rd.Spec.RsyncTLS != nil {
+			if st := rd.Status.RsyncTLS; st == nil || st.Address == nil || st.KeySecret == nil {
+				return fmt.Errorf("destination %s publishes no address and key Secret yet (status.rsyncTLS %+v)", rd.Name, st)
+			}
+			return nil
+		}
+		if st := rd.Status.Rsync; st == nil || st.Address == nil || st.SSHKeys == nil {
+			return fmt.Errorf("destination %s publishes no address and SSH keys yet (status.rsync %+v)", rd.Name, st)
 		}
 		return nil
 	})
+}
+
+// waitManualSync waits until a manually triggered source has finished the sync named tag.
+func waitManualSync(t *testing.T, rs *volsyncv1alpha1.ReplicationSource, tag string) *volsyncv1alpha1.ReplicationSource {
+	t.Helper()
+	waitLastManualSync(t, rs, &rs.Status.ReplicationStatus, "source", tag)
 	return rs
+}
+
+// waitLastManualSync waits until obj, a manually triggered source or destination (what) whose
+// status is st, has finished the sync named tag. Each poll reads obj, and so st, afresh.
+func waitLastManualSync(t *testing.T, obj client.Object, st *volsyncv1alpha1.ReplicationStatus, what, tag string) {
+	t.Helper()
+	eventually(t, syncTimeout, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		if st.LastManualSync != tag {
+			c := meta.FindStatusCondition(st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+			return fmt.Errorf("%s %s: lastManualSync %q, want %q (condition %+v)", what, obj.GetName(), st.LastManualSync, tag, c)
+		}
+		return nil
+	})
 }
 
 // waitNewImage waits until the destination's latestImage names a snapshot other than previous and

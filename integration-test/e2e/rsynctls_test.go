@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -91,16 +88,7 @@ func newRsyncTLSDestination(t *testing.T, ns, name string, opts volsyncv1alpha1.
 			RsyncTLS: &volsyncv1alpha1.ReplicationDestinationRsyncTLSSpec{ReplicationDestinationVolumeOptions: opts, MoverConfig: mc},
 		},
 	}
-	create(t, rd)
-	eventually(t, syncTimeout, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(rd), rd); err != nil {
-			return err
-		}
-		if st := rd.Status.RsyncTLS; st == nil || st.Address == nil || st.KeySecret == nil {
-			return fmt.Errorf("destination %s publishes no address and key Secret yet (status.rsyncTLS %+v)", name, st)
-		}
-		return nil
-	})
+	createListening(t, rd)
 	return rd
 }
 
@@ -128,60 +116,4 @@ func requireUnprivilegedMover(t *testing.T, ns string) {
 			}
 		}
 	}
-}
-
-// writeTreeAs is writeTree run by an application pod with security context sc (a non-root user)
-// instead of root. The tree is the same.
-func writeTreeAs(t *testing.T, ns, claim, seed string, sc *corev1.PodSecurityContext) string {
-	t.Helper()
-	script := fmt.Sprintf(`
-mkdir -p /data/a/b/c /data/empty-dir
-for i in $(seq 1 40); do head -c $((i * 997)) /dev/urandom > /data/a/file-$i; done
-for i in $(seq 1 10); do head -c 65536 /dev/urandom > /data/a/b/c/deep-$i; done
-echo %q > /data/seed
-: > /data/empty-file
-chmod 0640 /data/a/file-1
-ln -f /data/a/file-2 /data/a/hardlink-to-2
-%s`, seed, treeSumScript)
-	return strings.TrimSpace(runPodAs(t, ns, "write-"+sanitize(seed), claim, script, sc))
-}
-
-// runPodAs is runPod with the pod's security context sc in place of root.
-func runPodAs(t *testing.T, ns, name, claim, script string, sc *corev1.PodSecurityContext) string {
-	t.Helper()
-	ctx := context.Background()
-	pod := &corev1.Pod{
-		ObjectMeta: objectMeta(ns, name),
-		Spec: corev1.PodSpec{
-			RestartPolicy:   corev1.RestartPolicyNever,
-			SecurityContext: sc,
-			Containers: []corev1.Container{{
-				Name: "run", Image: moverImage, ImagePullPolicy: corev1.PullIfNotPresent,
-				Command:      []string{"sh", "-ec", script},
-				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
-			}},
-			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
-				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim},
-			}}},
-		},
-	}
-	create(t, pod)
-	eventually(t, 3*time.Minute, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
-			return err
-		}
-		switch pod.Status.Phase {
-		case corev1.PodSucceeded, corev1.PodFailed:
-			return nil
-		}
-		return fmt.Errorf("pod %s is %s", name, pod.Status.Phase)
-	})
-	logs := podLogs(t, ns, name)
-	if pod.Status.Phase != corev1.PodSucceeded {
-		t.Fatalf("pod %s failed:\n%s", name, logs)
-	}
-	if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	return logs
 }

@@ -15,9 +15,16 @@ import (
 // PollInterval is how often Eventually looks again.
 const PollInterval = 50 * time.Millisecond
 
-// Eventually polls cond until it returns nil or timeout passes, then fails the test with cond's
-// last error. Tests never sleep to wait for a state.
+// Eventually polls cond every PollInterval until it returns nil or timeout passes, then fails the
+// test with cond's last error. Tests never sleep to wait for a state.
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	EventuallyEvery(t, timeout, PollInterval, cond)
+}
+
+// EventuallyEvery is Eventually looking again every interval, for states that take seconds to
+// reach on a real cluster, where polling faster would only load the API server.
+func EventuallyEvery(t testing.TB, timeout, interval time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -28,7 +35,7 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within %s: %v", timeout, err)
 		}
-		time.Sleep(PollInterval)
+		time.Sleep(interval)
 	}
 }
 
