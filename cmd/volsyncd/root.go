@@ -10,7 +10,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	clientconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -20,6 +21,12 @@ import (
 
 // leaderElectionID names the Lease that volsyncd replicas compete for.
 const leaderElectionID = "volsyncd.volsync.backube"
+
+// defaultMaxConcurrentReconciles is the workers per controller (the Migration controller keeps its
+// own, lower limit). Owners that share a policy come due in the same instant, and each waits for a
+// free worker before its dated child is created: with a hundred, a hundred triggers start at once.
+// Reconciles mostly wait on the API server, and an idle worker costs nothing.
+const defaultMaxConcurrentReconciles = 100
 
 // flags are volsyncd's command-line settings.
 type flags struct {
@@ -32,6 +39,7 @@ type flags struct {
 	logFormat               string
 	moverImage              string
 	adminNamespace          string
+	maxConcurrentReconciles int
 }
 
 func newRootCommand() *cobra.Command {
@@ -64,6 +72,8 @@ else ~/.kube/config.`,
 	fs.StringVar(&f.moverImage, "mover-image", "volsync-mover:latest", "container image of the mover Jobs")
 	fs.StringVar(&f.adminNamespace, "admin-namespace", ownNamespace(),
 		"namespace whose Migrations may migrate other namespaces; default volsyncd's own namespace")
+	fs.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", defaultMaxConcurrentReconciles,
+		"how many objects of one kind are reconciled at once; triggers that come due together wait for a free worker")
 	return cmd
 }
 
@@ -90,8 +100,13 @@ func run(f flags) error {
 		return fmt.Errorf("registering volsync_build_info: %w", err)
 	}
 
+	if f.maxConcurrentReconciles < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, not %d", f.maxConcurrentReconciles)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   cacheOptions(),
+		Controller:              ctrlconfig.Controller{MaxConcurrentReconciles: f.maxConcurrentReconciles},
 		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress:  f.probeAddr,
 		LeaderElection:          f.leaderElect,
@@ -134,9 +149,15 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading --kubeconfig %s: %w", kubeconfig, err)
 		}
+		if cfg.QPS == 0 {
+			// As controller-runtime does for the other sources: no client-side limit, the API
+			// server's priority and fairness decides. client-go's default of 5 requests a second
+			// would make a thousand triggers that fall on the same minute take minutes.
+			cfg.QPS = -1
+		}
 		return cfg, nil
 	}
-	cfg, err := ctrlconfig.GetConfig()
+	cfg, err := clientconfig.GetConfig()
 	if err != nil {
 		return nil, fmt.Errorf("no API server configured: pass --kubeconfig, set KUBECONFIG, or run in a pod (%w)", err)
 	}

@@ -49,8 +49,9 @@ const (
 	lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 	// policyNameField indexes schedules by the policy they name.
 	policyNameField = ".spec.schedulePolicyName"
-	// requeueMargin is added to the next trigger time so the pass runs just after it, not before.
-	requeueMargin = time.Second
+	// minRequeue is the shortest wait for the next trigger. The wait is otherwise exact, with no
+	// margin: a requeue never fires early, so a margin would only make every trigger that late.
+	minRequeue = time.Millisecond
 )
 
 // Event reasons, beside the condition reasons of the API package.
@@ -168,7 +169,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	p.flush()
 	if requeue > 0 {
-		return ctrl.Result{RequeueAfter: requeue}, nil
+		// The wait was measured from p.now, and this pass's writes have used some of it since.
+		return ctrl.Result{RequeueAfter: max(requeue-r.Clock.Since(p.now), minRequeue)}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -411,6 +413,7 @@ func (p *pass) create(ctx context.Context, t schedule.Type, at time.Time) error 
 	if err := controllerutil.SetControllerReference(ms, child, p.r.Client.Scheme()); err != nil {
 		return err
 	}
+	annotations[volsyncv1alpha1.CreatedAtAnnotation] = p.r.Clock.Now().UTC().Format(time.RFC3339Nano)
 	err := p.r.Client.Create(ctx, child)
 	switch {
 	case err == nil:
@@ -486,7 +489,7 @@ func (p *pass) setNextTriggers(policy *schedule.Policy) time.Duration {
 	if len(next) == 0 {
 		return 0
 	}
-	return max(next[0].Time.Sub(p.now), 0) + requeueMargin
+	return max(next[0].Time.Sub(p.now), minRequeue)
 }
 
 // policy fetches and compiles the schedule's policy. It returns nil and a False Ready condition

@@ -24,37 +24,41 @@ type DestinationReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
-	// APIReader reads the object itself past the cache (mgr.GetAPIReader()). The cycle's state is
-	// in its status, and a status older than the last write would repeat a step already taken,
-	// such as deleting the Job of a sync that has just started. Defaults to the manager's.
+	// APIReader reads the object itself past the cache (mgr.GetAPIReader()) when the cache does
+	// not show this controller's last write of it yet (see reconcileObject). Defaults to the
+	// manager's.
 	APIReader client.Reader
+
+	// writes are this controller's status writes that the cache may not show yet.
+	writes ownWrites
 }
 
 // Reconcile takes one ReplicationDestination a step through its cycle.
 func (r *DestinationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var rd volsyncv1alpha1.ReplicationDestination
-	if err := r.APIReader.Get(ctx, req.NamespacedName, &rd); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			forgetMetrics(req.Name, req.Namespace)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
+	b := base{client: r.Client, recorder: r.Recorder, clock: r.Clock, writes: &r.writes}
+	return reconcileObject(ctx, b, r.APIReader, req.NamespacedName,
+		func() *volsyncv1alpha1.ReplicationDestination { return &volsyncv1alpha1.ReplicationDestination{} }, r.pass)
+}
+
+// pass runs one pass over rd and writes its status when it changed.
+func (r *DestinationReconciler) pass(ctx context.Context, b *base, rd *volsyncv1alpha1.ReplicationDestination) (ctrl.Result, error) {
 	if rd.DeletionTimestamp != nil || rd.Spec.External != nil {
 		return ctrl.Result{}, nil
 	}
 	before := rd.DeepCopy()
-	b := &base{client: r.Client, recorder: r.Recorder, clock: r.Clock}
 	logger := log.FromContext(ctx)
+	now := b.clock.Now()
 	res, err := b.reconcileTarget(ctx, target{
-		obj: &rd, kind: "ReplicationDestination", role: roleDest, trigger: rd.Spec.Trigger, paused: rd.Spec.Paused,
+		obj: rd, kind: "ReplicationDestination", role: roleDest, trigger: rd.Spec.Trigger, paused: rd.Spec.Paused,
 		status: &rd.Status.ReplicationStatus,
 		build: func(privileged bool) (mover.Mover, error) {
-			return mover.GetDestinationMoverFromCatalog(r.Client, logger, r.Recorder, &rd, privileged)
+			return mover.GetDestinationMoverFromCatalog(r.Client, logger, r.Recorder, rd, privileged)
 		},
 		onImage: func(image *corev1.TypedLocalObjectReference) { rd.Status.LatestImage = image },
-	})
+	}, now)
 	rd.Status.ObservedGeneration = rd.Generation
-	return writeStatus(ctx, r.Client, before, &rd, !equality.Semantic.DeepEqual(before.Status, rd.Status), res, err)
+	res, err = b.writeStatus(ctx, before, rd, !equality.Semantic.DeepEqual(before.Status, rd.Status), res, err)
+	return b.fromNow(res, now), err
 }
 
 // SetupWithManager registers the controller with its index and watches.
@@ -90,7 +94,7 @@ func (r *DestinationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return nil
 			}
 			return requests(list.Items)
-		})).
+		}), policyChanged).
 		Named("replicationdestination").
 		Complete(r)
 }

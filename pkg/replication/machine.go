@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -27,6 +28,8 @@ type objectMachine struct {
 	metrics  objectMetrics
 	policy   *schedule.Policy
 	now      time.Time
+	// clock stamps the dated children with the instant they are created.
+	clock clock.PassiveClock
 	// onImage receives the image of a successful sync (destinations publish it).
 	onImage func(*corev1.TypedLocalObjectReference)
 }
@@ -50,14 +53,14 @@ func (m *objectMachine) SyncStarted(ctx context.Context, d schedule.Decision) er
 	if !isPolicyType(d.Type) {
 		return nil
 	}
-	return startPolicyRun(ctx, m.client, m.obj, m.kind, m.status, d, m.now)
+	return startPolicyRun(ctx, m.client, m.obj, m.kind, m.status, d, m.now, m.clock)
 }
 
 func (m *objectMachine) SyncQueued(ctx context.Context, d schedule.Decision) error {
 	if !isPolicyType(d.Type) {
 		return nil
 	}
-	return queuePolicyRun(ctx, m.client, m.obj, m.kind, m.status, d, m.now)
+	return queuePolicyRun(ctx, m.client, m.obj, m.kind, m.status, d, m.now, m.clock)
 }
 
 func (m *objectMachine) SyncEnded(ctx context.Context, result mover.Result, failure *mover.FailedError) error {

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -19,8 +20,9 @@ import (
 
 // ensureChild creates the dated ReplicationSync child for d, or finds it (a retry, a restart or a
 // lost status write: the name makes it the same run), and records it in status.scheduledSyncs.
+// The child's created-at annotation is read from clk just before the create.
 func ensureChild(ctx context.Context, c client.Client, owner client.Object, kind string,
-	st *volsyncv1alpha1.ReplicationStatus, d schedule.Decision, now time.Time) (*volsyncv1alpha1.ReplicationSync, *volsyncv1alpha1.ScheduledRun, error) {
+	st *volsyncv1alpha1.ReplicationStatus, d schedule.Decision, now time.Time, clk clock.PassiveClock) (*volsyncv1alpha1.ReplicationSync, *volsyncv1alpha1.ScheduledRun, error) {
 	name := schedule.ChildName(owner.GetName(), d.Type, d.Scheduled)
 	scheduled := metav1.NewTime(d.Scheduled.Truncate(time.Second))
 	child := &volsyncv1alpha1.ReplicationSync{
@@ -35,6 +37,7 @@ func ensureChild(ctx context.Context, c client.Client, owner client.Object, kind
 	if err := controllerutil.SetControllerReference(owner, child, c.Scheme()); err != nil {
 		return nil, nil, err
 	}
+	child.Annotations = map[string]string{volsyncv1alpha1.CreatedAtAnnotation: clk.Now().UTC().Format(time.RFC3339Nano)}
 	if err := c.Create(ctx, child); err != nil {
 		if !apierrors.IsAlreadyExists(err) {
 			return nil, nil, fmt.Errorf("creating ReplicationSync %s: %w", name, err)
@@ -65,14 +68,14 @@ func ensureChild(ctx context.Context, c client.Client, owner client.Object, kind
 
 // queuePolicyRun shows a trigger that came due while another sync runs as a Pending child.
 func queuePolicyRun(ctx context.Context, c client.Client, owner client.Object, kind string,
-	st *volsyncv1alpha1.ReplicationStatus, d schedule.Decision, now time.Time) error {
+	st *volsyncv1alpha1.ReplicationStatus, d schedule.Decision, now time.Time, clk clock.PassiveClock) error {
 	name := schedule.ChildName(owner.GetName(), d.Type, d.Scheduled)
 	for _, r := range st.ScheduledSyncs[d.Type] {
 		if r.Name == name {
 			return nil // queued on an earlier reconcile
 		}
 	}
-	child, run, err := ensureChild(ctx, c, owner, kind, st, d, now)
+	child, run, err := ensureChild(ctx, c, owner, kind, st, d, now, clk)
 	if err != nil {
 		return err
 	}
@@ -95,8 +98,8 @@ func queuePolicyRun(ctx context.Context, c client.Client, owner client.Object, k
 // startPolicyRun creates (or finds) the dated child for d, marks it InProgress and records it in
 // status.scheduledSyncs.
 func startPolicyRun(ctx context.Context, c client.Client, owner client.Object, kind string,
-	st *volsyncv1alpha1.ReplicationStatus, d schedule.Decision, now time.Time) error {
-	child, run, err := ensureChild(ctx, c, owner, kind, st, d, now)
+	st *volsyncv1alpha1.ReplicationStatus, d schedule.Decision, now time.Time, clk clock.PassiveClock) error {
+	child, run, err := ensureChild(ctx, c, owner, kind, st, d, now, clk)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +15,9 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
@@ -28,6 +31,11 @@ const (
 	indexSourcePVC      = "spec.sourcePVC"
 )
 
+// policyChanged lets through the SchedulePolicy events that can change what its owners do: a
+// policy created, deleted or edited. The policy controller's own status writes (its next trigger
+// time moves on each time one passes) would otherwise wake every owner of the policy at once.
+var policyChanged = builder.WithPredicates(predicate.GenerationChangedPredicate{})
+
 // ReasonMoverNotFound is the Event reason when the catalog cannot pick a mover.
 const ReasonMoverNotFound = "MoverNotFound"
 
@@ -36,6 +44,8 @@ type base struct {
 	client   client.Client
 	recorder events.EventRecorder
 	clock    clock.PassiveClock
+	// writes are this process's own status writes that the cache may not show yet.
+	writes *ownWrites
 }
 
 // target is one ReplicationSource or ReplicationDestination, seen the same way.
@@ -51,10 +61,9 @@ type target struct {
 	onImage func(*corev1.TypedLocalObjectReference)
 }
 
-// reconcileTarget runs one pass of the cycle and says when to come back. It only edits t.status;
-// the caller writes it.
-func (b *base) reconcileTarget(ctx context.Context, t target) (ctrl.Result, error) {
-	now := b.clock.Now()
+// reconcileTarget runs one pass of the cycle at now and says when to come back, counted from now.
+// It only edits t.status; the caller writes it.
+func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ctrl.Result, error) {
 	privileged, err := b.privileged(ctx, t.obj.GetNamespace())
 	if err != nil {
 		return ctrl.Result{}, err
@@ -73,7 +82,7 @@ func (b *base) reconcileTarget(ctx context.Context, t target) (ctrl.Result, erro
 	}
 	om := &objectMachine{
 		client: b.client, recorder: b.recorder, obj: t.obj, kind: t.kind, trigger: t.trigger, paused: t.paused,
-		status: t.status, mover: m, policy: policy, now: now, onImage: t.onImage,
+		status: t.status, mover: m, policy: policy, now: now, clock: b.clock, onImage: t.onImage,
 		metrics: newObjectMetrics(t.obj.GetName(), t.obj.GetNamespace(), t.role, m.Name()),
 	}
 	res, err := statemachine.Run(ctx, om, trig, trigErr, now)
@@ -126,18 +135,35 @@ func (b *base) policy(ctx context.Context, trig *volsyncv1alpha1.ReplicationTrig
 	return compiled, nil
 }
 
-// writeStatus writes obj's status when it differs from before. It patches the difference rather
-// than updating with a resource version: the controller is the status's only writer, and the steps
-// this reconcile took (a Job created, a child started) must be recorded even when someone edited
-// the object meanwhile; a lost write would have the next reconcile take them again.
-func writeStatus(ctx context.Context, c client.Client, before, obj client.Object, changed bool, res ctrl.Result, runErr error) (ctrl.Result, error) {
+// fromNow turns a wait counted from the start of a pass into one counted from now. The waits are
+// for points in time (a trigger, a timeout), and the pass's own writes have used some of them: a
+// requeue counted from the start would wake that much late.
+func (b *base) fromNow(res ctrl.Result, start time.Time) ctrl.Result {
+	if res.RequeueAfter <= 0 {
+		return res
+	}
+	res.RequeueAfter = max(res.RequeueAfter-b.clock.Since(start), time.Millisecond)
+	return res
+}
+
+// writeStatus writes obj's status when it differs from before, and notes the write until the
+// cache shows it. It patches the difference rather than updating with a resource version: the
+// controller is the status's only writer, and the steps this reconcile took (a Job created, a
+// child started) must be recorded even when someone edited the object meanwhile; a lost write
+// would have the next reconcile take them again.
+func (b *base) writeStatus(ctx context.Context, before, obj client.Object, changed bool, res ctrl.Result, runErr error) (ctrl.Result, error) {
 	if changed {
-		if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+		key := client.ObjectKeyFromObject(obj)
+		if err := b.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
 			if apierrors.IsNotFound(err) {
+				b.writes.forget(key)
 				return ctrl.Result{}, nil
 			}
+			// It may have been stored all the same: the next pass reads the object afresh.
+			b.writes.wrote(key, "")
 			return ctrl.Result{}, errors.Join(err, runErr)
 		}
+		b.writes.wrote(key, obj.GetResourceVersion())
 	}
 	return res, runErr
 }

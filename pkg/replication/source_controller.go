@@ -24,10 +24,13 @@ type SourceReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
-	// APIReader reads the object itself past the cache (mgr.GetAPIReader()). The cycle's state is
-	// in its status, and a status older than the last write would repeat a step already taken,
-	// such as deleting the Job of a sync that has just started. Defaults to the manager's.
+	// APIReader reads the object itself past the cache (mgr.GetAPIReader()) when the cache does
+	// not show this controller's last write of it yet (see reconcileObject). Defaults to the
+	// manager's.
 	APIReader client.Reader
+
+	// writes are this controller's status writes that the cache may not show yet.
+	writes ownWrites
 }
 
 // +kubebuilder:rbac:groups=volsync.backube,resources=replicationsources;replicationdestinations,verbs=get;list;watch;update;patch
@@ -46,29 +49,30 @@ type SourceReconciler struct {
 
 // Reconcile takes one ReplicationSource a step through its cycle.
 func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var rs volsyncv1alpha1.ReplicationSource
-	if err := r.APIReader.Get(ctx, req.NamespacedName, &rs); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			forgetMetrics(req.Name, req.Namespace)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
+	b := base{client: r.Client, recorder: r.Recorder, clock: r.Clock, writes: &r.writes}
+	return reconcileObject(ctx, b, r.APIReader, req.NamespacedName,
+		func() *volsyncv1alpha1.ReplicationSource { return &volsyncv1alpha1.ReplicationSource{} }, r.pass)
+}
+
+// pass runs one pass over rs and writes its status when it changed.
+func (r *SourceReconciler) pass(ctx context.Context, b *base, rs *volsyncv1alpha1.ReplicationSource) (ctrl.Result, error) {
 	if rs.DeletionTimestamp != nil || rs.Spec.External != nil {
 		// Deleted (owner references take the rest), or served by a vendor's controller.
 		return ctrl.Result{}, nil
 	}
 	before := rs.DeepCopy()
-	b := &base{client: r.Client, recorder: r.Recorder, clock: r.Clock}
 	logger := log.FromContext(ctx)
+	now := b.clock.Now()
 	res, err := b.reconcileTarget(ctx, target{
-		obj: &rs, kind: "ReplicationSource", role: roleSource, trigger: rs.Spec.Trigger, paused: rs.Spec.Paused,
+		obj: rs, kind: "ReplicationSource", role: roleSource, trigger: rs.Spec.Trigger, paused: rs.Spec.Paused,
 		status: &rs.Status.ReplicationStatus,
 		build: func(privileged bool) (mover.Mover, error) {
-			return mover.GetSourceMoverFromCatalog(r.Client, logger, r.Recorder, &rs, privileged)
+			return mover.GetSourceMoverFromCatalog(r.Client, logger, r.Recorder, rs, privileged)
 		},
-	})
+	}, now)
 	rs.Status.ObservedGeneration = rs.Generation
-	return writeStatus(ctx, r.Client, before, &rs, !equality.Semantic.DeepEqual(before.Status, rs.Status), res, err)
+	res, err = b.writeStatus(ctx, before, rs, !equality.Semantic.DeepEqual(before.Status, rs.Status), res, err)
+	return b.fromNow(res, now), err
 }
 
 // SetupWithManager registers the controller with its indexes and watches.
@@ -111,7 +115,7 @@ func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return nil
 			}
 			return requests(list.Items)
-		})).
+		}), policyChanged).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			// The copy-trigger annotations are on the source PVC.
 			var list volsyncv1alpha1.ReplicationSourceList

@@ -142,15 +142,52 @@ func Run(ctx context.Context, m Machine, trig schedule.Trigger, trigErr error, n
 		if err := r.queue(ctx); err != nil {
 			return mover.Result{}, err
 		}
-		return r.synchronize(ctx)
+		res, err := r.synchronize(ctx)
+		return r.wakeForQueue(res), err
 	case phaseCleaning:
 		if err := r.queue(ctx); err != nil {
 			return mover.Result{}, err
 		}
-		return r.cleanup(ctx)
+		res, err := r.cleanup(ctx)
+		return r.wakeForQueue(res), err
 	default:
-		return r.idle(ctx)
+		res, err := r.idle(ctx)
+		return r.wakeForQueue(res), err
 	}
+}
+
+// wakeForQueue shortens the wait of a sync that is still going to the policy's next trigger, so
+// that a trigger coming due meanwhile is queued (its dated child created, Pending) when it comes,
+// not whenever the sync happens to end.
+func (r *run) wakeForQueue(res mover.Result) mover.Result {
+	if res.Completed || !r.policy() || r.trig == nil || r.trigErr != nil || !Running(r.st) {
+		return res
+	}
+	next, ok := r.nextAfterDue()
+	if !ok {
+		return res
+	}
+	wait := next.Sub(r.now)
+	if res.RetryAfter == nil || *res.RetryAfter > wait {
+		return mover.RetryAfter(wait)
+	}
+	return res
+}
+
+// nextAfterDue is the earliest trigger strictly after now, counting the ones due now as handled
+// (they are queued already).
+func (r *run) nextAfterDue() (time.Time, bool) {
+	h := r.history()
+	for _, d := range r.trig.Due(h, r.now) {
+		h.Last[d.Type] = d.Scheduled
+	}
+	var next time.Time
+	for _, o := range r.trig.NextTriggers(h, r.now) {
+		if o.Time.After(r.now) && (next.IsZero() || o.Time.Before(next)) {
+			next = o.Time
+		}
+	}
+	return next, !next.IsZero()
 }
 
 // queue tells the machine about triggers that came due while a sync runs. They are not handled
@@ -279,8 +316,8 @@ func (r *run) idle(ctx context.Context) (mover.Result, error) {
 	if r.st.ConsecutiveFailures > 0 && r.st.NextRetryTime != nil && r.now.Before(r.st.NextRetryTime.Time) {
 		next := r.updateNextSync()
 		setCondition(r.st, metav1.ConditionFalse, volsyncv1alpha1.ReasonError, fmt.Sprintf(
-			"%d sync(s) in a row failed; the next attempt starts at the next trigger, not before %s",
-			r.st.ConsecutiveFailures, r.st.NextRetryTime.UTC().Format(time.RFC3339)))
+			"%d sync(s) in a row failed%s; the next attempt starts at the next trigger, not before %s",
+			r.st.ConsecutiveFailures, lastFailure(r.st.LatestMoverStatus), r.st.NextRetryTime.UTC().Format(time.RFC3339)))
 		if next == nil {
 			return r.retryAt(r.st.NextRetryTime.Time), nil
 		}
@@ -344,6 +381,21 @@ func (r *run) idle(ctx context.Context) (mover.Result, error) {
 	return res, nil
 }
 
+// lastFailure is ", the last one with: <why>" from the failed mover's status (its last log line),
+// so that the condition a person reads while the sync backs off says why it failed, not only that
+// it did; empty when the mover left nothing to say.
+func lastFailure(ms *volsyncv1alpha1.MoverStatus) string {
+	if ms == nil || ms.Result != volsyncv1alpha1.MoverResultFailed {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(ms.Logs), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return ""
+	}
+	return ", the last one with: " + last
+}
+
 func (r *run) missed(d schedule.Decision) {
 	if d.Missed <= 0 {
 		return
@@ -370,7 +422,16 @@ func (r *run) start(ctx context.Context, d schedule.Decision) (mover.Result, err
 	}
 	setCondition(r.st, metav1.ConditionTrue, volsyncv1alpha1.ReasonSyncInProgress, msg)
 	r.m.Event(EventNormal, ReasonSyncStarted, msg)
-	return r.synchronize(ctx)
+	return r.persistBeforeSync()
+}
+
+// persistBeforeSync ends the pass that starts a sync once the trigger is recorded (the dated child
+// and the status), before the mover's first step. Triggers that come due together (a policy shared
+// by a thousand owners) are then all recorded first, each in one short pass, instead of each
+// waiting behind the mover work of the ones before it; and the mover never works for a start that
+// was not stored. The status change itself brings the next reconcile, which starts the mover.
+func (r *run) persistBeforeSync() (mover.Result, error) {
+	return mover.InProgress(), nil
 }
 
 func (r *run) synchronize(ctx context.Context) (mover.Result, error) {

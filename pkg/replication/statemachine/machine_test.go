@@ -124,6 +124,21 @@ func TestWithoutATriggerASyncStartsAtOnceAndAgainAfterCleanup(t *testing.T) {
 	}
 }
 
+func TestThePassThatStartsASyncEndsOnceTheStartIsRecorded(t *testing.T) {
+	f := &fake{created: t0, syncDone: true}
+	res := step(t, f, t0)
+	if len(f.started) != 1 || f.reason() != volsyncv1alpha1.ReasonSyncInProgress || f.status.LastSyncStartTime == nil {
+		t.Fatalf("%d starts, reason %q, lastSyncStartTime %v; want the start recorded", len(f.started), f.reason(), f.status.LastSyncStartTime)
+	}
+	if f.syncCalls != 0 || res.RetryAfter != nil {
+		t.Fatalf("%d mover calls, retry after %v; want none: the status write brings the next pass", f.syncCalls, res.RetryAfter)
+	}
+	step(t, f, t0.Add(time.Second))
+	if f.syncCalls != 1 || f.reason() != volsyncv1alpha1.ReasonCleaningUp {
+		t.Fatalf("%d mover calls, reason %q; want the mover run by the next pass", f.syncCalls, f.reason())
+	}
+}
+
 func TestACronScheduleWaitsForItsTimeAndShowsNextSyncTime(t *testing.T) {
 	f := &fake{created: t0.Add(30 * time.Second), spec: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/10 * * * *")}, syncDone: true, cleanupDone: true}
 	res := step(t, f, t0.Add(time.Minute))
@@ -137,8 +152,9 @@ func TestACronScheduleWaitsForItsTimeAndShowsNextSyncTime(t *testing.T) {
 	if res.RetryAfter == nil || *res.RetryAfter != 9*time.Minute {
 		t.Errorf("requeue %v, want exactly at nextSyncTime (9m)", res.RetryAfter)
 	}
-	step(t, f, want)
-	step(t, f, want)
+	step(t, f, want) // starts the sync
+	step(t, f, want) // the mover completes
+	step(t, f, want) // cleanup completes
 	if len(f.started) != 1 || !f.started[0].Scheduled.Equal(want) {
 		t.Fatalf("starts %+v, want one for %s", f.started, want)
 	}
@@ -212,7 +228,8 @@ func TestPausedStartsNothingAndSuspendsARunningSync(t *testing.T) {
 func TestAFailedSyncBacksOffBeforeTheNextAttemptAndASuccessResets(t *testing.T) {
 	f := &fake{created: t0, cleanupDone: true}
 	f.syncFail = &mover.FailedError{Reason: "BackoffLimitExceeded", Message: "the mover failed 3 times"}
-	step(t, f, t0)
+	step(t, f, t0) // starts the sync
+	step(t, f, t0) // the mover fails
 	if f.status.ConsecutiveFailures != 1 || f.status.LatestMoverStatus.Result != volsyncv1alpha1.MoverResultFailed {
 		t.Fatalf("failures %d, mover status %+v", f.status.ConsecutiveFailures, f.status.LatestMoverStatus)
 	}
@@ -228,6 +245,7 @@ func TestAFailedSyncBacksOffBeforeTheNextAttemptAndASuccessResets(t *testing.T) 
 		t.Fatalf("retried before the 1m backoff")
 	}
 	step(t, f, t0.Add(time.Minute))
+	step(t, f, t0.Add(time.Minute))
 	if len(f.started) != 2 || f.status.ConsecutiveFailures != 2 {
 		t.Fatalf("%d starts, %d failures; want a retry after 1m that failed again", len(f.started), f.status.ConsecutiveFailures)
 	}
@@ -235,6 +253,7 @@ func TestAFailedSyncBacksOffBeforeTheNextAttemptAndASuccessResets(t *testing.T) 
 		t.Fatalf("nextRetryTime %v, want %s (2m after the second failure)", f.status.NextRetryTime, want)
 	}
 	f.syncFail, f.syncDone = nil, true
+	step(t, f, t0.Add(3*time.Minute))
 	step(t, f, t0.Add(3*time.Minute))
 	if f.status.ConsecutiveFailures != 0 || f.status.NextRetryTime != nil || f.outOfSync {
 		t.Fatalf("after a success: failures %d retry %v outOfSync %v", f.status.ConsecutiveFailures, f.status.NextRetryTime, f.outOfSync)
@@ -327,5 +346,47 @@ func TestPolicyTypesDueTogetherRunOneAtATimeAndNoneIsLost(t *testing.T) {
 	}
 	if len(f.status.NextTriggers) != 2 {
 		t.Errorf("nextTriggers %+v, want one per type", f.status.NextTriggers)
+	}
+}
+
+func TestASyncStillGoingWakesAtThePolicysNextTriggerToQueueIt(t *testing.T) {
+	policy, err := schedule.Compile("p", volsyncv1alpha1.SchedulePolicyItem{
+		Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 30},
+		Daily:    &volsyncv1alpha1.DailyPolicy{Time: "12:45PM"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fake{created: t0, spec: &volsyncv1alpha1.ReplicationTriggerSpec{SchedulePolicyName: "p"}}
+	run := func(now time.Time) mover.Result {
+		t.Helper()
+		res, err := Run(context.Background(), f, policy, nil, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	tests := []struct {
+		name      string
+		now       time.Time
+		wantWait  time.Duration
+		wantQueue int
+	}{
+		{"the interval's first sync starts at creation and wakes for the next interval trigger", t0, 30 * time.Minute, 0},
+		{"a pass in between waits for the same instant", t0.Add(10 * time.Minute), 20 * time.Minute, 0},
+		{"at the interval trigger it is queued, and the wait runs to the daily trigger", t0.Add(30 * time.Minute), 15 * time.Minute, 1},
+		{"the daily trigger is queued too, and the wait runs to the next interval trigger", t0.Add(45 * time.Minute), 15 * time.Minute, 3},
+	}
+	for _, tt := range tests {
+		res := run(tt.now)
+		if res.RetryAfter == nil || *res.RetryAfter != tt.wantWait {
+			t.Errorf("%s: retry after %v, want %s", tt.name, res.RetryAfter, tt.wantWait)
+		}
+		if len(f.queued) != tt.wantQueue {
+			t.Errorf("%s: %d queue calls %+v, want %d", tt.name, len(f.queued), f.queued, tt.wantQueue)
+		}
+	}
+	if len(f.started) != 1 {
+		t.Errorf("%d syncs started, want only the first while it runs", len(f.started))
 	}
 }
