@@ -8,10 +8,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration-test/cluster/lib.sh
 source "$here/lib.sh"
 repo=$(cd "$here/../.." && pwd)
-kubectl() {
-  "${VOLSYNC_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/volsync/k8s-$K8S_VERSION}/kubectl" \
-    --kubeconfig "$CLUSTER_KUBECONFIG" "$@"
-}
 running kubelet || die "the cluster is not up: make cluster-up"
 
 images=$(bash "$here/images.sh" mover volsyncd | tail -1)

@@ -9,10 +9,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration-test/cluster/lib.sh
 source "$here/lib.sh"
-kubectl() {
-  "${VOLSYNC_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/volsync/k8s-$K8S_VERSION}/kubectl" \
-    --kubeconfig "$CLUSTER_KUBECONFIG" "$@"
-}
 
 coredns=$CLUSTER_CACHE/bin/coredns-$COREDNS_VERSION
 if [ ! -x "$coredns" ]; then

@@ -67,6 +67,12 @@ assets_dir() {
   echo "$dir"
 }
 
+# kubectl runs the cluster's kubectl (hack/envtest-assets.sh builds it) against the cluster.
+kubectl() {
+  "${VOLSYNC_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/volsync/k8s-$K8S_VERSION}/kubectl" \
+    --kubeconfig "$CLUSTER_KUBECONFIG" "$@"
+}
+
 # NODE_ENTER prefixes a command to run it in the node's network and mount namespaces.
 NODE_ENTER=(nsenter --net="/run/netns/$NETNS" --mount="$MNTNS" --)
 in_node() { "${NODE_ENTER[@]}" "$@"; }

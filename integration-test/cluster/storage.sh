@@ -8,10 +8,6 @@
 set -euo pipefail
 # shellcheck source=integration-test/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
-kubectl() {
-  "${VOLSYNC_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/volsync/k8s-$K8S_VERSION}/kubectl" \
-    --kubeconfig "$CLUSTER_KUBECONFIG" "$@"
-}
 
 dir=$(GOFLAGS='' GOWORK=off go mod download -json "$LOCAL_PATH_MODULE@$LOCAL_PATH_VERSION" \
   | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
