@@ -141,7 +141,16 @@ func (w *lineWriter) Close() error {
 // /dev/termination-log). A missing log directory is not an error worth failing a sync for: the
 // summary is still logged on stdout by Finish.
 func WriteSummary(s Summary) error {
-	return WriteSummaryTo(Env("TERMINATION_LOG", DefaultTerminationLog), s)
+	return WriteSummaryTo(TerminationLog(os.Getenv), s)
+}
+
+// TerminationLog is the termination log's path as getenv tells it: TERMINATION_LOG, default
+// /dev/termination-log. The entry points take getenv so that tests can set it.
+func TerminationLog(getenv func(string) string) string {
+	if path := getenv("TERMINATION_LOG"); path != "" {
+		return path
+	}
+	return DefaultTerminationLog
 }
 
 // WriteSummaryTo writes s as JSON to path, its message cut to MaxMessage.

@@ -55,10 +55,7 @@ func Main(role string, args []string) int {
 }
 
 func runEntry(ctx context.Context, args []string, getenv func(string) string, log io.Writer) int {
-	terminationLog := getenv("TERMINATION_LOG")
-	if terminationLog == "" {
-		terminationLog = entrypoint.DefaultTerminationLog
-	}
+	terminationLog := entrypoint.TerminationLog(getenv)
 	outcome, err := func() (Outcome, error) {
 		if len(args) != 1 || (args[0] != "source" && args[0] != "destination") {
 			return Outcome{}, failf("usage: volsync-mover restic source|destination")
