@@ -304,8 +304,8 @@ func TestMigrationMovesAVolumeIntoAMappedNamespaceOfTheSameCluster(t *testing.T)
 
 	// The destination's objects are in the destination namespace, the source's in the source
 	// namespace: same names, different namespaces, one cluster.
-	rsObj, keyObj, _ := replicationObjects(ns)
-	_, _, rdObj := replicationObjects(dest)
+	rsObj, keyObj, _ := replicationObjects(ns, m.Name)
+	_, _, rdObj := replicationObjects(dest, m.Name)
 	rd := waitFor(t, a, rdObj)
 	if rd.Spec.RsyncTLS == nil || ptr.Deref(rd.Spec.RsyncTLS.DestinationPVC, "") != "data" {
 		t.Errorf("ReplicationDestination spec = %+v", rd.Spec)

@@ -164,10 +164,11 @@ func finishJob(t *testing.T, c client.Client, job *batchv1.Job, exitCode int32, 
 
 // replicationObjects are the ReplicationSource and key Secret on A and the ReplicationDestination
 // on B of the PVC data in ns.
-func replicationObjects(ns string) (*volsyncv1alpha1.ReplicationSource, *corev1.Secret, *volsyncv1alpha1.ReplicationDestination) {
-	return &volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "volsync-mig-data"}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "volsync-mig-data-key"}},
-		&volsyncv1alpha1.ReplicationDestination{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "volsync-mig-data"}}
+func replicationObjects(ns, migrationName string) (*volsyncv1alpha1.ReplicationSource, *corev1.Secret, *volsyncv1alpha1.ReplicationDestination) {
+	name, key := migration.VolumeObjectName(migrationName, "data"), migration.VolumeKeyName(migrationName, "data")
+	return &volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key}},
+		&volsyncv1alpha1.ReplicationDestination{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 }
 
 func TestMigrationMovesAVolumeWithTheReplicationMovers(t *testing.T) {
@@ -178,7 +179,7 @@ func TestMigrationMovesAVolumeWithTheReplicationMovers(t *testing.T) {
 	m := volumeMigration(suiteNamespace, "vol-app-1", pair.Name, ns)
 	createOn(t, a, m)
 
-	rsObj, keyObj, rdObj := replicationObjects(ns)
+	rsObj, keyObj, rdObj := replicationObjects(ns, m.Name)
 	rd := waitFor(t, b, rdObj)
 	if rd.Spec.RsyncTLS == nil || ptr.Deref(rd.Spec.RsyncTLS.DestinationPVC, "") != "data" ||
 		rd.Spec.RsyncTLS.CopyMethod != volsyncv1alpha1.CopyMethodDirect || ptr.Deref(rd.Spec.RsyncTLS.ServiceType, "") != corev1.ServiceTypeClusterIP || rd.Spec.Trigger != nil {
@@ -188,7 +189,7 @@ func TestMigrationMovesAVolumeWithTheReplicationMovers(t *testing.T) {
 
 	rs := sourceOf(t, m, rsObj)
 	if rs.Spec.SourcePVC != "data" || rs.Spec.Trigger == nil || rs.Spec.Trigger.Manual != m.Name || rs.Spec.RsyncTLS == nil ||
-		ptr.Deref(rs.Spec.RsyncTLS.KeySecret, "") != "volsync-mig-data-key" || ptr.Deref(rs.Spec.RsyncTLS.Address, "") == "" {
+		ptr.Deref(rs.Spec.RsyncTLS.KeySecret, "") != keyObj.Name || ptr.Deref(rs.Spec.RsyncTLS.Address, "") == "" {
 		t.Errorf("ReplicationSource spec = %+v", rs.Spec)
 	}
 	key := waitFor(t, a, keyObj.DeepCopy())
@@ -235,7 +236,7 @@ func TestMigrationOfAVolumeWhoseMoverFailsSaysWhy(t *testing.T) {
 	m := volumeMigration(suiteNamespace, "vol-fail-1", pair.Name, ns)
 	createOn(t, a, m)
 
-	rsObj, keyObj, rdObj := replicationObjects(ns)
+	rsObj, keyObj, rdObj := replicationObjects(ns, m.Name)
 	rs := sourceOf(t, m, rsObj)
 	finishJob(t, a, moverJob(t, a, ns, "src", rs.Name), 1, "Failed", 0, "rsync: connection refused by the destination")
 
@@ -268,7 +269,7 @@ func TestMigrationStoppedInTheMiddleOfAVolumeFinishesAfterARestart(t *testing.T)
 	m := volumeMigration(opsNS, "resume-1", pair.Name, appNS)
 	createOn(t, a, m)
 
-	rsObj, keyObj, rdObj := replicationObjects(appNS)
+	rsObj, keyObj, rdObj := replicationObjects(appNS, m.Name)
 	rs := sourceOf(t, m, rsObj)
 	rd := waitFor(t, b, rdObj)
 	eventually(t, 30*time.Second, func() error {

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -81,12 +82,14 @@ type MigrationReconciler struct {
 	clusterIDMu sync.Mutex
 }
 
-// +kubebuilder:rbac:groups=volsync.backube,resources=migrations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=volsync.backube,resources=migrations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=volsync.backube,resources=migrations/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list
 // +kubebuilder:rbac:groups=volsync.backube,resources=migrations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=volsync.backube,resources=clusterpairs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces;resourcequotas;limitranges;serviceaccounts;secrets;configmaps;persistentvolumeclaims;services,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;delete
-// +kubebuilder:rbac:groups=volsync.backube,resources=replicationsources,verbs=get;create;patch;delete
+// +kubebuilder:rbac:groups=volsync.backube,resources=replicationsources,verbs=get;list;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list
@@ -102,11 +105,25 @@ func (r *MigrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if err := r.Client.Get(ctx, req.NamespacedName, &m); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if m.Status.Status.Finished() || m.DeletionTimestamp != nil {
-		return ctrl.Result{}, nil
-	}
 	run := &migrationRun{r: r, m: &m, stored: *m.Status.DeepCopy(), schedule: scheduleOf(&m)}
-	res, err := run.proceed(ctx)
+	run.mapping = namespaceMapping(&m)
+	var (
+		res ctrl.Result
+		err error
+	)
+	switch {
+	case m.Status.Status.Finished() || m.DeletionTimestamp != nil:
+		// Deleted, or finished: nothing more is migrated, and what the volume path made goes.
+		if run.selector, err = copier.Selector(m.Spec.Selectors); err != nil {
+			run.selector = labels.Everything()
+		}
+		res, err = run.release(ctx)
+	default:
+		if err = r.holdFinalizer(ctx, &m); err != nil {
+			break
+		}
+		res, err = run.proceed(ctx)
+	}
 	if apierrors.IsConflict(err) {
 		// Someone else wrote the Migration meanwhile; the next pass starts from what they wrote.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -156,7 +173,6 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 	if err := run.r.checkNamespaces(m); err != nil {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}
-	run.mapping = namespaceMapping(m)
 	if err := copier.CheckNamespaceMapping(m.Spec.Namespaces, run.mapping); err != nil {
 		// The API refuses such a mapping; a Migration stored before its rules existed is not.
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, "spec.namespaceMapping: "+err.Error())
@@ -169,6 +185,16 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 
 	if err := run.connect(ctx); err != nil {
 		return run.destinationFailed(ctx, err)
+	}
+	// Every pass, before it writes: an activated destination is never written again.
+	activated, err := run.activatedNamespaces(ctx)
+	if err != nil {
+		return run.stageFailed(ctx, err)
+	}
+	if len(activated) > 0 {
+		started := m.Status.Status != volsyncv1alpha1.RunStatusPending
+		return run.finishAs(ctx, volsyncv1alpha1.RunStatusFailed, volsyncv1alpha1.ReasonApplicationActivated,
+			volsyncv1alpha1.ReasonApplicationActivated, run.activatedMessage(activated, started))
 	}
 	if m.Status.Status == volsyncv1alpha1.RunStatusPending {
 		// Checked once, before the first write; a pass after a restart finds the run in progress.
@@ -204,6 +230,10 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 						return ctrl.Result{}, err
 					}
 					return ctrl.Result{RequeueAfter: run.r.VolumePollInterval}, nil
+				}
+			} else if boolOr(m.Spec.IncludeResources, true) {
+				if err := run.migrateSharedVolumes(ctx); err != nil {
+					return run.stageFailed(ctx, err)
 				}
 			}
 			t := metav1.NewTime(run.now())
@@ -260,6 +290,8 @@ func (run *migrationRun) connect(ctx context.Context) error {
 	}
 	if boolOr(m.Spec.IncludeVolumes, true) {
 		perms = addPermissions(perms, volumePermissions(run.destinationNamespaces()))
+	} else if boolOr(m.Spec.IncludeResources, true) {
+		perms = addPermissions(perms, sharedVolumePermissions())
 	}
 	dest, err := remote.Connect(ctx, run.r.APIReader, &pair, perms)
 	if err != nil {
@@ -278,11 +310,18 @@ func (run *migrationRun) connect(ctx context.Context) error {
 		return err
 	}
 	run.dest, run.dst, run.clusterID, run.pair = dest, dst, clusterID, &pair
+	kind := "Migration"
+	if run.schedule != "" {
+		kind = "MigrationSchedule"
+	}
 	run.opts = copier.Options{
-		StartApplications: boolOr(m.Spec.StartApplications, true),
+		StartApplications: boolOr(m.Spec.StartApplications, false),
 		SourceCluster:     clusterID,
 		MigratedBy:        m.Namespace + "/" + firstNonEmpty(run.schedule, m.Name),
+		MigratedByKind:    kind,
+		ClusterPair:       pair.Name,
 		NamespaceMapping:  run.mapping,
+		KeepVolumeName:    keepsVolumeName(m),
 	}
 	ready := metav1.Condition{
 		Type: ConditionDestinationReady, Status: metav1.ConditionTrue, Reason: volsyncv1alpha1.ReasonConnected,
@@ -331,8 +370,13 @@ func (run *migrationRun) destinationFailed(ctx context.Context, err error) (ctrl
 }
 
 // finish ends the run: the final status is written, then the Event and the metrics follow, so a
-// write that fails and is redone never counts a run twice.
+// write that fails and is redone never counts a run twice. Then what the volume path made goes.
 func (run *migrationRun) finish(ctx context.Context, o volsyncv1alpha1.RunStatus, reason, msg string) (ctrl.Result, error) {
+	return run.finishAs(ctx, o, reason, string(o), msg)
+}
+
+// finishAs is finish with the Event's reason given.
+func (run *migrationRun) finishAs(ctx context.Context, o volsyncv1alpha1.RunStatus, reason, eventReason, msg string) (ctrl.Result, error) {
 	m := run.m
 	t := metav1.NewTime(run.now())
 	m.Status.Status = o
@@ -346,10 +390,10 @@ func (run *migrationRun) finish(ctx context.Context, o volsyncv1alpha1.RunStatus
 	if o == volsyncv1alpha1.RunStatusSuccessful {
 		eventType = corev1.EventTypeNormal
 	}
-	run.event(eventType, string(o), "migration %s: %s", strings.ToLower(splitCamel(string(o))), msg)
+	run.event(eventType, eventReason, "migration %s: %s", strings.ToLower(splitCamel(string(o))), msg)
 	recordFinished(run.schedule, m)
 	log.FromContext(ctx).Info("migration finished", "status", o, "resources", m.Status.Summary.Resources, "volumes", m.Status.Summary.Volumes)
-	return ctrl.Result{}, nil
+	return run.release(ctx)
 }
 
 // checkpoint stores the status when it changed, with the summary recounted from the lists.
@@ -543,11 +587,23 @@ func (r *MigrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&volsyncv1alpha1.Migration{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted))).
 		Watches(&volsyncv1alpha1.ClusterPair{}, handler.EnqueueRequestsFromMapFunc(r.migrationsOfPair)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("migration").
 		Complete(r)
+}
+
+// deletionStarted lets through the update that marks a Migration deleted, whose finalizer this
+// controller holds.
+var deletionStarted = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld != nil && e.ObjectNew != nil &&
+			e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
 func boolOr(p *bool, def bool) bool {

@@ -69,6 +69,10 @@ const (
 	// MigrationUIDAnnotation is, beside MigrationAnnotation, the UID of that Migration: a
 	// ReplicationSource left by an earlier Migration of the same name is not this run's.
 	MigrationUIDAnnotation = "volsync.backube/migration-uid"
+	// MigrationUIDLabel carries the same UID as a label on everything the volume path makes on
+	// this cluster, so the cleanup finds it by selector, even what a pass made just before a
+	// crash and never recorded.
+	MigrationUIDLabel = MigrationUIDAnnotation
 	// DefaultVolumeParallelism is how many volumes a run moves at once.
 	DefaultVolumeParallelism = 4
 	// volumeObjectPrefix starts the name of every object the volume path makes.
@@ -87,13 +91,26 @@ var rdKind = volsyncv1alpha1.GroupVersion.WithKind("ReplicationDestination")
 // support can set volumeCopyMethod to Snapshot or Direct on the ClusterPair.
 const defaultVolumeCopyMethod = volsyncv1alpha1.CopyMethodClone
 
-// volumeObjectName is the name of the ReplicationSource and ReplicationDestination of pvc:
-// volsync-mig-<pvc>, cut to 63 characters with a hash of the whole when longer, so the same PVC
-// always gets the same name.
-func volumeObjectName(pvc string) string { return boundedName(volumeObjectPrefix+pvc, "") }
+// volumeObjectName is the name of the ReplicationSource and ReplicationDestination that move pvc
+// for the Migration named migration: volsync-mig-<pvc>-<hash of the Migration's name>, cut to 63
+// characters with a hash of the whole when longer. The same Migration always gets the same name
+// for a PVC, so a pass after a restart finds what the pass before made; two Migrations of one PVC
+// (a scheduled run and a drill into a scratch namespace) never take each other's objects.
+func volumeObjectName(migration, pvc string) string {
+	return boundedName(volumeObjectPrefix+pvc+"-"+shortHash(migration), "")
+}
 
-// volumeKeyName is the name of the key Secret copied to the source: volsync-mig-<pvc>-key.
-func volumeKeyName(pvc string) string { return boundedName(volumeObjectPrefix+pvc, "-key") }
+// volumeKeyName is the name of the key Secret copied to the source: volumeObjectName + "-key".
+func volumeKeyName(migration, pvc string) string {
+	return boundedName(volumeObjectPrefix+pvc+"-"+shortHash(migration), "-key")
+}
+
+// shortHash is 6 hex digits of s: enough to tell apart the few Migrations of one PVC that run at
+// the same time.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:6]
+}
 
 func boundedName(base, suffix string) string {
 	if len(base)+len(suffix) <= maxObjectName {
@@ -292,7 +309,7 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 	// ns is where the source's objects go, dns where the destination's do.
 	ns, claim := e.Namespace, e.PersistentVolumeClaim
 	dns := run.mapping.Destination(ns)
-	name := volumeObjectName(claim)
+	name := volumeObjectName(run.m.Name, claim)
 	mine := run.m.Namespace + "/" + run.m.Name
 	fail := func(reason string) (volsyncv1alpha1.MigrationVolumeInfo, error) {
 		e.Status, e.Reason = volsyncv1alpha1.RunStatusFailed, shorten(reason)
@@ -342,7 +359,7 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 		return refusedOr(e, err)
 	}
 	rd := &volsyncv1alpha1.ReplicationDestination{
-		ObjectMeta: metav1ObjectMeta(dns, name, mine),
+		ObjectMeta: run.volumeObjectMeta(dns, name),
 		Spec: volsyncv1alpha1.ReplicationDestinationSpec{
 			RsyncTLS: &volsyncv1alpha1.ReplicationDestinationRsyncTLSSpec{
 				ReplicationDestinationVolumeOptions: volsyncv1alpha1.ReplicationDestinationVolumeOptions{
@@ -387,14 +404,14 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 		}
 		return e, remote.Classify(err, run.dest.Config.Host, "reading Secret "+dns+"/"+*tls.KeySecret)
 	}
-	keyName := volumeKeyName(claim)
-	secret := &corev1.Secret{ObjectMeta: metav1ObjectMeta(ns, keyName, mine), Data: key.Data, Type: corev1.SecretTypeOpaque}
+	keyName := volumeKeyName(run.m.Name, claim)
+	secret := &corev1.Secret{ObjectMeta: run.volumeObjectMeta(ns, keyName), Data: key.Data, Type: corev1.SecretTypeOpaque}
 	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	if err := run.applySource(ctx, secret); err != nil {
 		return e, fmt.Errorf("copying the key Secret to %s/%s: %w", ns, keyName, err)
 	}
 	source := &volsyncv1alpha1.ReplicationSource{
-		ObjectMeta: metav1ObjectMeta(ns, name, mine),
+		ObjectMeta: run.volumeObjectMeta(ns, name),
 		Spec: volsyncv1alpha1.ReplicationSourceSpec{
 			SourcePVC: claim,
 			Trigger:   &volsyncv1alpha1.ReplicationTriggerSpec{Manual: run.m.Name},
@@ -406,7 +423,6 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 			},
 		},
 	}
-	source.Annotations[MigrationUIDAnnotation] = string(run.m.UID)
 	source.SetGroupVersionKind(volsyncv1alpha1.GroupVersion.WithKind("ReplicationSource"))
 	if err := run.applySource(ctx, source); err != nil {
 		if refusedObject(err) && !apierrors.IsForbidden(err) {
@@ -420,22 +436,74 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 // cleanupVolumes deletes what the volume path made for vols, on both clusters, leaving the
 // destination PVCs. It is idempotent: a restart in the middle does it again.
 func (run *migrationRun) cleanupVolumes(ctx context.Context, vols []volsyncv1alpha1.MigrationVolumeInfo) error {
-	mine := run.m.Namespace + "/" + run.m.Name
+	claims := make([]volumeClaim, 0, len(vols))
 	for _, v := range vols {
-		name := volumeObjectName(v.PersistentVolumeClaim)
-		rs := &volsyncv1alpha1.ReplicationSource{}
-		if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, rs, v.Namespace, name, mine); err != nil {
-			return fmt.Errorf("deleting ReplicationSource %s/%s: %w", v.Namespace, name, err)
+		claims = append(claims, volumeClaim{namespace: v.Namespace, name: v.PersistentVolumeClaim})
+	}
+	if err := run.cleanupSource(ctx, claims); err != nil {
+		return err
+	}
+	return run.cleanupDestination(ctx, claims)
+}
+
+// volumeClaim is a source PVC the volume path may have made objects for.
+type volumeClaim struct{ namespace, name string }
+
+// cleanupSource deletes, on this cluster, the ReplicationSources and key Secrets of claims, and
+// any other this Migration made (found by MigrationUIDLabel). Deleting a ReplicationSource stops
+// its mover: its Job and the clone it reads are its children.
+func (run *migrationRun) cleanupSource(ctx context.Context, claims []volumeClaim) error {
+	mine := run.m.Namespace + "/" + run.m.Name
+	for _, v := range claims {
+		name := volumeObjectName(run.m.Name, v.name)
+		if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &volsyncv1alpha1.ReplicationSource{}, v.namespace, name, mine); err != nil {
+			return fmt.Errorf("deleting ReplicationSource %s/%s: %w", v.namespace, name, err)
 		}
-		if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &corev1.Secret{}, v.Namespace, volumeKeyName(v.PersistentVolumeClaim), mine); err != nil {
-			return fmt.Errorf("deleting Secret %s/%s: %w", v.Namespace, volumeKeyName(v.PersistentVolumeClaim), err)
+		key := volumeKeyName(run.m.Name, v.name)
+		if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &corev1.Secret{}, v.namespace, key, mine); err != nil {
+			return fmt.Errorf("deleting Secret %s/%s: %w", v.namespace, key, err)
 		}
+	}
+	if run.m.UID == "" {
+		return nil
+	}
+	sel := client.MatchingLabels{MigrationUIDLabel: string(run.m.UID)}
+	for _, ns := range run.namespaces() {
+		var sources volsyncv1alpha1.ReplicationSourceList
+		if err := run.r.APIReader.List(ctx, &sources, client.InNamespace(ns), sel); err != nil {
+			return fmt.Errorf("listing the ReplicationSources of migration %s in namespace %s: %w", run.m.Name, ns, err)
+		}
+		for i := range sources.Items {
+			if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &volsyncv1alpha1.ReplicationSource{}, ns, sources.Items[i].Name, mine); err != nil {
+				return fmt.Errorf("deleting ReplicationSource %s/%s: %w", ns, sources.Items[i].Name, err)
+			}
+		}
+		var secrets metav1.PartialObjectMetadataList
+		secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := run.r.APIReader.List(ctx, &secrets, client.InNamespace(ns), sel); err != nil {
+			return fmt.Errorf("listing the key Secrets of migration %s in namespace %s: %w", run.m.Name, ns, err)
+		}
+		for i := range secrets.Items {
+			if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &corev1.Secret{}, ns, secrets.Items[i].Name, mine); err != nil {
+				return fmt.Errorf("deleting Secret %s/%s: %w", ns, secrets.Items[i].Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// cleanupDestination deletes the ReplicationDestinations of claims on the destination; what the
+// destination's movers made for them (the Service, the Job, the key Secret) is their children.
+func (run *migrationRun) cleanupDestination(ctx context.Context, claims []volumeClaim) error {
+	mine := run.m.Namespace + "/" + run.m.Name
+	for _, v := range claims {
+		name := volumeObjectName(run.m.Name, v.name)
 		rd := &unstructured.Unstructured{}
 		rd.SetGroupVersionKind(rdKind)
-		dns := run.mapping.Destination(v.Namespace)
+		dns := run.mapping.Destination(v.namespace)
 		if err := run.deleteMine(ctx, run.dst, run.dst, rd, dns, name, mine); err != nil {
 			if meta.IsNoMatchError(err) {
-				continue
+				return nil // the destination does not serve ReplicationDestinations: none was made
 			}
 			return remote.Classify(err, run.dest.Config.Host, "deleting ReplicationDestination "+dns+"/"+name)
 		}
@@ -502,8 +570,17 @@ func toApply(obj client.Object) (*unstructured.Unstructured, error) {
 	return &unstructured.Unstructured{Object: m}, nil
 }
 
-func metav1ObjectMeta(ns, name, migration string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{MigrationAnnotation: migration}}
+// volumeObjectMeta is the metadata of an object the volume path makes: it names this Migration
+// and its UID, as annotations and as a label to find it by.
+func (run *migrationRun) volumeObjectMeta(ns, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Namespace: ns, Name: name,
+		Labels: map[string]string{MigrationUIDLabel: string(run.m.UID)},
+		Annotations: map[string]string{
+			MigrationAnnotation:    run.m.Namespace + "/" + run.m.Name,
+			MigrationUIDAnnotation: string(run.m.UID),
+		},
+	}
 }
 
 // movedBytes is what the mover reported moving.
@@ -525,3 +602,11 @@ func moverMessage(st *volsyncv1alpha1.ReplicationStatus) string {
 	}
 	return "no message"
 }
+
+// VolumeObjectName is the name of the ReplicationSource (on the source) and ReplicationDestination
+// (on the destination) that move PVC pvc for the Migration named migration.
+func VolumeObjectName(migration, pvc string) string { return volumeObjectName(migration, pvc) }
+
+// VolumeKeyName is the name of the key Secret copied to the source for PVC pvc of the Migration
+// named migration.
+func VolumeKeyName(migration, pvc string) string { return volumeKeyName(migration, pvc) }

@@ -11,22 +11,26 @@ import (
 )
 
 func TestVolumeObjectNamesAreStableAndShort(t *testing.T) {
-	if got := volumeObjectName("data"); got != "volsync-mig-data" {
+	hash := shortHash("app-interval-2024-03-09-120000")
+	if got := volumeObjectName("app-interval-2024-03-09-120000", "data"); got != "volsync-mig-data-"+hash {
 		t.Errorf("volumeObjectName(data) = %q", got)
 	}
-	if got := volumeKeyName("data"); got != "volsync-mig-data-key" {
+	if got := volumeKeyName("app-interval-2024-03-09-120000", "data"); got != "volsync-mig-data-"+hash+"-key" {
 		t.Errorf("volumeKeyName(data) = %q", got)
+	}
+	if volumeObjectName("app-drill", "data") == volumeObjectName("app-interval-2024-03-09-120000", "data") {
+		t.Error("two Migrations of one PVC got the same object name")
 	}
 	long := strings.Repeat("a", 60)
 	other := strings.Repeat("a", 59) + "b"
-	for _, name := range []func(string) string{volumeObjectName, volumeKeyName} {
-		got := name(long)
-		if len(got) > maxObjectName || got != name(long) || got == name(other) || !strings.HasPrefix(got, volumeObjectPrefix) {
-			t.Errorf("%q (%d characters) for a 60-character PVC name; for another: %q", got, len(got), name(other))
+	for _, name := range []func(string, string) string{volumeObjectName, volumeKeyName} {
+		got := name("m", long)
+		if len(got) > maxObjectName || got != name("m", long) || got == name("m", other) || !strings.HasPrefix(got, volumeObjectPrefix) {
+			t.Errorf("%q (%d characters) for a 60-character PVC name; for another: %q", got, len(got), name("m", other))
 		}
 	}
-	if !strings.HasSuffix(volumeKeyName(long), "-key") {
-		t.Errorf("volumeKeyName(long) = %q, want the -key suffix", volumeKeyName(long))
+	if !strings.HasSuffix(volumeKeyName("m", long), "-key") {
+		t.Errorf("volumeKeyName(long) = %q, want the -key suffix", volumeKeyName("m", long))
 	}
 }
 

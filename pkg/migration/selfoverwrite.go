@@ -47,31 +47,39 @@ func (run *migrationRun) selfOverwrites(ctx context.Context) ([]copier.SelfOverw
 		if _, isSource := sourceUIDs[d]; !isSource {
 			continue // not a namespace of this run's source, wherever the destination is
 		}
-		uid, err := run.destinationNamespaceUID(ctx, d)
+		ns, err := run.destinationNamespace(ctx, d)
 		if err != nil {
 			return nil, err
 		}
-		destinationUIDs[d] = uid
+		destinationUIDs[d] = ns.uid
 	}
 	return copier.SelfOverwrites(run.namespaces(), run.mapping, sourceUIDs, destinationUIDs), nil
 }
 
-// destinationNamespaceUID is the UID of namespace name on the destination, "" when it has none.
-// It reads the namespace; a destination user that may not read namespaces is asked instead for a
-// server-side dry-run apply of it, which needs only the create and patch the run was checked for
-// and changes nothing. A user allowed neither (one confined to the namespace's objects, with the
-// Namespace kind excluded and no volumes) leaves the question open: the UID is taken as unknown
-// ("") and the run goes on, as it did before the check existed, with a line in the log.
-func (run *migrationRun) destinationNamespaceUID(ctx context.Context, name string) (types.UID, error) {
+// destinationNamespaceInfo is what a run reads of a namespace on the destination before it writes.
+type destinationNamespaceInfo struct {
+	// uid is "" when the namespace does not exist there, or cannot be read.
+	uid types.UID
+	// annotations, among them the activation.
+	annotations map[string]string
+}
+
+// destinationNamespace reads namespace name on the destination. A destination user that may not
+// read namespaces is asked instead for a server-side dry-run apply of it, which needs only the
+// create and patch the run was checked for, changes nothing, and answers with the namespace as
+// stored. A user allowed neither (one confined to the namespace's objects, with the Namespace
+// kind excluded and no volumes) leaves the question open: the namespace is taken as unknown and
+// the run goes on, as it did before these checks existed, with a line in the log.
+func (run *migrationRun) destinationNamespace(ctx context.Context, name string) (destinationNamespaceInfo, error) {
 	var ns corev1.Namespace
 	err := run.dst.Get(ctx, client.ObjectKey{Name: name}, &ns)
 	switch {
 	case err == nil:
-		return ns.UID, nil
+		return destinationNamespaceInfo{uid: ns.UID, annotations: ns.Annotations}, nil
 	case apierrors.IsNotFound(err):
-		return "", nil
+		return destinationNamespaceInfo{}, nil
 	case !apierrors.IsForbidden(err):
-		return "", remote.Classify(err, run.dest.Config.Host, "reading namespace "+name)
+		return destinationNamespaceInfo{}, remote.Classify(err, run.dest.Config.Host, "reading namespace "+name)
 	}
 	probe := &unstructured.Unstructured{}
 	probe.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
@@ -79,12 +87,12 @@ func (run *migrationRun) destinationNamespaceUID(ctx context.Context, name strin
 	err = run.dst.Apply(ctx, client.ApplyConfigurationFromUnstructured(probe), client.FieldOwner(FieldOwner), client.DryRunAll)
 	switch {
 	case err == nil:
-		return probe.GetUID(), nil
+		return destinationNamespaceInfo{uid: probe.GetUID(), annotations: probe.GetAnnotations()}, nil
 	case refusedObject(err):
-		log.FromContext(ctx).Info("cannot tell whether a destination namespace is one of this run's source namespaces: the destination user may neither read nor apply it",
+		log.FromContext(ctx).Info("cannot read a destination namespace: the destination user may neither read nor apply it",
 			"namespace", name, "error", err.Error())
-		return "", nil
+		return destinationNamespaceInfo{}, nil
 	default:
-		return "", remote.Classify(err, run.dest.Config.Host, "applying namespace "+name+" (dry run)")
+		return destinationNamespaceInfo{}, remote.Classify(err, run.dest.Config.Host, "applying namespace "+name+" (dry run)")
 	}
 }

@@ -122,6 +122,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := p.refresh(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
+	p.recoveryPoint()
+	if err := p.activation(ctx); err != nil {
+		return requeueOnConflict(err)
+	}
 
 	policy, ready := r.policy(ctx, &ms)
 	var requeue time.Duration
@@ -168,6 +172,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.FromContext(ctx).V(1).Info("status updated", "ready", ready.Reason, "pending", len(ms.Status.Pending))
 	}
 	p.flush()
+	period := time.Duration(0)
+	if policy != nil {
+		period = policy.ShortestPeriod()
+	}
+	recordRecoveryPoint(ms.Name, ms.Namespace, ms.Status.RecoveryPoint, period)
 	if requeue > 0 {
 		// The wait was measured from p.now, and this pass's writes have used some of it since.
 		return ctrl.Result{RequeueAfter: max(requeue-r.Clock.Since(p.now), minRequeue)}, nil
@@ -275,10 +284,19 @@ func (p *pass) update(it volsyncv1alpha1.ScheduledRun, child *volsyncv1alpha1.Mi
 			}
 			p.status.LastSuccessDuration = &metav1.Duration{Duration: max(ft.Sub(start), 0).Round(time.Second)}
 		}
+		if c := meta.FindStatusCondition(p.status.Conditions, volsyncv1alpha1.ConditionApplicationActivated); p.status.ApplicationActivated &&
+			c != nil && c.Status == metav1.ConditionTrue && child.Status.StartTimestamp != nil && c.LastTransitionTime.Before(child.Status.StartTimestamp) {
+			// It started after the destination was found activated, and found it not activated:
+			// someone deactivated it without saying so here.
+			p.status.ApplicationActivated = false
+		}
 	case volsyncv1alpha1.RunStatusPartialSuccess:
 		p.later(child, "Warning", reasonPartialSuccess, "Migrate", "Scheduled migration (%s) completed with some objects not migrated: %s", it.Name, failureReason(child))
 	default:
 		p.later(child, "Warning", reasonFailed, "Migrate", "Scheduled migration (%s) failed: %s", it.Name, failureReason(child))
+		if c := meta.FindStatusCondition(child.Status.Conditions, volsyncv1alpha1.ConditionCompleted); c != nil && c.Reason == volsyncv1alpha1.ReasonApplicationActivated {
+			p.status.ApplicationActivated = true
+		}
 	}
 	return it
 }
@@ -619,6 +637,7 @@ func (r *Reconciler) finalize(ctx context.Context, ms *volsyncv1alpha1.Migration
 		return err
 	}
 	forgetMissed(ms.Name, ms.Namespace)
+	forgetRecoveryPoint(ms.Name, ms.Namespace)
 	return nil
 }
 
@@ -724,6 +743,14 @@ func requeueOnConflict(err error) (ctrl.Result, error) {
 	return ctrl.Result{}, err
 }
 
+// activatedChanged says whether status.applicationActivated changed: `volsyncctl activate`
+// sets it from outside, and a schedule with autoSuspend must act on it at once.
+func activatedChanged(old, new client.Object) bool {
+	o, ok1 := old.(*volsyncv1alpha1.MigrationSchedule)
+	n, ok2 := new.(*volsyncv1alpha1.MigrationSchedule)
+	return ok1 && ok2 && o.Status.ApplicationActivated != n.Status.ApplicationActivated
+}
+
 // scheduleChanged lets through what a pass must see: spec edits (generation), annotations (copied
 // to children, and how a person or a test nudges a pass) and deletion. Status writes, including
 // this controller's own, do not wake it.
@@ -734,7 +761,8 @@ var scheduleChanged = predicate.Funcs{
 		}
 		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
 			!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) ||
-			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp()) ||
+			activatedChanged(e.ObjectOld, e.ObjectNew)
 	},
 }
 
@@ -747,6 +775,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	useClock(r.Clock)
+	registerMetrics()
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &volsyncv1alpha1.MigrationSchedule{}, policyNameField,
 		func(o client.Object) []string {
 			ms, ok := o.(*volsyncv1alpha1.MigrationSchedule)

@@ -65,11 +65,18 @@ func running(items map[schedule.Type][]volsyncv1alpha1.ScheduledRun) *volsyncv1a
 
 // trim splits one type's history, oldest first, into what retain keeps and what goes: the newest
 // `retain` items stay, and so does every older one still running, since deleting a running
-// Migration would cut a migration off half way.
+// Migration would cut a migration off half way, and so does the newest Successful one, as seed 004
+// promises: a run of failures never leaves a type without the record of its last good copy.
 func trim(items []volsyncv1alpha1.ScheduledRun, retain int) (keep, drop []volsyncv1alpha1.ScheduledRun) {
 	cut := max(len(items)-max(retain, 0), 0)
+	lastSuccess := -1
 	for i, it := range items {
-		if i < cut && it.Status.Finished() {
+		if it.Status == volsyncv1alpha1.RunStatusSuccessful {
+			lastSuccess = i
+		}
+	}
+	for i, it := range items {
+		if i < cut && it.Status.Finished() && i != lastSuccess {
 			drop = append(drop, it)
 			continue
 		}

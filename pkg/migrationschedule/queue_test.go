@@ -61,7 +61,8 @@ func run(name string, s volsyncv1alpha1.RunStatus) volsyncv1alpha1.ScheduledRun 
 }
 
 func TestTrim(t *testing.T) {
-	ok, going := volsyncv1alpha1.RunStatusSuccessful, volsyncv1alpha1.RunStatusInProgress
+	ok, going, failed := volsyncv1alpha1.RunStatusSuccessful, volsyncv1alpha1.RunStatusInProgress, volsyncv1alpha1.RunStatusFailed
+	partial := volsyncv1alpha1.RunStatusPartialSuccess
 	for _, tc := range []struct {
 		name     string
 		items    []volsyncv1alpha1.ScheduledRun
@@ -72,7 +73,10 @@ func TestTrim(t *testing.T) {
 		{"under retain nothing goes", []volsyncv1alpha1.ScheduledRun{run("a", ok), run("b", ok)}, 3, "ab", ""},
 		{"the oldest beyond retain go", []volsyncv1alpha1.ScheduledRun{run("a", ok), run("b", ok), run("c", ok)}, 1, "c", "ab"},
 		{"a running one beyond retain stays", []volsyncv1alpha1.ScheduledRun{run("a", going), run("b", ok), run("c", ok)}, 1, "ac", "b"},
-		{"retain 0 keeps only what runs", []volsyncv1alpha1.ScheduledRun{run("a", ok), run("b", going)}, 0, "b", "a"},
+		{"retain 0 keeps what runs and the last success", []volsyncv1alpha1.ScheduledRun{run("a", ok), run("b", ok), run("c", going)}, 0, "bc", "a"},
+		{"failures after the last success never push it out", []volsyncv1alpha1.ScheduledRun{run("a", ok), run("b", ok), run("c", failed), run("d", failed)}, 2, "bcd", "a"},
+		{"a partial success is not the last success", []volsyncv1alpha1.ScheduledRun{run("a", ok), run("b", partial), run("c", failed)}, 1, "ac", "b"},
+		{"with no success the oldest failures go", []volsyncv1alpha1.ScheduledRun{run("a", failed), run("b", failed), run("c", failed)}, 1, "c", "ab"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keep, drop := trim(tc.items, tc.retain)

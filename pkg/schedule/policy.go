@@ -203,6 +203,23 @@ func minutesToDuration(m int64) time.Duration {
 	return time.Duration(m) * time.Minute
 }
 
+// ShortestPeriod is the nominal time between two triggers of the policy's most frequent type:
+// intervalMinutes, else a day, a week, or 31 days for monthly (the longest month). It is what a
+// recovery point is measured against: data older than it means a run was missed or failed.
+func (p *Policy) ShortestPeriod() time.Duration {
+	switch {
+	case p.Interval != nil:
+		return minutesToDuration(p.Interval.Minutes)
+	case p.Daily != nil:
+		return 24 * time.Hour
+	case p.Weekly != nil:
+		return 7 * 24 * time.Hour
+	case p.Monthly != nil:
+		return 31 * 24 * time.Hour
+	}
+	return 0
+}
+
 // Types lists the sections present, in check order (Interval, Daily, Weekly, Monthly), which is
 // also the order of Due's decisions.
 func (p *Policy) Types() []Type {

@@ -46,6 +46,13 @@ type Options struct {
 	MigratedBy string
 	// NamespaceMapping renames namespaces on the destination (spec.namespaceMapping).
 	NamespaceMapping NamespaceMapping
+	// MigratedByKind is the MigratedByKindAnnotation value: MigrationSchedule or Migration.
+	MigratedByKind string
+	// ClusterPair is the MigratedWithClusterPairAnnotation value.
+	ClusterPair string
+	// KeepVolumeName keeps a PVC bound to the PersistentVolume it names (includeVolumes false:
+	// the storage is shared, and the PersistentVolume is migrated too).
+	KeepVolumeName bool
 }
 
 // droppedAnnotations belong to the source cluster's controllers or tools and mean nothing, or
@@ -62,6 +69,11 @@ var droppedAnnotations = []string{
 	// Which provisioner the source's PV controller handed the PVC to; the destination's decides.
 	"volume.kubernetes.io/storage-provisioner",
 	"volume.beta.kubernetes.io/storage-provisioner",
+	// Activation is a fact about one namespace on one cluster. Carried along, the copy of an
+	// activated namespace (a failback's reverse migration, then the next forward one) would be
+	// activated without anyone activating it.
+	volsyncv1alpha1.ApplicationActivatedAnnotation,
+	volsyncv1alpha1.DrillAnnotation,
 }
 
 // droppedAnnotationPrefixes are families of annotations dropped whole: pv.kubernetes.io/ records
@@ -146,7 +158,7 @@ func Prepare(obj *unstructured.Unstructured, opts Options) (*unstructured.Unstru
 	case "Service":
 		err = prepareService(out)
 	case "PersistentVolumeClaim":
-		prepareClaim(out)
+		prepareClaim(out, opts.KeepVolumeName)
 	case "ServiceAccount":
 		err = prepareServiceAccount(out)
 	case "Deployment", "StatefulSet":
@@ -181,15 +193,29 @@ func Prepare(obj *unstructured.Unstructured, opts Options) (*unstructured.Unstru
 		l[MigratedFromLabel] = opts.SourceCluster
 		out.SetLabels(l)
 	}
-	if opts.MigratedBy != "" {
-		a := out.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		a[MigratedByAnnotation] = opts.MigratedBy
-		out.SetAnnotations(a)
-	}
+	markCopy(out, opts)
 	return out, nil
+}
+
+// markCopy marks obj as a static copy: what copied it (MigratedByAnnotation and its kind) and
+// through which ClusterPair.
+func markCopy(obj *unstructured.Unstructured, opts Options) {
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	for k, v := range map[string]string{
+		MigratedByAnnotation:                              opts.MigratedBy,
+		volsyncv1alpha1.MigratedByKindAnnotation:          opts.MigratedByKind,
+		volsyncv1alpha1.MigratedWithClusterPairAnnotation: opts.ClusterPair,
+	} {
+		if v != "" {
+			a[k] = v
+		}
+	}
+	if len(a) > 0 {
+		obj.SetAnnotations(a)
+	}
 }
 
 func keptAnnotations(in map[string]string) map[string]string {
@@ -258,9 +284,12 @@ func prepareService(svc *unstructured.Unstructured) error {
 // prepareClaim unbinds a claim from the source's storage: volumeName names a PersistentVolume of
 // the source cluster, and dataSource/dataSourceRef name a snapshot, a claim or a populator there.
 // On the destination the claim is provisioned afresh, and the data, if asked for, comes with the
-// volume stage.
-func prepareClaim(pvc *unstructured.Unstructured) {
-	unstructured.RemoveNestedField(pvc.Object, "spec", "volumeName")
+// volume stage. With keepVolumeName (shared storage, the PersistentVolume migrated too) the claim
+// stays bound to its volume by name.
+func prepareClaim(pvc *unstructured.Unstructured, keepVolumeName bool) {
+	if !keepVolumeName {
+		unstructured.RemoveNestedField(pvc.Object, "spec", "volumeName")
+	}
 	unstructured.RemoveNestedField(pvc.Object, "spec", "dataSource")
 	unstructured.RemoveNestedField(pvc.Object, "spec", "dataSourceRef")
 }

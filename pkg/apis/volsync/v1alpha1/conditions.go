@@ -10,6 +10,9 @@ const (
 	ConditionReady = "Ready"
 	// ConditionCompleted says whether a Migration or ReplicationSync has ended.
 	ConditionCompleted = "Completed"
+	// ConditionApplicationActivated says, on a MigrationSchedule, whether its destination is
+	// activated, and what the schedule does about it (autoSuspend).
+	ConditionApplicationActivated = "ApplicationActivated"
 )
 
 // Condition reasons. They are stable strings a person can search for.
@@ -30,4 +33,12 @@ const (
 	ReasonForbidden          = "Forbidden"
 	ReasonSuspended          = "Suspended"
 	ReasonScheduled          = "Scheduled"
+	// ReasonApplicationActivated: the destination namespace of a Migration is activated; the
+	// Migration fails before it writes anything.
+	ReasonApplicationActivated = "ApplicationActivated"
+	// ReasonAutoSuspended: a MigrationSchedule with autoSuspend suspended itself because its
+	// destination is activated.
+	ReasonAutoSuspended = "AutoSuspended"
+	// ReasonNotActivated: the destination of a MigrationSchedule is a static copy, not activated.
+	ReasonNotActivated = "NotActivated"
 )

@@ -16,4 +16,25 @@ const (
 	// the instant volsyncd created it, in RFC 3339 with nanoseconds on volsyncd's clock. The
 	// creationTimestamp has whole seconds only, too coarse to tell how late a trigger fired.
 	CreatedAtAnnotation = "volsync.backube/created-at"
+	// MigratedByKindAnnotation is, beside copier's volsync.backube/migrated-by ("<namespace>/<name>"),
+	// the kind of what copied the object: MigrationSchedule or Migration. With
+	// MigratedWithClusterPairAnnotation it marks every object a Migration writes on the destination
+	// as a static copy of its source, and names what to suspend before the copy is used.
+	MigratedByKindAnnotation = "volsync.backube/migrated-by-kind"
+	// MigratedWithClusterPairAnnotation names, on every object a Migration writes on the
+	// destination, the ClusterPair (in the migrated-by namespace of the source cluster) it was
+	// written through.
+	MigratedWithClusterPairAnnotation = "volsync.backube/migrated-with-clusterpair"
+	// ApplicationActivatedAnnotation is, on a destination namespace, when its applications were
+	// activated (RFC 3339): from then on the namespace is the live application, and a Migration
+	// into it fails with reason ApplicationActivated before it writes anything. `volsyncctl
+	// deactivate migration` removes it. It is never copied by a migration.
+	ApplicationActivatedAnnotation = "volsync.backube/application-activated"
+	// OriginalReclaimPolicyAnnotation keeps, on a PersistentVolume migrated with includeVolumes
+	// false, the reclaim policy it had on the source; the copy's is Retain, so deleting the copy
+	// never deletes the shared backing volume.
+	OriginalReclaimPolicyAnnotation = "volsync.backube/original-reclaim-policy"
+	// DrillAnnotation marks a namespace `volsyncctl perform drill` made on the destination, with
+	// the drill's Migration; only such a namespace is deleted when the drill cleans up.
+	DrillAnnotation = "volsync.backube/drill"
 )

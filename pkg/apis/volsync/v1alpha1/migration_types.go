@@ -12,6 +12,11 @@ const MigrationReplicasAnnotation = "volsync.backube/migration-replicas"
 // +kubebuilder:validation:Enum=Volumes;Applications;Final
 type MigrationStage string
 
+// MigrationFinalizer holds a Migration until what its volume path made (the ReplicationSource and
+// copied key Secret here, the ReplicationDestination on the destination) is deleted on both
+// clusters.
+const MigrationFinalizer = "volsync.backube/migration-cleanup"
+
 // Migration stages, in order.
 const (
 	MigrationStageVolumes      MigrationStage = "Volumes"
@@ -69,15 +74,21 @@ type MigrationSpec struct {
 	// +optional
 	// +kubebuilder:default=true
 	IncludeResources *bool `json:"includeResources,omitempty"`
-	// IncludeVolumes moves the data of the namespaces' PVCs. Defaults to true.
+	// IncludeVolumes moves the data of the namespaces' PVCs. Defaults to true. When false the
+	// storage is taken to be shared or replicated by its vendor: the PersistentVolumes bound to the
+	// migrated PVCs are migrated too, with their reclaim policy forced to Retain (the original is
+	// kept in the volsync.backube/original-reclaim-policy annotation), and the PVCs keep
+	// volumeName, so the copy binds to the same backing volume.
 	// +optional
 	// +kubebuilder:default=true
 	IncludeVolumes *bool `json:"includeVolumes,omitempty"`
 	// StartApplications leaves Deployments and StatefulSets running on the destination. When false
 	// they are scaled to 0 there and the source count is kept in the volsync.backube/migration-replicas
-	// annotation. Defaults to true.
+	// annotation, until `volsyncctl activate migration` (or `perform failover`) starts them.
+	// Defaults to false, as in Stork: a copy for disaster recovery must not run the application on
+	// both sites at once.
 	// +optional
-	// +kubebuilder:default=true
+	// +kubebuilder:default=false
 	StartApplications *bool `json:"startApplications,omitempty"`
 	// PurgeDeletedResources deletes objects on the destination that an earlier migration copied and
 	// that no longer exist on the source.
@@ -234,6 +245,8 @@ type MigrationList struct {
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Last-Success-Time",type=string,format=date-time,JSONPath=`.status.lastSuccessTime`
 // +kubebuilder:printcolumn:name="Last-Success-Duration",type=string,JSONPath=`.status.lastSuccessDuration`
+// +kubebuilder:printcolumn:name="Recovery-Point",type=date,JSONPath=`.status.recoveryPoint`
+// +kubebuilder:printcolumn:name="Activated",type=boolean,JSONPath=`.status.applicationActivated`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type MigrationSchedule struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -256,6 +269,12 @@ type MigrationTemplateSpec struct {
 type MigrationScheduleSpec struct {
 	// Template of the Migrations created.
 	Template MigrationTemplateSpec `json:"template"`
+	// AutoSuspend suspends the schedule (sets suspend) once its destination is activated, as
+	// Stork's autoSuspend does, so that the next scheduled run never undoes a failover. Without
+	// it a run into an activated namespace fails, with reason ApplicationActivated, before it
+	// writes anything, and the schedule goes on trying at every trigger.
+	// +optional
+	AutoSuspend bool `json:"autoSuspend,omitempty"`
 	// SchedulePolicyName names the cluster SchedulePolicy.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -291,9 +310,17 @@ type MigrationScheduleStatus struct {
 	// LastSuccessDuration is how long it took.
 	// +optional
 	LastSuccessDuration *metav1.Duration `json:"lastSuccessDuration,omitempty"`
-	// ApplicationActivated is true once the applications were activated on the destination.
+	// ApplicationActivated is true while the applications are activated on the destination:
+	// `volsyncctl activate migration` (or `perform failover`) sets it, a Migration refused with
+	// reason ApplicationActivated sets it, and `deactivate` or a later successful Migration
+	// clears it.
 	// +optional
 	ApplicationActivated bool `json:"applicationActivated,omitempty"`
+	// RecoveryPoint is when the data of the newest successful Migration was taken (its start):
+	// a failover now recovers the applications as they were then. Its age is the achieved
+	// recovery point objective, also exported as volsync_recovery_point_age_seconds.
+	// +optional
+	RecoveryPoint *metav1.Time `json:"recoveryPoint,omitempty"`
 	// Conditions: Ready says whether the policy and template can be used.
 	// +optional
 	// +listType=map

@@ -414,6 +414,10 @@ func (in *MigrationScheduleStatus) DeepCopyInto(out *MigrationScheduleStatus) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.RecoveryPoint != nil {
+		in, out := &in.RecoveryPoint, &out.RecoveryPoint
+		*out = (*in).DeepCopy()
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))
