@@ -238,13 +238,14 @@ func TestMigrationCopiesANamespaceWithItsApplicationsStopped(t *testing.T) {
 		t.Errorf("Service on B has cluster IP %q; want one B allocated", svc.Spec.ClusterIP)
 	}
 
-	// The PVC is unbound from the source's volume.
+	// includeVolumes is false, so the storage is taken as shared: the PVC keeps its volume by
+	// name, and loses how the source's controllers bound it.
 	var pvc corev1.PersistentVolumeClaim
 	if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data"}, &pvc); err != nil {
 		t.Fatal(err)
 	}
-	if pvc.Spec.VolumeName != "" || pvc.Annotations["pv.kubernetes.io/bind-completed"] != "" || pvc.Annotations["volume.kubernetes.io/selected-node"] != "" {
-		t.Errorf("PVC on B still points at the source: volumeName %q, annotations %v", pvc.Spec.VolumeName, pvc.Annotations)
+	if pvc.Spec.VolumeName != "pv-on-cluster-a" || pvc.Annotations["pv.kubernetes.io/bind-completed"] != "" || pvc.Annotations["volume.kubernetes.io/selected-node"] != "" {
+		t.Errorf("PVC on B: volumeName %q, annotations %v", pvc.Spec.VolumeName, pvc.Annotations)
 	}
 
 	// Data and identity.

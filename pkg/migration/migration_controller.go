@@ -290,8 +290,6 @@ func (run *migrationRun) connect(ctx context.Context) error {
 	}
 	if boolOr(m.Spec.IncludeVolumes, true) {
 		perms = addPermissions(perms, volumePermissions(run.destinationNamespaces()))
-	} else if boolOr(m.Spec.IncludeResources, true) {
-		perms = addPermissions(perms, sharedVolumePermissions())
 	}
 	dest, err := remote.Connect(ctx, run.r.APIReader, &pair, perms)
 	if err != nil {

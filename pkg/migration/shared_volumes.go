@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +21,10 @@ import (
 // the destination (copier.PreparePersistentVolume: reclaim Retain, claimRef to the migrated claim)
 // and the Applications stage keeps the PVC's volumeName. Each PV is one entry in status.volumes.
 //
+// The destination user's rights on PersistentVolumes are not checked up front: a user confined
+// to the migrated namespaces still migrates everything else, and each volume it may not create
+// is a failed entry that says so.
+//
 // What cannot work is said there, never left as a silent empty volume:
 //   - a destination that is this very cluster (the same PersistentVolume UID): a volume binds one
 //     claim, and taking it would unbind the source's;
@@ -35,14 +40,8 @@ var (
 	csiDriverKind = schema.GroupVersionKind{Group: "storage.k8s.io", Version: "v1", Kind: "CSIDriver"}
 )
 
-// sharedVolumePermissions is what a run with includeVolumes false needs on the destination.
-func sharedVolumePermissions() []remote.Permission {
-	var out []remote.Permission
-	for _, verb := range []string{"get", "create"} {
-		out = append(out, remote.Permission{Verb: verb, Resource: pvKind.GroupResource()})
-	}
-	return out
-}
+// errNoVolume: the PersistentVolume a claim names does not exist on the source.
+var errNoVolume = errors.New("no such PersistentVolume on the source")
 
 // migrateSharedVolumes is the Volumes stage of a run with includeVolumes false.
 func (run *migrationRun) migrateSharedVolumes(ctx context.Context) error {
@@ -76,6 +75,9 @@ func (run *migrationRun) migrateSharedVolumes(ctx context.Context) error {
 				Volume: volumeName, Status: volsyncv1alpha1.RunStatusSuccessful,
 			}
 			reason, err := run.shareVolume(ctx, volumeName)
+			if errors.Is(err, errNoVolume) {
+				continue // pre-bound to a volume that is not there yet: the claim waits for it on both sides
+			}
 			if err != nil {
 				return err
 			}
@@ -96,7 +98,7 @@ func (run *migrationRun) shareVolume(ctx context.Context, name string) (string, 
 	pv.SetGroupVersionKind(pvKind.GroupVersionKind())
 	if err := run.r.APIReader.Get(ctx, client.ObjectKey{Name: name}, pv); err != nil {
 		if apierrors.IsNotFound(err) {
-			return fmt.Sprintf("PersistentVolume %s, which the claim is bound to, does not exist on the source", name), nil
+			return "", errNoVolume
 		}
 		return "", fmt.Errorf("reading PersistentVolume %s on the source: %w", name, err)
 	}
@@ -107,6 +109,12 @@ func (run *migrationRun) shareVolume(ctx context.Context, name string) (string, 
 	existing := &unstructured.Unstructured{}
 	existing.SetGroupVersionKind(pvKind.GroupVersionKind())
 	err = run.dst.Get(ctx, client.ObjectKey{Name: name}, existing)
+	if apierrors.IsForbidden(err) {
+		// A destination user confined to namespaces may still be allowed to create volumes; if
+		// not, the create below says so for this volume. The run's up-front check does not ask
+		// for PersistentVolume rights, so such a user can still migrate everything else.
+		err = apierrors.NewNotFound(pvKind.GroupResource(), name)
+	}
 	switch {
 	case err == nil:
 		if existing.GetUID() == pv.GetUID() {

@@ -1,0 +1,302 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/migration/copier"
+)
+
+// Disaster recovery on two real API servers: an activated destination is never written again, a
+// shared storage fabric gets its PersistentVolumes, and a Migration deleted in mid-run leaves
+// nothing on either cluster, even across a kill of volsyncd.
+
+// mergePatch applies a JSON merge patch to obj on c.
+func mergePatch(t *testing.T, c client.Client, obj client.Object, patch string) {
+	t.Helper()
+	if err := c.Patch(context.Background(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		t.Fatalf("patching %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+func TestAMigrationIntoAnActivatedNamespaceFailsBeforeItWritesAnything(t *testing.T) {
+	ctx := context.Background()
+	const ns = "act-app"
+	createOn(t, a,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}, Data: map[string]string{"v": "1"}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: podTemplate("web")}},
+	)
+	first := newMigration("act-1", ns)
+	first.Spec.StartApplications = nil // the default, as a Stork manifest that omits it
+	wantStatus(t, migrate(t, first), volsyncv1alpha1.RunStatusSuccessful)
+
+	// Every copy is marked as a static copy of this source.
+	var dep appsv1.Deployment
+	if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	var nsB corev1.Namespace
+	if err := b.Get(ctx, client.ObjectKey{Name: ns}, &nsB); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{&dep, &nsB} {
+		an := obj.GetAnnotations()
+		if an[copier.MigratedByAnnotation] != suiteNamespace+"/act-1" || an[volsyncv1alpha1.MigratedByKindAnnotation] != "Migration" ||
+			an[volsyncv1alpha1.MigratedWithClusterPairAnnotation] != "cluster-b" || obj.GetLabels()[copier.MigratedFromLabel] == "" {
+			t.Errorf("%T %s is not marked as a copy: labels %v, annotations %v", obj, obj.GetName(), obj.GetLabels(), an)
+		}
+	}
+	// startApplications defaults to false: the copy waits, scaled to zero.
+	if ptr.Deref(dep.Spec.Replicas, -1) != 0 || dep.Annotations[volsyncv1alpha1.MigrationReplicasAnnotation] != "2" {
+		t.Fatalf("the copy has replicas %v and annotations %v, want 0 and the source's 2", dep.Spec.Replicas, dep.Annotations)
+	}
+
+	// Activated on cluster B, and used there: the application runs and writes its own settings.
+	mergePatch(t, b, &nsB, `{"metadata":{"annotations":{"`+volsyncv1alpha1.ApplicationActivatedAnnotation+`":"2024-03-09T12:05:00Z"}}}`)
+	mergePatch(t, b, &dep, `{"spec":{"replicas":2}}`)
+	mergePatch(t, b, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}}, `{"data":{"v":"written at the DR site"}}`)
+	// The source changes too, and the next run comes.
+	mergePatch(t, a, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}}, `{"data":{"v":"2"}}`)
+	second := migrate(t, newMigration("act-2", ns))
+
+	wantStatus(t, second, volsyncv1alpha1.RunStatusFailed)
+	c := meta.FindStatusCondition(second.Status.Conditions, volsyncv1alpha1.ConditionCompleted)
+	if c == nil || c.Reason != volsyncv1alpha1.ReasonApplicationActivated || !strings.Contains(c.Message, "Nothing was written") ||
+		!strings.Contains(c.Message, "volsyncctl deactivate migration --namespaces act-app") {
+		t.Errorf("Completed condition = %+v", c)
+	}
+	if len(second.Status.Resources) != 0 || len(second.Status.Volumes) != 0 {
+		t.Errorf("the refused run lists resources %v and volumes %v", second.Status.Resources, second.Status.Volumes)
+	}
+	eventually(t, 10*time.Second, hasEvent(suiteNamespace, second.Name, corev1.EventTypeWarning, volsyncv1alpha1.ReasonApplicationActivated, "are activated"))
+	if err := b.Get(ctx, client.ObjectKeyFromObject(&dep), &dep); err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if ptr.Deref(dep.Spec.Replicas, -1) != 2 || cm.Data["v"] != "written at the DR site" {
+		t.Errorf("the activated site was touched: replicas %v, settings %v", dep.Spec.Replicas, cm.Data)
+	}
+
+	// Deactivated, the namespace is a static copy again and the next run updates it.
+	mergePatch(t, b, &nsB, `{"metadata":{"annotations":{"`+volsyncv1alpha1.ApplicationActivatedAnnotation+`":null}}}`)
+	wantStatus(t, migrate(t, newMigration("act-3", ns)), volsyncv1alpha1.RunStatusSuccessful)
+	if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["v"] != "2" {
+		t.Errorf("after deactivation the copy has settings %v, want the source's", cm.Data)
+	}
+	if err := b.Get(ctx, client.ObjectKey{Name: ns}, &nsB); err != nil {
+		t.Fatal(err)
+	}
+	if _, still := nsB.Annotations[volsyncv1alpha1.ApplicationActivatedAnnotation]; still {
+		t.Error("a migration put the activation back")
+	}
+}
+
+// sharedVolume is a PersistentVolume of cluster A on CSI driver driver, bound to claim ns/data-<name>,
+// and that claim.
+func sharedVolume(t *testing.T, ns, name, driver string) {
+	t.Helper()
+	claim := "data-" + name
+	createOn(t, a,
+		&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": driver}},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
+				StorageClassName:              "fabric",
+				ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: ns, Name: claim, UID: "0f1e2d3c-aaaa-bbbb-cccc-000000000001", ResourceVersion: "42"},
+				PersistentVolumeSource:        corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: driver, VolumeHandle: "vol-" + name}},
+			}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claim, Namespace: ns},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, VolumeName: name, StorageClassName: ptr.To("fabric"),
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			}},
+	)
+}
+
+func TestIncludeVolumesFalseMigratesThePersistentVolumesWithRetainAndSaysWhenStorageIsNotShared(t *testing.T) {
+	ctx := context.Background()
+	const ns = "fabric-app"
+	createOn(t, a, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	sharedVolume(t, ns, "pv-fabric-1", "fabric.csi.example.com")
+	sharedVolume(t, ns, "pv-local-1", "local.csi.example.com")
+	// Cluster B has the fabric's driver, not the local one.
+	createOn(t, b, &storagev1.CSIDriver{ObjectMeta: metav1.ObjectMeta{Name: "fabric.csi.example.com"}})
+
+	got := migrate(t, newMigration("fabric-1", ns))
+	wantStatus(t, got, volsyncv1alpha1.RunStatusPartialSuccess)
+	vols := map[string]volsyncv1alpha1.MigrationVolumeInfo{}
+	for _, v := range got.Status.Volumes {
+		vols[v.PersistentVolumeClaim] = v
+	}
+	if v := vols["data-pv-fabric-1"]; v.Status != volsyncv1alpha1.RunStatusSuccessful || v.Volume != "pv-fabric-1" {
+		t.Errorf("shared volume entry = %+v", v)
+	}
+	if v := vols["data-pv-local-1"]; v.Status != volsyncv1alpha1.RunStatusFailed ||
+		!strings.Contains(v.Reason, "no CSI driver local.csi.example.com") || !strings.Contains(v.Reason, "includeVolumes: true") {
+		t.Errorf("unshared volume entry = %+v", v)
+	}
+
+	var pv corev1.PersistentVolume
+	if err := b.Get(ctx, client.ObjectKey{Name: "pv-fabric-1"}, &pv); err != nil {
+		t.Fatalf("the shared PersistentVolume is not on the destination: %v", err)
+	}
+	if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain ||
+		pv.Annotations[volsyncv1alpha1.OriginalReclaimPolicyAnnotation] != "Delete" {
+		t.Errorf("destination PV reclaim %s, annotations %v; want Retain and the original Delete", pv.Spec.PersistentVolumeReclaimPolicy, pv.Annotations)
+	}
+	if r := pv.Spec.ClaimRef; r == nil || r.Namespace != ns || r.Name != "data-pv-fabric-1" || r.UID != "" || r.ResourceVersion != "" {
+		t.Errorf("destination PV claimRef = %+v, want the claim by name only", pv.Spec.ClaimRef)
+	}
+	if pv.Spec.CSI == nil || pv.Spec.CSI.VolumeHandle != "vol-pv-fabric-1" {
+		t.Errorf("destination PV source = %+v, want the same backing volume", pv.Spec.PersistentVolumeSource)
+	}
+	if err := b.Get(ctx, client.ObjectKey{Name: "pv-local-1"}, &corev1.PersistentVolume{}); err == nil {
+		t.Error("a PersistentVolume whose storage the destination cannot reach was created there")
+	}
+	var pvc corev1.PersistentVolumeClaim
+	if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-pv-fabric-1"}, &pvc); err != nil {
+		t.Fatal(err)
+	}
+	if pvc.Spec.VolumeName != "pv-fabric-1" {
+		t.Errorf("destination PVC volumeName %q, want the shared volume", pvc.Spec.VolumeName)
+	}
+	var source corev1.PersistentVolume
+	if err := a.Get(ctx, client.ObjectKey{Name: "pv-fabric-1"}, &source); err != nil {
+		t.Fatal(err)
+	}
+	if source.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimDelete || source.Spec.ClaimRef.UID == "" {
+		t.Errorf("the source's PersistentVolume was changed: %+v", source.Spec)
+	}
+
+	// A second run changes nothing: the volume stays as it was created.
+	again := migrate(t, newMigration("fabric-2", ns))
+	wantStatus(t, again, volsyncv1alpha1.RunStatusPartialSuccess)
+	var after corev1.PersistentVolume
+	if err := b.Get(ctx, client.ObjectKey{Name: "pv-fabric-1"}, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != pv.ResourceVersion {
+		t.Errorf("the second run rewrote the destination PV")
+	}
+}
+
+func TestADeletedMigrationLeavesNothingOnEitherClusterAfterAKill(t *testing.T) {
+	ctx := context.Background()
+	const (
+		opsNS = "dr-vol-delete"
+		appNS = "vol-delete"
+	)
+	createOn(t, a, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opsNS}})
+	volumeApp(t, appNS)
+	pair := volumePair(t, opsNS, "cluster-b")
+	stop, err := startManager(opsNS, opsNS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := volumeMigration(opsNS, "delete-1", pair.Name, appNS)
+	createOn(t, a, m)
+	rsObj, keyObj, rdObj := replicationObjects(appNS, m.Name)
+	sourceOf(t, m, rsObj)
+	waitFor(t, a, keyObj)
+	waitFor(t, b, rdObj)
+	if err := a.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil {
+		t.Fatal(err)
+	}
+	if !controllerutil.ContainsFinalizer(m, volsyncv1alpha1.MigrationFinalizer) {
+		t.Fatalf("a running migration with volumes has finalizers %v", m.Finalizers)
+	}
+
+	// volsyncd is killed in mid-run; the Migration is deleted while it is down.
+	stop()
+	if err := a.Delete(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil || m.DeletionTimestamp == nil {
+		t.Fatalf("the finalizer does not hold the migration while volsyncd is down: %v", err)
+	}
+	stop, err = startManager(opsNS, opsNS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	gone(t, a, m)
+	gone(t, a, rsObj)
+	gone(t, a, keyObj)
+	gone(t, b, rdObj)
+	// Nothing else of the run is left either: no ReplicationSource or key Secret of any name on A,
+	// no ReplicationDestination on B.
+	var sources volsyncv1alpha1.ReplicationSourceList
+	if err := a.List(ctx, &sources, client.InNamespace(appNS)); err != nil {
+		t.Fatal(err)
+	}
+	var secrets corev1.SecretList
+	if err := a.List(ctx, &secrets, client.InNamespace(appNS)); err != nil {
+		t.Fatal(err)
+	}
+	var dests volsyncv1alpha1.ReplicationDestinationList
+	if err := b.List(ctx, &dests, client.InNamespace(appNS)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sources.Items)+len(secrets.Items)+len(dests.Items) != 0 {
+		t.Errorf("left behind: %d ReplicationSources and %d Secrets on A, %d ReplicationDestinations on B",
+			len(sources.Items), len(secrets.Items), len(dests.Items))
+	}
+	// The destination PVC is migrated data; it stays.
+	if err := b.Get(ctx, client.ObjectKey{Namespace: appNS, Name: "data"}, &corev1.PersistentVolumeClaim{}); err != nil {
+		t.Errorf("the destination PVC: %v", err)
+	}
+}
+
+func TestAFinishedMigrationWithVolumesLetsItsFinalizerGo(t *testing.T) {
+	const ns = "vol-release"
+	volumeApp(t, ns)
+	pair := volumePair(t, suiteNamespace, "cluster-b-volumes-release")
+	m := volumeMigration(suiteNamespace, "vol-release-1", pair.Name, ns)
+	createOn(t, a, m)
+	rsObj, _, rdObj := replicationObjects(ns, m.Name)
+	rd := waitFor(t, b, rdObj)
+	finishJob(t, b, moverJob(t, b, ns, "dst", rd.Name), 0, "Successful", 10, "received")
+	rs := sourceOf(t, m, rsObj)
+	finishJob(t, a, moverJob(t, a, ns, "src", rs.Name), 0, "Successful", 10, "sent")
+	wantStatus(t, finished(t, m), volsyncv1alpha1.RunStatusSuccessful)
+	eventually(t, 30*time.Second, func() error {
+		var got volsyncv1alpha1.Migration
+		if err := a.Get(context.Background(), client.ObjectKeyFromObject(m), &got); err != nil {
+			return err
+		}
+		if len(got.Finalizers) != 0 {
+			return fmt.Errorf("finalizers %v remain on a finished migration", got.Finalizers)
+		}
+		return nil
+	})
+	// Deleting it now (retention does) is immediate.
+	if err := a.Delete(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, a, m)
+}
