@@ -32,10 +32,10 @@ volsyncctl=bin/volsyncctl
 k() { "$kubectl" "$@"; }
 
 # A rerun starts the scenario afresh; the cluster and volsyncd stay.
-if k get namespace demo-app >/dev/null 2>&1 || k get namespace demo-dr >/dev/null 2>&1 || k get namespace demo-app-dr >/dev/null 2>&1; then
+if k get namespace demo-app >/dev/null 2>&1 || k get namespace demo-dr >/dev/null 2>&1 || k get namespace demo-app-dr >/dev/null 2>&1 || k get namespace demo-app-dr-drill >/dev/null 2>&1; then
   banner "removing the previous run's namespaces"
   k delete migrationschedules --all -n demo-app --wait=true --timeout=120s >/dev/null 2>&1 || true
-  k delete namespace demo-app demo-dr demo-app-dr --ignore-not-found --wait=true --timeout=180s >/dev/null
+  k delete namespace demo-app demo-dr demo-app-dr demo-app-dr-drill --ignore-not-found --wait=true --timeout=180s >/dev/null
 fi
 "$volsyncctl" delete schedulepolicy demo-every-minute >/dev/null 2>&1 || true
 
@@ -130,7 +130,7 @@ banner "a ClusterPair back to this cluster and a MigrationSchedule on the policy
 "$volsyncctl" generate clusterpair local --context volsync -n demo-app | k apply -f - >/dev/null
 k -n demo-app patch clusterpair local --type merge -p '{"spec":{"options":{"volumeServiceType":"ClusterIP"}}}' >/dev/null
 "$volsyncctl" create migrationschedule app-dr -n demo-app --cluster-pair local --namespaces demo-app \
-  --namespace-mapping demo-app=demo-app-dr --include-volumes --schedule-policy demo-every-minute
+  --namespace-mapping demo-app=demo-app-dr --include-volumes --auto-suspend --schedule-policy demo-every-minute
 
 banner "progress (until the first synced snapshot and the first finished migration; at most ${timeout}s)"
 deadline=$((SECONDS + timeout))
@@ -158,10 +158,18 @@ banner "volsyncctl get schedulepolicy"
 banner "kubectl describe migrationschedules -n demo-app"
 k -n demo-app describe migrationschedules
 
+banner "a ClusterPair in demo-app-dr back to this cluster, for a failback"
+"$volsyncctl" generate clusterpair back --context volsync -n demo-app-dr | k apply -f - >/dev/null
+k -n demo-app-dr patch clusterpair back --type merge -p '{"spec":{"options":{"volumeServiceType":"ClusterIP"}}}' >/dev/null
+
+banner "a disaster-recovery drill: the copy started in a scratch namespace, its recovery point and time"
+"$volsyncctl" perform drill -m app-dr -n demo-app --timeout 10m
+
 banner "done in $((SECONDS - started))s; the cluster is still up"
 cat <<EOF
   export KUBECONFIG=$CLUSTER_KUBECONFIG
   $volsyncctl get migration -n demo-app
-  $volsyncctl activate migration -n demo-app --namespaces demo-app-dr   # start the copy
-  make cluster-down                                                   # remove everything
+  $volsyncctl perform failover -m app-dr -n demo-app                              # start the copy; the schedule suspends itself
+  $volsyncctl perform failback -m app-dr -n demo-app --reverse-clusterpair back  # the data back, the source running again
+  make cluster-down                                                               # remove everything
 EOF

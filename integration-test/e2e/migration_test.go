@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -254,17 +252,8 @@ func waitDeploymentReady(t *testing.T, ns, name string, replicas int32) {
 // failing over would.
 func activateMigration(t *testing.T, ns string) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "volsyncctl")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/volsyncctl")
-	build.Dir = repoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building volsyncctl: %v\n%s", err, out)
-	}
-	out, err := exec.Command(bin, "--kubeconfig", kubeconfigPath, "activate", "migration", "--namespaces", ns).CombinedOutput()
-	if err != nil {
-		t.Fatalf("volsyncctl activate migration --namespaces %s: %v\n%s", ns, err, out)
-	}
-	if !strings.Contains(string(out), "deployment.apps/app scaled to 1") {
+	out := volsyncctl(t, "activate", "migration", "--namespaces", ns)
+	if !strings.Contains(out, "deployment.apps/app scaled to 1") {
 		t.Errorf("volsyncctl activate migration says %q; want it to scale deployment.apps/app to 1", out)
 	}
 }
