@@ -173,16 +173,18 @@ func (a *app) getMigrationScheduleCommand() *cobra.Command {
 
 func (a *app) createMigrationScheduleCommand() *cobra.Command {
 	var (
-		f       migrationSpecFlags
-		policy  string
-		suspend bool
+		f           migrationSpecFlags
+		policy      string
+		suspend     bool
+		autoSuspend bool
 	)
 	cmd := &cobra.Command{
 		Use:     "migrationschedule NAME -c CLUSTERPAIR -s POLICY --namespaces NS[,NS...]",
 		Aliases: migrationScheduleAliases,
 		Short:   "Create a schedule that migrates namespaces to a paired cluster on a schedule policy",
 		Example: `  volsyncctl create migrationschedule mysqlmigrationschedule -c remotecluster -s testpolicy --namespaces mysql
-  volsyncctl create migrationschedule web -c dr -s nightly --namespaces web,web-db --include-volumes --suspend`,
+  volsyncctl create migrationschedule web -c dr -s nightly --namespaces web,web-db --include-volumes --suspend
+  volsyncctl create migrationschedule app-dr -c dr -s every-15-minutes --namespaces app --include-volumes --auto-suspend`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := a.opts.OutputFormat()
@@ -219,6 +221,7 @@ func (a *app) createMigrationScheduleCommand() *cobra.Command {
 					Template:           volsyncv1alpha1.MigrationTemplateSpec{Spec: spec},
 					SchedulePolicyName: policy,
 					Suspend:            ptr.To(suspend),
+					AutoSuspend:        autoSuspend,
 				},
 			}
 			if err := c.Create(ctx, s); err != nil {
@@ -242,6 +245,7 @@ func (a *app) createMigrationScheduleCommand() *cobra.Command {
 	f.add(cmd.Flags())
 	cmd.Flags().StringVarP(&policy, "schedule-policy", "s", "", "the SchedulePolicy that says when to migrate (required)")
 	cmd.Flags().BoolVar(&suspend, "suspend", false, "create the schedule suspended")
+	cmd.Flags().BoolVar(&autoSuspend, "auto-suspend", false, "suspend the schedule by itself once its destination is activated, so no migration undoes a failover")
 	return cmd
 }
 

@@ -305,6 +305,12 @@ var (
 // what it printed; a non-zero exit fails the test.
 func volsyncctl(t *testing.T, args ...string) string {
 	t.Helper()
+	return volsyncctlWith(t, kubeconfigPath, args...)
+}
+
+// volsyncctlWith is volsyncctl with another kubeconfig.
+func volsyncctlWith(t *testing.T, kubeconfig string, args ...string) string {
+	t.Helper()
 	volsyncctlOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "volsyncctl-e2e-")
 		if err != nil {
@@ -321,7 +327,7 @@ func volsyncctl(t *testing.T, args ...string) string {
 	if volsyncctlErr != nil {
 		t.Fatal(volsyncctlErr)
 	}
-	out, err := exec.Command(volsyncctlBin, append([]string{"--kubeconfig", kubeconfigPath}, args...)...).CombinedOutput()
+	out, err := exec.Command(volsyncctlBin, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("volsyncctl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
