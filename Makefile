@@ -2,7 +2,8 @@
 #
 #   make demo     volsync on a real single-node Kubernetes here: replication and a scheduled migration
 #   make test     every test, against a real kube-apiserver and etcd built by hack/envtest-assets.sh
-#   make cluster-up / cluster-down   a real single-node Kubernetes on this machine (root)
+#   make cluster-up / cluster-down   a real single-node Kubernetes on this machine (root); CLUSTER=dr
+#                 for a second one beside it
 
 SHELL := /usr/bin/env bash -o pipefail
 export GOFLAGS ?= -mod=mod
@@ -106,6 +107,11 @@ demo-local: build ## a control plane without nodes, volsyncd against it, the sam
 	bash hack/demo.sh
 
 ## Single-node cluster ---------------------------------------------------------------------------
+
+# CLUSTER selects the cluster of the cluster-* targets and e2e: empty for the default one, dr for a
+# second one beside it (make cluster-up CLUSTER=dr; integration-test/cluster/lib.sh).
+CLUSTER ?=
+export CLUSTER
 
 .PHONY: cluster-up
 cluster-up: ## a real single-node Kubernetes here (containerd + kubelet in their own namespaces); needs root

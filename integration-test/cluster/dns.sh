@@ -27,7 +27,7 @@ cat > "$CLUSTER_STATE/Corefile" <<COREFILE
     bind $NODE_IP
     errors
     kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig $PKI/admin.kubeconfig volsync
+        kubeconfig $PKI/admin.kubeconfig $CLUSTER_NAME
         pods insecure
         fallthrough in-addr.arpa ip6.arpa
     }

@@ -4,6 +4,10 @@
 # interfaces and iptables rules), the pod cgroups, the mount points it had to create, and the host
 # sysctls kubelet changed, put back. Builds and images stay cached. Safe to run at any time, also
 # when the cluster is only partly up or already down.
+#
+# CLUSTER selects the cluster (lib.sh); another one up stays as it is: only this cluster's processes
+# and pod cgroups go, and what the clusters share on the host (the saved sysctls, the mount points)
+# is put back by the last one down.
 set -euo pipefail
 # shellcheck source=integration-test/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -30,10 +34,10 @@ stop() {
   rm -f "$CLUSTER_RUN/$name.pid"
 }
 
-# pod_pids prints the pid of every process in the pod cgroups kubelet made.
+# pod_pids prints the pid of every process in the pod cgroups this cluster's kubelet made.
 pod_pids() {
   local d
-  for d in /sys/fs/cgroup/*/kubepods; do
+  for d in /sys/fs/cgroup/*"$POD_CGROUPS"; do
     [ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
   done | sort -u
 }
@@ -89,31 +93,39 @@ say "removing namespaces, interfaces and cgroups"
 if mountpoint -q "$MNTNS" 2>/dev/null; then try umount "$MNTNS"; fi
 if mountpoint -q "$CLUSTER_RUN/ns" 2>/dev/null; then try umount "$CLUSTER_RUN/ns"; fi
 # Deleting the namespace deletes the veth pair, the bridge, the routes and the iptables rules in it.
-if ip netns list | grep -qw "$NETNS"; then try ip netns del "$NETNS"; fi
+if netns_exists "$NETNS"; then try ip netns del "$NETNS"; fi
 if ip link show "$VETH_HOST" >/dev/null 2>&1; then try ip link del "$VETH_HOST"; fi
-for d in /sys/fs/cgroup/*/kubepods; do
+# A cluster left alone goes back to the host's default forwarding on its veth.
+try forward_between
+# The pod cgroups, and the cgroupRoot up.sh made for them.
+cgroups=(/sys/fs/cgroup/*"$POD_CGROUPS")
+if [ "$CGROUP_ROOT" != / ]; then cgroups=(/sys/fs/cgroup/*"$CGROUP_ROOT"); fi
+for d in "${cgroups[@]}"; do
   if [ -d "$d" ]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
 done
 
-if [ -f "$CLUSTER_CACHE/sysctls.saved" ]; then
-  say "restoring $(tr '\n' ' ' < "$CLUSTER_CACHE/sysctls.saved")"
-  while IFS= read -r kv; do try sysctl -qw "$kv"; done < "$CLUSTER_CACHE/sysctls.saved"
-  rm -f "$CLUSTER_CACHE/sysctls.saved"
-fi
-
-# Mount points up.sh had to create on the host (always empty there: their content lived in the
-# node's mount namespace).
-if [ -f "$CLUSTER_CACHE/created-dirs" ]; then
-  while IFS= read -r d; do
-    if [ -d "$d" ]; then try find "$d" -depth -type d -empty -delete; fi
-  done < "$CLUSTER_CACHE/created-dirs"
-  rm -f "$CLUSTER_CACHE/created-dirs"
+if others_present; then
+  say "another cluster is up: the saved sysctls and the mount points it shares stay until it goes down"
+else
+  if [ -f "$SYSCTLS_SAVED" ]; then
+    say "restoring $(tr '\n' ' ' < "$SYSCTLS_SAVED")"
+    while IFS= read -r kv; do try sysctl -qw "$kv"; done < "$SYSCTLS_SAVED"
+    rm -f "$SYSCTLS_SAVED"
+  fi
+  # Mount points up.sh had to create on the host (always empty there: their content lived in the
+  # nodes' mount namespaces).
+  if [ -f "$CREATED_DIRS" ]; then
+    while IFS= read -r d; do
+      if [ -d "$d" ]; then try find "$d" -depth -type d -empty -delete; fi
+    done < <(sort -u "$CREATED_DIRS")
+    rm -f "$CREATED_DIRS"
+  fi
 fi
 
 case "$CLUSTER_STATE" in /|"") die "refusing to remove state directory '$CLUSTER_STATE'" ;; esac
 try rm -rf "$CLUSTER_STATE" "$CLUSTER_RUN"
 left=""
-for d in /sys/fs/cgroup/*/kubepods; do
+for d in "${cgroups[@]}"; do
   if [ -d "$d" ]; then left+=" $d"; fi
 done
 if [ -n "$left" ]; then

@@ -108,7 +108,8 @@ build_mover() {
     tools=$(GOMAXPROCS=2 "${LOW[@]}" bash "$repo/hack/mover-tools.sh" | tail -1)
     cp "$tools/restic" "$tools/rclone" "$work/mover-bin/"
   fi
-  hash=$( (echo "$rootfs"; sha256sum "$work"/mover-bin/* "$0") | sha256sum | cut -c1-16)
+  # Of the contents alone: the work directory is new on every run, and the checkout may be another.
+  hash=$( (echo "$rootfs"; sha256sum < "$0"; cd "$work/mover-bin" && sha256sum -- *) | sha256sum | cut -c1-16)
   fresh mover "$hash" && return 0
   say "packing the mover image"
   mkdir -p "$work/mover-root"
@@ -128,7 +129,7 @@ build_volsyncd() {
   mkdir -p "$work/volsyncd-root/tmp"
   chmod 1777 "$work/volsyncd-root/tmp"
   go_static "$work/volsyncd-root/volsyncd" ./cmd/volsyncd
-  hash=$(sha256sum "$work/volsyncd-root/volsyncd" "$0" | sha256sum | cut -c1-16)
+  hash=$( (sha256sum < "$work/volsyncd-root/volsyncd"; sha256sum < "$0") | sha256sum | cut -c1-16)
   fresh volsyncd "$hash" && return 0
   say "packing the volsyncd image"
   pack volsyncd latest "$work/volsyncd-root" --config.user 65532:65532 --config.entrypoint /volsyncd

@@ -14,7 +14,7 @@ cd "$dir"
 
 if [ ! -f ca.crt ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
-    -subj "/CN=volsync-cluster-ca" 2>/dev/null
+    -subj "/CN=$CLUSTER_NAME-cluster-ca" 2>/dev/null
 fi
 if [ ! -f sa.key ]; then
   openssl genrsa -out sa.key 2048 2>/dev/null
@@ -59,7 +59,7 @@ kubeconfig() {
 apiVersion: v1
 kind: Config
 clusters:
-- name: volsync
+- name: $CLUSTER_NAME
   cluster:
     server: https://$HOST_IP:$APISERVER_PORT
     certificate-authority-data: $(base64 -w0 < ca.crt)
@@ -69,11 +69,11 @@ users:
     client-certificate-data: $(base64 -w0 < "$name.crt")
     client-key-data: $(base64 -w0 < "$name.key")
 contexts:
-- name: volsync
+- name: $CLUSTER_NAME
   context:
-    cluster: volsync
+    cluster: $CLUSTER_NAME
     user: $name
-current-context: volsync
+current-context: $CLUSTER_NAME
 KC
   chmod 600 "$name.kubeconfig"
 }

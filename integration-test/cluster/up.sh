@@ -3,7 +3,7 @@
 # starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on the host, and
 # containerd, kubelet and kube-proxy in the node's own network and mount namespaces, and waits for
 # the node to be Ready. A second run while the cluster is up does nothing; `make cluster-down`
-# undoes everything it did.
+# undoes everything it did. CLUSTER=dr brings up a second cluster beside the default one (lib.sh).
 #
 #   CLUSTER_IMAGES   images to build and load besides pause (default "mover volsyncd"; add
 #                    local-path for the rancher local-path StorageClass too; "" for none).
@@ -17,11 +17,11 @@ started=$SECONDS
 
 [ "$(id -u)" -eq 0 ] || die "the cluster needs root (network and mount namespaces, cgroups)"
 
-if running kube-apiserver && running kubelet && ip netns list | grep -qw "$NETNS"; then
+if running kube-apiserver && running kubelet && netns_exists "$NETNS"; then
   say "the cluster is already up; KUBECONFIG=$CLUSTER_KUBECONFIG"
   exit 0
 fi
-if [ -e "$CLUSTER_RUN" ] || ip netns list | grep -qw "$NETNS"; then
+if [ -e "$CLUSTER_RUN" ] || netns_exists "$NETNS"; then
   say "a partial cluster is left over; taking it down first"
   bash "$here/down.sh"
 fi
@@ -77,9 +77,10 @@ bash "$here/pki.sh" "$PKI"
 cp "$PKI/admin.kubeconfig" "$CLUSTER_KUBECONFIG"
 kubectl() { "$ASSETS/kubectl" --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
 
-# Saved before kubelet first runs, so down.sh can put the host back as it was.
-if [ ! -f "$CLUSTER_CACHE/sysctls.saved" ]; then
-  for s in "${SAVED_SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")"; done > "$CLUSTER_CACHE/sysctls.saved"
+# Saved before kubelet first runs, so down.sh can put the host back as it was; a cluster already up
+# saved them before its kubelet ran.
+if [ ! -f "$SYSCTLS_SAVED" ]; then
+  for s in "${SAVED_SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")"; done > "$SYSCTLS_SAVED"
 fi
 
 # --- network: the node's namespace, a veth pair to the host, routes to pods and Services --------
@@ -97,6 +98,8 @@ ip route add "$POD_CIDR" via "$NODE_IP" dev "$VETH_HOST"
 ip route add "$SERVICE_CIDR" via "$NODE_IP" dev "$VETH_HOST"
 ip netns exec "$NETNS" sysctl -qw net.ipv4.ip_forward=1
 ip netns exec "$NETNS" sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+# Pods of another cluster up here reach this one's Services, and the other way round.
+forward_between
 
 # --- mount namespace: the node's mounts stay inside it -----------------------------------------
 # The namespace is kept by a bind mount of its handle, which needs a private mount to live on.
@@ -106,17 +109,17 @@ mount --bind "$CLUSTER_RUN/ns" "$CLUSTER_RUN/ns"
 mount --make-private "$CLUSTER_RUN/ns"
 touch "$MNTNS"
 # Well-known paths the node's programs use are bind-mounted from the state directory inside the
-# namespace; a mount point missing on the host is created and recorded so down.sh removes it.
+# namespace; a mount point missing on the host is created and recorded so the last cluster down
+# removes it.
 node_dirs=(/var/lib/kubelet /var/lib/containerd /var/lib/cni /var/log/pods /var/log/containers
   /etc/cni/net.d /run/containerd /run/netns /opt/local-path-provisioner /var/lib/volsync-hostpath)
-: > "$CLUSTER_CACHE/created-dirs"
 binds=""
 for d in "${node_dirs[@]}"; do
   if [ ! -e "$d" ]; then
     p=$d
     while [ ! -e "$(dirname "$p")" ]; do p=$(dirname "$p"); done
     mkdir -p "$d"
-    echo "$p" >> "$CLUSTER_CACHE/created-dirs"
+    echo "$p" >> "$CREATED_DIRS"
   fi
   src=$CLUSTER_STATE/node$d
   mkdir -p "$src"
@@ -185,10 +188,10 @@ TOML
 # --- control plane on the host -----------------------------------------------------------------
 say "etcd and kube-apiserver"
 mkdir -p "$CLUSTER_STATE/etcd"
-start etcd "$ASSETS/etcd" --name volsync --data-dir "$CLUSTER_STATE/etcd" \
+start etcd "$ASSETS/etcd" --name "$CLUSTER_NAME" --data-dir "$CLUSTER_STATE/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster "volsync=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync
+  --initial-cluster "$CLUSTER_NAME=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync
 start kube-apiserver "$ASSETS/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
   --bind-address "$HOST_IP" --advertise-address "$HOST_IP" --secure-port "$APISERVER_PORT" \
@@ -208,7 +211,8 @@ start kube-controller-manager "$ASSETS/kube-controller-manager" \
   --kubeconfig "$PKI/controller-manager.kubeconfig" \
   --authentication-kubeconfig "$PKI/controller-manager.kubeconfig" \
   --authorization-kubeconfig "$PKI/controller-manager.kubeconfig" \
-  --bind-address 127.0.0.1 --leader-elect=false --use-service-account-credentials \
+  --bind-address 127.0.0.1 --secure-port "$CONTROLLER_MANAGER_PORT" --leader-elect=false \
+  --use-service-account-credentials \
   --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
   --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
@@ -217,7 +221,7 @@ start kube-scheduler "$ASSETS/kube-scheduler" \
   --kubeconfig "$PKI/scheduler.kubeconfig" \
   --authentication-kubeconfig "$PKI/scheduler.kubeconfig" \
   --authorization-kubeconfig "$PKI/scheduler.kubeconfig" \
-  --bind-address 127.0.0.1 --leader-elect=false
+  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --leader-elect=false
 
 # --- the node ----------------------------------------------------------------------------------
 say "containerd ($snapshotter) in the node"
@@ -239,6 +243,18 @@ for tar in "$images"/*.tar; do
 done
 
 say "kubelet and kube-proxy in the node"
+# kubelet wants its cgroupRoot to be there; its pods' cgroups go under it (see CGROUP_ROOT).
+if [ "$CGROUP_ROOT" != / ]; then
+  for h in /sys/fs/cgroup/*/; do
+    [ -f "$h/cgroup.procs" ] || continue
+    mkdir -p "$h${CGROUP_ROOT#/}"
+    # A new cpuset cgroup has no CPUs and no memory nodes until it is given its parent's.
+    if [ -f "$h${CGROUP_ROOT#/}/cpuset.cpus" ] && [ -z "$(cat "$h${CGROUP_ROOT#/}/cpuset.cpus")" ]; then
+      cat "$h/cpuset.cpus" > "$h${CGROUP_ROOT#/}/cpuset.cpus"
+      cat "$h/cpuset.mems" > "$h${CGROUP_ROOT#/}/cpuset.mems"
+    fi
+  done
+fi
 # The host's nameserver is not reachable from the node's namespace: pods with dnsPolicy Default get
 # a resolv.conf without a nameserver, so a lookup fails at once instead of timing out. The others
 # get the cluster DNS (dns.sh).
@@ -257,6 +273,7 @@ tlsPrivateKeyFile: $PKI/kubelet-serving.key
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 # This host is cgroup v1 without systemd and with swap allowed.
 cgroupDriver: cgroupfs
+cgroupRoot: $CGROUP_ROOT
 failSwapOn: false
 failCgroupV1: false
 clusterDomain: cluster.local
