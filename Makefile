@@ -133,17 +133,23 @@ cluster-smoke: ## check the running cluster: node Ready, pods run, a Service rea
 cluster-deploy: ## deploy volsyncd from specs/ to the running cluster, with images of this checkout
 	bash integration-test/cluster/deploy.sh
 
-# E2E_RUN selects scenarios (go test -run); E2E_KEEP=1 keeps their namespaces for a look.
+# E2E_RUN selects scenarios (go test -run); E2E_KEEP=1 keeps their namespaces for a look. E2E_DR=0
+# leaves out the second cluster (CLUSTER=dr) and the scenario that fails over to it with this
+# cluster's API server stopped.
 E2E_RUN ?= .
+E2E_DR ?= 1
 .PHONY: e2e
-e2e: mover-tools ## end to end on the single-node cluster: brings it up, deploys volsyncd, runs integration-test/e2e
-	bash integration-test/cluster/up.sh
-	bash integration-test/cluster/deploy.sh
-	VOLSYNC_E2E_KUBECONFIG="$$(bash integration-test/cluster/lib.sh kubeconfig)" \
-	VOLSYNC_E2E_HOST_IP="$$(bash integration-test/cluster/lib.sh host-ip)" \
+e2e: mover-tools ## end to end on the single-node cluster (and the dr cluster): brings them up, deploys volsyncd, runs integration-test/e2e
+	CLUSTER= bash integration-test/cluster/up.sh
+	CLUSTER= bash integration-test/cluster/deploy.sh
+	if [ "$(E2E_DR)" = 1 ]; then CLUSTER=dr bash integration-test/cluster/up.sh && CLUSTER=dr bash integration-test/cluster/deploy.sh; fi
+	VOLSYNC_E2E_KUBECONFIG="$$(CLUSTER= bash integration-test/cluster/lib.sh kubeconfig)" \
+	VOLSYNC_E2E_HOST_IP="$$(CLUSTER= bash integration-test/cluster/lib.sh host-ip)" \
 	VOLSYNC_E2E_KUBECTL="$$(bash hack/envtest-assets.sh kubectl | tail -1)/kubectl" \
+	VOLSYNC_E2E_DR_KUBECONFIG="$$([ "$(E2E_DR)" != 1 ] || CLUSTER=dr bash integration-test/cluster/lib.sh kubeconfig)" \
+	VOLSYNC_E2E_SOURCE_APISERVER_PIDFILE="$$([ "$(E2E_DR)" != 1 ] || CLUSTER= bash integration-test/cluster/lib.sh apiserver-pidfile)" \
 	VOLSYNC_E2E_KEEP="$(E2E_KEEP)" \
-	  go test -count=1 -timeout 40m -v -run '$(E2E_RUN)' ./integration-test/e2e/
+	  go test -count=1 -timeout 50m -v -run '$(E2E_RUN)' ./integration-test/e2e/
 
 .PHONY: cluster-images
 cluster-images: ## build the pause, mover and volsyncd images for the single-node cluster (cached)

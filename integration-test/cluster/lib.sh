@@ -230,6 +230,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     kubeconfig) echo "$CLUSTER_KUBECONFIG" ;;
     host-ip) echo "$HOST_IP" ;;
-    *) die "usage: lib.sh kubeconfig|host-ip" ;;
+    # The e2e freezes it to play a lost site.
+    apiserver-pidfile) echo "$CLUSTER_RUN/kube-apiserver.pid" ;;
+    *) die "usage: lib.sh kubeconfig|host-ip|apiserver-pidfile" ;;
   esac
 fi
