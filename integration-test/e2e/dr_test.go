@@ -219,7 +219,14 @@ func sleepingApp(ns string) *appsv1.Deployment {
 // with volumes over ClusterIP Services.
 func localPair(t *testing.T, ns, name string) *volsyncv1alpha1.ClusterPair {
 	t.Helper()
-	kubeconfig, err := os.ReadFile(kubeconfigPath)
+	return readyPair(t, ns, name, kubeconfigPath)
+}
+
+// readyPair is a ClusterPair named name in ns with the kubeconfig at path, volumes over ClusterIP
+// Services (routed between the clusters of this machine), once it is Ready.
+func readyPair(t *testing.T, ns, name, path string) *volsyncv1alpha1.ClusterPair {
+	t.Helper()
+	kubeconfig, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -49,25 +48,7 @@ func TestFailoverWhenTheSourceClusterIsGone(t *testing.T) {
 
 	// The pair reaches the dr cluster with its admin kubeconfig; the dr cluster's Services are
 	// routed from this cluster's pods, so the volumes go over a ClusterIP Service.
-	kc, err := os.ReadFile(drKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	create(t, &corev1.Secret{ObjectMeta: objectMeta(src, "dr-kubeconfig"), Data: map[string][]byte{volsyncv1alpha1.DefaultKubeconfigKey: kc}})
-	pair := &volsyncv1alpha1.ClusterPair{ObjectMeta: objectMeta(src, "dr"), Spec: volsyncv1alpha1.ClusterPairSpec{
-		KubeconfigSecretRef: volsyncv1alpha1.SecretKeyRef{Name: "dr-kubeconfig"},
-		Options:             map[string]string{"volumeServiceType": string(corev1.ServiceTypeClusterIP)},
-	}}
-	create(t, pair)
-	eventually(t, time.Minute, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pair), pair); err != nil {
-			return err
-		}
-		if !meta.IsStatusConditionTrue(pair.Status.Conditions, volsyncv1alpha1.ConditionReady) {
-			return fmt.Errorf("ClusterPair %s is not Ready: %+v", pair.Name, pair.Status.Conditions)
-		}
-		return nil
-	})
+	pair := readyPair(t, src, "dr", drKubeconfig)
 	t.Cleanup(func() {
 		if os.Getenv("VOLSYNC_E2E_KEEP") != "1" {
 			_ = dr.Delete(context.Background(), &corev1.Namespace{ObjectMeta: objectMeta("", src)})

@@ -11,7 +11,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -44,27 +43,7 @@ func TestMigrationScheduleMovesANamespaceNextToItself(t *testing.T) {
 	newPVC(t, src, "data", nil)
 	want := writeTree(t, src, "data", "migration")
 	labels := map[string]string{"app": "e2e-app"}
-	create(t, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "app", Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					TerminationGracePeriodSeconds: ptr.To[int64](1),
-					Containers: []corev1.Container{{
-						Name: "app", Image: moverImage, ImagePullPolicy: corev1.PullIfNotPresent,
-						Command:      []string{"sleep", "infinity"},
-						VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
-					}},
-					Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
-						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"},
-					}}},
-				},
-			},
-		},
-	})
+	create(t, sleepingApp(src))
 	sourceService := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "app", Labels: labels},
 		Spec: corev1.ServiceSpec{
@@ -77,30 +56,7 @@ func TestMigrationScheduleMovesANamespaceNextToItself(t *testing.T) {
 	// a clone, never the volume the running pod holds.
 	waitDeploymentReady(t, src, "app", 1)
 
-	kubeconfig, err := os.ReadFile(kubeconfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	create(t, &corev1.Secret{ObjectMeta: objectMeta(src, "dr-kubeconfig"),
-		Data: map[string][]byte{volsyncv1alpha1.DefaultKubeconfigKey: kubeconfig}})
-	pair := &volsyncv1alpha1.ClusterPair{
-		ObjectMeta: objectMeta(src, "dr"),
-		Spec: volsyncv1alpha1.ClusterPairSpec{
-			KubeconfigSecretRef: volsyncv1alpha1.SecretKeyRef{Name: "dr-kubeconfig"},
-			// Both ends are this cluster, so the destination's mover is reached on its ClusterIP.
-			Options: map[string]string{"volumeServiceType": string(corev1.ServiceTypeClusterIP)},
-		},
-	}
-	create(t, pair)
-	eventually(t, time.Minute, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pair), pair); err != nil {
-			return err
-		}
-		if !meta.IsStatusConditionTrue(pair.Status.Conditions, volsyncv1alpha1.ConditionReady) {
-			return fmt.Errorf("ClusterPair %s is not Ready: %+v", pair.Name, pair.Status.Conditions)
-		}
-		return nil
-	})
+	pair := localPair(t, src, "dr")
 
 	// A daily time 20 to 80 seconds ahead (the policy reads it in UTC): the first Migration comes
 	// soon, and the next not before tomorrow, so nothing rewrites the destination while it is
