@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if cluster != nil {
 		_ = cluster.Stop()
 	}
+	if secondCluster != nil {
+		_ = secondCluster.Stop()
+	}
 	if clusterKube != "" {
 		_ = os.RemoveAll(filepath.Dir(clusterKube))
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	// Policies name IANA time zones; the database goes into the binary so that the answer does not
 	// depend on the files of the workstation.
@@ -14,7 +17,13 @@ import (
 
 func main() {
 	a := newApp(os.Stdout, os.Stderr, invokedAsPlugin(os.Args[0]))
-	if err := a.root.Execute(); err != nil {
+	// Ctrl-C cancels the command's context, so a command in the middle of a workflow (a drill
+	// with its scratch namespaces) cleans up before it exits; a second Ctrl-C kills it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	err := a.root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		code, silent := cli.ExitCode(err)
 		if !silent {
 			cli.PrintError(os.Stderr, err)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -154,44 +152,89 @@ non-zero, saying why, unless it succeeded.`,
 // waitForMigration polls a Migration until it finishes. It returns an error that says why when
 // the migration did not fully succeed, or when the timeout passes first.
 func (a *app) waitForMigration(ctx context.Context, c client.Client, m *volsyncv1alpha1.Migration, timeout time.Duration) (*volsyncv1alpha1.Migration, error) {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	got, err := a.awaitMigration(ctx, c, client.ObjectKeyFromObject(m), timeout)
+	switch {
+	case errors.Is(err, errNotFinished):
+		return nil, cli.Hint(fmt.Errorf("migration %q did not finish within %s", m.Name, timeout),
+			"it goes on in the cluster; follow it with 'volsyncctl get migration "+m.Name+"'")
+	case err != nil:
+		return nil, a.explainGet(err, "migration", m.Name, "volsyncctl get migration -n "+m.Namespace)
 	}
-	ticker := time.NewTicker(migrationPollInterval)
-	defer ticker.Stop()
-	notFinished := cli.Hint(fmt.Errorf("migration %q did not finish within %s", m.Name, timeout),
-		"it goes on in the cluster; follow it with 'volsyncctl get migration "+m.Name+"'")
+	if err := migrationOutcomeError(got); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// errNotFinished: a wait for a Migration gave up before it finished. The Migration goes on.
+var errNotFinished = errors.New("the migration has not finished")
+
+// awaitMigration polls a Migration until it has finished, well or not, printing on stderr each
+// status it passes through. It returns errNotFinished when the timeout (0: none) or ctx ends
+// first, and the API error when the Migration cannot be read.
+func (a *app) awaitMigration(ctx context.Context, c client.Client, key client.ObjectKey, timeout time.Duration) (*volsyncv1alpha1.Migration, error) {
 	last := volsyncv1alpha1.RunStatus("")
-	for {
-		var got volsyncv1alpha1.Migration
-		if err := c.Get(ctx, client.ObjectKeyFromObject(m), &got); err != nil {
-			if ctx.Err() != nil {
-				return nil, notFinished
-			}
-			return nil, a.explainGet(err, "migration", m.Name, "volsyncctl get migration -n "+m.Namespace)
+	var got volsyncv1alpha1.Migration
+	err := pollUntil(ctx, timeout, func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, key, &got); err != nil {
+			return false, err
 		}
 		if got.Status.Status != last && got.Status.Status != "" {
 			last = got.Status.Status
 			fmt.Fprintf(a.root.ErrOrStderr(), "migration/%s: %s %s\n", got.Name, got.Status.Status, got.Status.Stage)
 		}
-		switch got.Status.Status {
-		case volsyncv1alpha1.RunStatusSuccessful:
-			return &got, nil
-		case volsyncv1alpha1.RunStatusFailed:
-			return nil, cli.Hint(fmt.Errorf("migration %q failed: %s", got.Name, cli.MigrationOutcome(&got)),
-				"see 'volsyncctl get migration "+got.Name+" -o yaml' for each object's outcome")
-		case volsyncv1alpha1.RunStatusPartialSuccess:
-			return nil, cli.Hint(fmt.Errorf("migration %q finished with some objects not migrated: %s", got.Name, cli.MigrationOutcome(&got)),
-				"see 'volsyncctl get migration "+got.Name+" -o yaml' for each object's outcome")
+		return got.Status.Status.Finished(), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &got, nil
+}
+
+// pollUntil calls check every migrationPollInterval until it reports done or fails. When timeout
+// (0: none) passes, or ctx ends, first, it returns errNotFinished. The deadline is checked
+// between the checks rather than handed to their requests, so that client-go's rate limiter
+// never refuses a request for the deadline's sake with an error of its own.
+func pollUntil(ctx context.Context, timeout time.Duration, check func(context.Context) (bool, error)) error {
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	ticker := time.NewTicker(migrationPollInterval)
+	defer ticker.Stop()
+	for {
+		done, err := check(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return errNotFinished
+		case err != nil:
+			return err
+		case done:
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, notFinished
+			return errNotFinished
+		case <-deadline:
+			return errNotFinished
 		case <-ticker.C:
 		}
 	}
+}
+
+// migrationOutcomeError is nil for a Successful Migration, else why it did not fully succeed.
+func migrationOutcomeError(m *volsyncv1alpha1.Migration) error {
+	switch m.Status.Status {
+	case volsyncv1alpha1.RunStatusSuccessful:
+		return nil
+	case volsyncv1alpha1.RunStatusPartialSuccess:
+		return cli.Hint(fmt.Errorf("migration %q finished with some objects not migrated: %s", m.Name, cli.MigrationOutcome(m)),
+			"see 'volsyncctl get migration "+m.Name+" -o yaml' for each object's outcome")
+	}
+	return cli.Hint(fmt.Errorf("migration %q failed: %s", m.Name, cli.MigrationOutcome(m)),
+		"see 'volsyncctl get migration "+m.Name+" -o yaml' for each object's outcome")
 }
 
 func (a *app) deleteMigrationCommand() *cobra.Command {
@@ -210,133 +253,102 @@ func (a *app) deactivateMigrationCommand() *cobra.Command {
 	return a.scaleMigratedCommand(false)
 }
 
-// scaleMigratedCommand is `activate migration` (scale the migrated Deployments and StatefulSets
-// back to the replica count the source had, from the volsync.backube/migration-replicas
-// annotation) or `deactivate migration` (scale them to 0). It runs against the destination.
+// scaleMigratedCommand is `activate migration` (record the activation on the namespaces, then
+// scale the migrated Deployments and StatefulSets back to the replica count the source had, from
+// the volsync.backube/migration-replicas annotation) or `deactivate migration` (scale them to 0,
+// then remove the record). It runs against the destination, and tells the MigrationSchedules
+// that feed the namespaces when it can reach them.
 func (a *app) scaleMigratedCommand(activate bool) *cobra.Command {
-	var namespaces []string
+	var (
+		namespaces    []string
+		sourceContext string
+	)
 	short := "Scale migrated applications to 0 on this cluster (the destination)"
+	long := short + `, then remove the volsync.backube/application-activated annotation from
+the namespaces, so that migrations update them again.`
+	example := `  volsyncctl --context dr deactivate migration --namespaces mysql,web --source-context prod
+  volsyncctl --context dr deactivate migration -n mysql`
 	if activate {
 		short = "Start migrated applications on this cluster (the destination) with the source's replica counts"
+		long = short + `.
+
+It first records the activation on each namespace (annotation volsync.backube/application-activated,
+the time), so that a scheduled migration starting meanwhile is refused with reason
+ApplicationActivated instead of scaling the application back to 0, and then scales up.`
+		example = `  volsyncctl --context dr activate migration --namespaces mysql,web --source-context prod
+  volsyncctl --context dr activate migration -n mysql`
 	}
 	cmd := &cobra.Command{
-		Use:     "migration [--namespaces NS[,NS...]]",
+		Use:     "migration [--namespaces NS[,NS...]] [--source-context NAME]",
 		Aliases: migrationAliases,
 		Short:   short,
-		Long: short + `.
+		Long: long + `
 
 It acts on every Deployment and StatefulSet in the namespaces that carries the
 volsync.backube/migration-replicas annotation, and every CronJob that carries
-volsync.backube/migration-suspend, which a migration with startApplications=false leaves on them. Run it with --context pointing at the destination cluster. The namespaces default to -n; they are the
-namespaces on the destination, so a namespace the migration renamed (namespaceMapping) is named
-by its new name.`,
-		Example: `  volsyncctl --context dr activate migration --namespaces mysql,web
-  volsyncctl --context dr deactivate migration -n mysql`,
-		Args: cobra.NoArgs,
+volsync.backube/migration-suspend, which a migration with startApplications=false leaves on them.
+Run it with --context pointing at the destination cluster. The namespaces default to -n; they are
+the namespaces on the destination, so a namespace the migration renamed (namespaceMapping) is
+named by its new name.
+
+Then it sets (or clears) status.applicationActivated on the MigrationSchedules that feed the
+namespaces (their volsync.backube/migrated-by annotation), on the source cluster: the context
+--source-context of the same kubeconfig, or this very cluster when the copy was made next to its
+source. A schedule that cannot be reached is named in a warning: it is not told, and its next
+migration into the namespace fails with reason ApplicationActivated (with autoSuspend, the schedule
+then suspends itself). Running it twice is harmless.`,
+		Example: example,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.opts.Client()
+			dest, err := a.globalSite()
 			if err != nil {
 				return err
+			}
+			var source *site
+			if sourceContext != "" {
+				s, err := a.contextSite(sourceContext, sourceTimeout)
+				if err != nil {
+					return err
+				}
+				source = &s
 			}
 			ctx := cmd.Context()
 			if len(namespaces) == 0 {
 				namespaces = []string{a.opts.TargetNamespace()}
 			}
-			scaled := 0
-			for _, ns := range namespaces {
-				n, err := a.scaleMigrated(ctx, c, ns, activate)
-				if err != nil {
-					return err
-				}
-				scaled += n
+			nss, err := a.readNamespaces(ctx, dest, namespaces)
+			if err != nil {
+				return err
 			}
-			if scaled == 0 {
+			plans, err := a.planScales(ctx, dest, namespaces, activate)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(plans, func(p scalePlan) bool { return !p.empty() }) {
 				return cli.Hint(fmt.Errorf("no Deployment, StatefulSet or CronJob in namespace(s) %s carries the %s or %s annotation",
 					strings.Join(namespaces, ", "), volsyncv1alpha1.MigrationReplicasAnnotation, volsyncv1alpha1.MigrationSuspendAnnotation),
 					"run this against the destination cluster (--context) after a migration with startApplications=false")
 			}
+			if activate {
+				if err := a.markActivated(ctx, dest, nss, time.Now()); err != nil {
+					return err
+				}
+				if err := a.applyScales(ctx, dest, plans); err != nil {
+					return err
+				}
+			} else {
+				if err := a.applyScales(ctx, dest, plans); err != nil {
+					return err
+				}
+				if err := a.clearActivated(ctx, dest, nss); err != nil {
+					return err
+				}
+			}
+			a.tellSchedules(ctx, dest, source, nss, activate)
 			return nil
 		},
 	}
 	cmd.Flags().StringSliceVar(&namespaces, "namespaces", nil, "namespaces whose migrated applications to scale, comma-separated (default: -n)")
+	cmd.Flags().StringVar(&sourceContext, "source-context", "", "kubeconfig context of the source cluster, where the MigrationSchedules that feed the namespaces live")
 	return cmd
-}
-
-// scaleMigrated scales the annotated Deployments and StatefulSets of one namespace and returns how
-// many it scaled.
-func (a *app) scaleMigrated(ctx context.Context, c client.Client, ns string, activate bool) (int, error) {
-	var deployments appsv1.DeploymentList
-	if err := c.List(ctx, &deployments, client.InNamespace(ns)); err != nil {
-		return 0, a.explain(err)
-	}
-	var statefulSets appsv1.StatefulSetList
-	if err := c.List(ctx, &statefulSets, client.InNamespace(ns)); err != nil {
-		return 0, a.explain(err)
-	}
-	var objects []client.Object
-	for i := range deployments.Items {
-		objects = append(objects, &deployments.Items[i])
-	}
-	for i := range statefulSets.Items {
-		objects = append(objects, &statefulSets.Items[i])
-	}
-	scaled := 0
-	for _, o := range objects {
-		replicas, ok, err := cli.MigrationReplicas(o.GetAnnotations())
-		if !ok {
-			continue
-		}
-		kind := "deployment.apps"
-		if _, isSet := o.(*appsv1.StatefulSet); isSet {
-			kind = "statefulset.apps"
-		}
-		if err != nil {
-			return scaled, cli.Hint(fmt.Errorf("%s %s/%s: %w", kind, ns, o.GetName(), err), "set it to the replica count the application should run with")
-		}
-		if !activate {
-			replicas = 0
-		}
-		patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas))
-		if err := c.Patch(ctx, o, patch); err != nil {
-			return scaled, a.explain(err)
-		}
-		fmt.Fprintf(a.out, "%s/%s scaled to %d in namespace %s\n", kind, o.GetName(), replicas, ns)
-		scaled++
-	}
-	n, err := a.suspendMigratedCronJobs(ctx, c, ns, activate)
-	return scaled + n, err
-}
-
-// suspendMigratedCronJobs is the CronJob half of activate and deactivate: a CronJob migrated with
-// startApplications=false is suspended on the destination and keeps the source's own suspend in
-// the volsync.backube/migration-suspend annotation; activate puts that value back, deactivate
-// suspends it again.
-func (a *app) suspendMigratedCronJobs(ctx context.Context, c client.Client, ns string, activate bool) (int, error) {
-	var cronJobs batchv1.CronJobList
-	if err := c.List(ctx, &cronJobs, client.InNamespace(ns)); err != nil {
-		return 0, a.explain(err)
-	}
-	changed := 0
-	for i := range cronJobs.Items {
-		cj := &cronJobs.Items[i]
-		source, ok := cj.Annotations[volsyncv1alpha1.MigrationSuspendAnnotation]
-		if !ok {
-			continue
-		}
-		suspend := true
-		if activate {
-			var err error
-			if suspend, err = strconv.ParseBool(source); err != nil {
-				return changed, cli.Hint(fmt.Errorf("cronjob.batch %s/%s: annotation %s is %q, not true or false",
-					ns, cj.Name, volsyncv1alpha1.MigrationSuspendAnnotation, source), "set it to whether the CronJob should be suspended")
-			}
-		}
-		patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"spec":{"suspend":%t}}`, suspend))
-		if err := c.Patch(ctx, cj, patch); err != nil {
-			return changed, a.explain(err)
-		}
-		fmt.Fprintf(a.out, "cronjob.batch/%s suspend set to %t in namespace %s\n", cj.Name, suspend, ns)
-		changed++
-	}
-	return changed, nil
 }

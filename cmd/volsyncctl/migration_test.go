@@ -236,6 +236,15 @@ func TestActivateAndDeactivateMigration(t *testing.T) {
 	run := func(args ...string) (string, string) {
 		return execute(t, false, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	}
+	activated := func() string {
+		var names []string
+		for _, ns := range []string{"dest-app", "dest-db", "dest-empty", "dest-bad"} {
+			if _, ok := namespaceAnnotation(t, env.Client, ns, volsyncv1alpha1.ApplicationActivatedAnnotation); ok {
+				names = append(names, ns)
+			}
+		}
+		return strings.Join(names, " ")
+	}
 
 	for _, tc := range []struct {
 		name         string
@@ -243,37 +252,51 @@ func TestActivateAndDeactivateMigration(t *testing.T) {
 		wantOut      string
 		wantErr      string
 		wantReplicas string
+		wantActive   string
 	}{
-		{"activate restores the source's counts from the annotation",
+		{"activate records the activation first, then restores the source's counts from the annotation",
 			[]string{"activate", "migration", "--namespaces", "dest-app,dest-db"},
-			"deployment.apps/web scaled to 3 in namespace dest-app\nstatefulset.apps/db scaled to 2 in namespace dest-db\ncronjob.batch/nightly suspend set to false in namespace dest-db\n", "",
-			"web=3 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
-		{"deactivate scales them to 0 and leaves the rest alone",
+			"namespace/dest-app annotated volsync.backube/application-activated=T\nnamespace/dest-db annotated volsync.backube/application-activated=T\n" +
+				"deployment.apps/web scaled to 3 in namespace dest-app\nstatefulset.apps/db scaled to 2 in namespace dest-db\ncronjob.batch/nightly suspend set to false in namespace dest-db\n", "",
+			"web=3 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-app dest-db"},
+		{"deactivate scales them to 0, leaves the rest alone, then removes the activation",
 			[]string{"deactivate", "migrations", "--namespaces", "dest-app,dest-db"},
-			"deployment.apps/web scaled to 0 in namespace dest-app\nstatefulset.apps/db scaled to 0 in namespace dest-db\ncronjob.batch/nightly suspend set to true in namespace dest-db\n", "",
-			"web=0 sidecar-free=1 db=0 plain=1 broken=0 nightly=suspend:true"},
+			"deployment.apps/web scaled to 0 in namespace dest-app\nstatefulset.apps/db scaled to 0 in namespace dest-db\ncronjob.batch/nightly suspend set to true in namespace dest-db\n" +
+				"namespace/dest-app annotation volsync.backube/application-activated removed\nnamespace/dest-db annotation volsync.backube/application-activated removed\n", "",
+			"web=0 sidecar-free=1 db=0 plain=1 broken=0 nightly=suspend:true", ""},
 		{"the namespace defaults to -n", []string{"-n", "dest-db", "activate", "migration"},
-			"statefulset.apps/db scaled to 2 in namespace dest-db\ncronjob.batch/nightly suspend set to false in namespace dest-db\n", "",
-			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
-		{"a namespace without migrated applications is an error that says where to run it",
+			"namespace/dest-db annotated volsync.backube/application-activated=T\nstatefulset.apps/db scaled to 2 in namespace dest-db\ncronjob.batch/nightly suspend set to false in namespace dest-db\n", "",
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-db"},
+		{"activating twice keeps the first activation and says so",
+			[]string{"-n", "dest-db", "activate", "migration"},
+			"namespace/dest-db already activated at T\nstatefulset.apps/db scaled to 2 in namespace dest-db\ncronjob.batch/nightly suspend set to false in namespace dest-db\n", "",
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-db"},
+		{"a namespace without migrated applications is an error that says where to run it, and is not marked",
 			[]string{"activate", "migration", "--namespaces", "dest-empty"}, "",
 			"error: no Deployment, StatefulSet or CronJob in namespace(s) dest-empty carries the volsync.backube/migration-replicas or volsync.backube/migration-suspend annotation: run this against the destination cluster (--context) after a migration with startApplications=false",
-			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
-		{"an annotation that is not a count names the object",
-			[]string{"activate", "migration", "--namespaces", "dest-bad"}, "",
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-db"},
+		{"an annotation that is not a count names the object, and nothing is changed",
+			[]string{"activate", "migration", "--namespaces", "dest-app,dest-bad"}, "",
 			`error: deployment.apps dest-bad/broken: annotation volsync.backube/migration-replicas="many" is not a replica count: set it to the replica count the application should run with`,
-			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false"},
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-db"},
+		{"a namespace that is not there is named",
+			[]string{"activate", "migration", "--namespaces", "dest-nowhere"}, "",
+			`error: namespace "dest-nowhere" not found on the current context: name the namespaces as they are on the destination cluster, and point --context at it`,
+			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-db"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errLine := run(tc.args...)
 			if tc.wantErr == "" && errLine != "" || tc.wantErr != "" && errLine != tc.wantErr+"\n" {
 				t.Errorf("error line %q, want %q", errLine, tc.wantErr)
 			}
-			if out != tc.wantOut {
+			if withoutTimes(out) != tc.wantOut {
 				t.Errorf("out %q, want %q", out, tc.wantOut)
 			}
 			if got := replicas(); got != tc.wantReplicas {
 				t.Errorf("replicas %s, want %s", got, tc.wantReplicas)
+			}
+			if got := activated(); got != tc.wantActive {
+				t.Errorf("activated namespaces %q, want %q", got, tc.wantActive)
 			}
 		})
 	}

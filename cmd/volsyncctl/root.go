@@ -77,6 +77,7 @@ func (a *app) addCommands() {
 	a.verb("delete", "Delete volsync objects").AddCommand(a.deleteMigrationCommand())
 	a.verb("activate", "Start migrated applications on the destination cluster").AddCommand(a.activateMigrationCommand())
 	a.verb("deactivate", "Stop migrated applications on the destination cluster").AddCommand(a.deactivateMigrationCommand())
+	a.performVerb().AddCommand(a.performFailoverCommand(), a.performFailbackCommand(), a.performDrillCommand())
 }
 
 // verb returns the parent command of a verb such as get, create or delete, making it on first use.

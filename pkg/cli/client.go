@@ -57,6 +57,33 @@ func (o *GlobalOptions) Client() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewClient(cfg)
+}
+
+// ClientWithin is Client whose every request gives up after timeout, for a cluster that may be
+// down, such as the source during a failover. It also returns the API server's address, for
+// messages.
+func (o *GlobalOptions) ClientWithin(timeout time.Duration) (client.Client, string, error) {
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = timeout
+	c, err := NewClient(cfg)
+	return c, cfg.Host, err
+}
+
+// WithContext is a copy of the options that selects another context of the same kubeconfig, for
+// commands that talk to two clusters (--source-context, --destination-context).
+func (o *GlobalOptions) WithContext(name string) *GlobalOptions {
+	other := *o
+	other.Context = name
+	return &other
+}
+
+// NewClient is a client for cfg that knows the kinds Client knows.
+func NewClient(cfg *rest.Config) (client.Client, error) {
 	scheme, err := volsyncscheme.New()
 	if err != nil {
 		return nil, fmt.Errorf("building the scheme: %w", err)

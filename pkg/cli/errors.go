@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 
@@ -60,6 +62,17 @@ func isNotFoundResource(err error) bool {
 	}
 	d := status.Status().Details
 	return d == nil || d.Name == ""
+}
+
+// IsUnreachable says whether err means that a cluster cannot be used at all right now: no
+// connection, no answer in time, or an API server that answers only that it is unavailable.
+// A failover goes on without such a source; any other error (credentials, permissions, a
+// missing object) is the user's to fix, and stops it.
+func IsUnreachable(err error) bool {
+	var urlErr *url.Error
+	return isUnreachable(err) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &urlErr) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsInternalError(err) || apierrors.IsTooManyRequests(err)
 }
 
 func isUnreachable(err error) bool {

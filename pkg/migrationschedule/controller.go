@@ -153,6 +153,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		p.status.LastTriggers = nil
 	}
 	ready.ObservedGeneration = ms.Generation
+	// The injected clock's time; meta.SetStatusCondition would stamp time.Now() on an empty one.
+	ready.LastTransitionTime = statusTime(p.now)
 	oldReady := meta.FindStatusCondition(ms.Status.Conditions, volsyncv1alpha1.ConditionReady)
 	meta.SetStatusCondition(&p.status.Conditions, ready)
 

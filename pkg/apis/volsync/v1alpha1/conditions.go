@@ -42,3 +42,17 @@ const (
 	// ReasonNotActivated: the destination of a MigrationSchedule is a static copy, not activated.
 	ReasonNotActivated = "NotActivated"
 )
+
+// The `volsyncctl perform` commands (failover, failback, drill) leave a record on the
+// MigrationSchedule: an Event with these actions and reasons. They are searched for, so they never
+// change.
+const (
+	ActionFailover = "Failover"
+	ActionFailback = "Failback"
+	ActionDrill    = "Drill"
+
+	ReasonFailedOver     = "FailedOver"
+	ReasonFailedBack     = "FailedBack"
+	ReasonDrillSucceeded = "DrillSucceeded"
+	ReasonDrillFailed    = "DrillFailed"
+)

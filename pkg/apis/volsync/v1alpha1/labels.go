@@ -37,4 +37,11 @@ const (
 	// DrillAnnotation marks a namespace `volsyncctl perform drill` made on the destination, with
 	// the drill's Migration; only such a namespace is deleted when the drill cleans up.
 	DrillAnnotation = "volsync.backube/drill"
+	// FailbackMigrationAnnotation names, on a MigrationSchedule, the reverse Migration
+	// ("<namespace>/<name>" on the destination cluster) of a `volsyncctl perform failback` under
+	// way, so that a rerun after an interruption waits for it instead of starting another.
+	FailbackMigrationAnnotation = "volsync.backube/failback-migration"
+	// FinalMigrationAnnotation names, on a MigrationSchedule, the last Migration a `volsyncctl
+	// perform failover --final-migration` runs before it activates, for the same reason.
+	FinalMigrationAnnotation = "volsync.backube/final-migration"
 )
