@@ -82,7 +82,7 @@ func TestFailoverWhenTheSourceClusterIsGone(t *testing.T) {
 	// The source comes back as soon as the failover is done: a node whose API server stays away
 	// for minutes has its pods evicted, which is not what is tested here.
 	thaw(t, pidFile)
-	if !strings.Contains(strings.ToLower(out), "unreachable") && !strings.Contains(strings.ToLower(out), "could not be reached") {
+	if !strings.Contains(out, "the source cluster cannot be reached") {
 		t.Errorf("perform failover does not say the source was unreachable")
 	}
 	waitDeploymentReadyOn(t, dr, src, "app", 1)
