@@ -13,12 +13,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/migration/copier"
+	"github.com/volsync/volsync/pkg/migrationschedule"
 )
 
 // Disaster recovery on two real API servers: an activated destination is never written again, a
@@ -299,4 +305,70 @@ func TestAFinishedMigrationWithVolumesLetsItsFinalizerGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone(t, a, m)
+}
+
+func TestAScheduleWithAutoSuspendStopsWhenItsDestinationIsActivatedOnTheOtherCluster(t *testing.T) {
+	ctx := context.Background()
+	const ns = "auto-app"
+	createOn(t, a,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}, Data: map[string]string{"v": "source"}},
+	)
+	// Cluster B runs the application already: it was failed over to while the source was away.
+	createOn(t, b,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: map[string]string{
+			volsyncv1alpha1.ApplicationActivatedAnnotation: "2024-03-09T11:00:00Z"}}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}, Data: map[string]string{"v": "written at the DR site"}},
+	)
+	// The schedule controller beside the suite's Migration controller, on the real clock: the
+	// first interval trigger is the schedule's creation.
+	_, stop, err := testenv.StartManager(clusterA.Config, ctrl.Options{
+		Scheme:     clusterA.Scheme,
+		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{suiteNamespace: {}}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}, func(mgr ctrl.Manager) error {
+		return (&migrationschedule.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), Clock: clock.RealClock{}}).SetupWithManager(mgr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	policy := &volsyncv1alpha1.SchedulePolicy{ObjectMeta: metav1.ObjectMeta{Name: "auto-every-hour"},
+		Policy: volsyncv1alpha1.SchedulePolicyItem{Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 60}}}
+	createOn(t, a, policy)
+	defer func() { _ = a.Delete(ctx, policy) }()
+	ms := &volsyncv1alpha1.MigrationSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "auto", Namespace: suiteNamespace},
+		Spec: volsyncv1alpha1.MigrationScheduleSpec{
+			SchedulePolicyName: policy.Name, AutoSuspend: true,
+			Template: volsyncv1alpha1.MigrationTemplateSpec{Spec: newMigration("", ns).Spec},
+		},
+	}
+	pairToB(t)
+	createOn(t, a, ms)
+
+	eventually(t, 30*time.Second, func() error {
+		if err := a.Get(ctx, client.ObjectKeyFromObject(ms), ms); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ms.Status.Conditions, volsyncv1alpha1.ConditionApplicationActivated)
+		if !ptr.Deref(ms.Spec.Suspend, false) || !ms.Status.ApplicationActivated || c == nil || c.Reason != volsyncv1alpha1.ReasonAutoSuspended {
+			return fmt.Errorf("schedule suspend %v, applicationActivated %v, condition %+v; items %+v",
+				ms.Spec.Suspend, ms.Status.ApplicationActivated, c, ms.Status.Items)
+		}
+		return nil
+	})
+	// Its one Migration was refused, and cluster B is as the DR site left it.
+	items := ms.Status.Items[volsyncv1alpha1.SchedulePolicyTypeInterval]
+	if len(items) != 1 || items[0].Status != volsyncv1alpha1.RunStatusFailed {
+		t.Errorf("history %+v, want one failed run", items)
+	}
+	var cm corev1.ConfigMap
+	if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["v"] != "written at the DR site" {
+		t.Errorf("the activated site was overwritten: %v", cm.Data)
+	}
+	_ = a.Delete(ctx, ms)
 }
