@@ -142,7 +142,12 @@ func (a *app) failover(ctx context.Context, f failoverFlags) error {
 
 	if src == nil {
 		a.warnNotTold(ns, f.schedule, names, true, "the source cluster cannot be reached")
-		fmt.Fprintln(a.out, "recovery point: unknown (the source cluster cannot be reached: it is the start of the last migration that reached the destination)")
+		name, at := cli.DestinationRecoveryPoint(targets)
+		if at == nil {
+			fmt.Fprintln(a.out, "recovery point: unknown (the source cluster cannot be reached, and the destination namespaces do not record one)")
+			return nil
+		}
+		fmt.Fprintln(a.out, cli.RecoveryPointLine(name, at, time.Now()))
 		return nil
 	}
 	if err := a.setScheduleActivated(ctx, *src, ms.Namespace, ms.Name, true); err != nil {

@@ -82,6 +82,9 @@ func TestFailoverWhenTheSourceClusterIsGone(t *testing.T) {
 	// The source comes back as soon as the failover is done: a node whose API server stays away
 	// for minutes has its pods evicted, which is not what is tested here.
 	thaw(t, pidFile)
+	if !strings.Contains(out, "recovery point: ") || strings.Contains(out, "recovery point: unknown") {
+		t.Errorf("perform failover does not say how old the data is")
+	}
 	if !strings.Contains(out, "the source cluster cannot be reached") {
 		t.Errorf("perform failover does not say the source was unreachable")
 	}

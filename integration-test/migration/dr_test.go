@@ -51,7 +51,8 @@ func TestAMigrationIntoAnActivatedNamespaceFailsBeforeItWritesAnything(t *testin
 	)
 	first := newMigration("act-1", ns)
 	first.Spec.StartApplications = nil // the default, as a Stork manifest that omits it
-	wantStatus(t, migrate(t, first), volsyncv1alpha1.RunStatusSuccessful)
+	first = migrate(t, first)
+	wantStatus(t, first, volsyncv1alpha1.RunStatusSuccessful)
 
 	// Every copy is marked as a static copy of this source.
 	var dep appsv1.Deployment
@@ -68,6 +69,11 @@ func TestAMigrationIntoAnActivatedNamespaceFailsBeforeItWritesAnything(t *testin
 			an[volsyncv1alpha1.MigratedWithClusterPairAnnotation] != "cluster-b" || obj.GetLabels()[copier.MigratedFromLabel] == "" {
 			t.Errorf("%T %s is not marked as a copy: labels %v, annotations %v", obj, obj.GetName(), obj.GetLabels(), an)
 		}
+	}
+	// The destination namespace records when its data was taken, for a failover without the source.
+	if got := nsB.Annotations[volsyncv1alpha1.RecoveryPointAnnotation]; got != first.Status.StartTimestamp.UTC().Format(time.RFC3339) ||
+		nsB.Annotations[volsyncv1alpha1.RecoveryPointMigrationAnnotation] != suiteNamespace+"/act-1" {
+		t.Errorf("destination namespace recovery point %q (%q), want the start of act-1", got, nsB.Annotations[volsyncv1alpha1.RecoveryPointMigrationAnnotation])
 	}
 	// startApplications defaults to false: the copy waits, scaled to zero.
 	if ptr.Deref(dep.Spec.Replicas, -1) != 0 || dep.Annotations[volsyncv1alpha1.MigrationReplicasAnnotation] != "2" {

@@ -123,6 +123,24 @@ func RecoveryPointLine(migration string, takenAt *metav1.Time, now time.Time) st
 	return fmt.Sprintf("recovery point: %s (data of migration %s, taken at %s)", age, migration, Timestamp(takenAt))
 }
 
+// DestinationRecoveryPoint is the recovery point the destination namespaces record
+// (volsync.backube/recovery-point, written by each successful Migration into them): the oldest
+// of them, since a failover starts every namespace from its own copy. at is nil when any of
+// them has none.
+func DestinationRecoveryPoint(namespaces []*corev1.Namespace) (migration string, at *metav1.Time) {
+	for _, ns := range namespaces {
+		t, err := time.Parse(time.RFC3339, ns.Annotations[volsyncv1alpha1.RecoveryPointAnnotation])
+		if err != nil {
+			return "", nil
+		}
+		if at == nil || t.Before(at.Time) {
+			at = &metav1.Time{Time: t}
+			migration = ns.Annotations[volsyncv1alpha1.RecoveryPointMigrationAnnotation]
+		}
+	}
+	return migration, at
+}
+
 // FeedingSchedule reads, from the annotations of a destination namespace, the MigrationSchedule
 // whose Migrations wrote it. ok is false when a single Migration, or nothing, wrote it.
 func FeedingSchedule(annotations map[string]string) (namespace, name string, ok bool) {

@@ -212,3 +212,35 @@ func TestScheduleEventIsAValidRecord(t *testing.T) {
 		t.Errorf("note of %d characters, the API server takes at most %d", len(ev.Note), eventNoteLimit)
 	}
 }
+
+func TestDestinationRecoveryPoint(t *testing.T) {
+	ns := func(name, at, migration string) *corev1.Namespace {
+		a := map[string]string{}
+		if at != "" {
+			a[volsyncv1alpha1.RecoveryPointAnnotation] = at
+			a[volsyncv1alpha1.RecoveryPointMigrationAnnotation] = migration
+		}
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: a}}
+	}
+	for _, tc := range []struct {
+		name          string
+		namespaces    []*corev1.Namespace
+		wantMigration string
+		wantAt        string
+	}{
+		{"one namespace gives its own", []*corev1.Namespace{ns("a", "2026-12-02T06:00:00Z", "ops/s-1")}, "ops/s-1", "2026-12-02T06:00:00Z"},
+		{"several give the oldest", []*corev1.Namespace{ns("a", "2026-12-02T06:00:00Z", "ops/s-2"), ns("b", "2026-12-02T05:00:00Z", "ops/s-1")}, "ops/s-1", "2026-12-02T05:00:00Z"},
+		{"one without a record makes it unknown", []*corev1.Namespace{ns("a", "2026-12-02T06:00:00Z", "ops/s-2"), ns("b", "", "")}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, at := DestinationRecoveryPoint(tc.namespaces)
+			got := ""
+			if at != nil {
+				got = at.UTC().Format(time.RFC3339)
+			}
+			if m != tc.wantMigration || got != tc.wantAt {
+				t.Errorf("got %q at %q, want %q at %q", m, got, tc.wantMigration, tc.wantAt)
+			}
+		})
+	}
+}

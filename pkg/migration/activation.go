@@ -2,8 +2,15 @@ package migration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
@@ -50,4 +57,31 @@ func (run *migrationRun) activatedMessage(activated []string, started bool) stri
 		"To migrate into them again, deactivate them on the destination ('volsyncctl deactivate migration --namespaces %s'), "+
 		"or fail back with 'volsyncctl perform failback'; set autoSuspend: true on the MigrationSchedule to suspend it while they are activated",
 		strings.Join(activated, ", "), run.m.Spec.ClusterPair, written, strings.Join(names, ","))
+}
+
+// recoveryPointOwner is the field manager of the recovery point annotations, apart from the
+// copier's, so that applying a namespace's copy never takes them away.
+const recoveryPointOwner = "volsync-recovery-point"
+
+// markRecoveryPoint records, on the destination namespaces of a run that succeeded, when its data
+// was taken and by which Migration: what a failover that cannot reach this cluster reads. It is
+// best effort: the run has succeeded, and the next success writes it again.
+func (run *migrationRun) markRecoveryPoint(ctx context.Context) {
+	m := run.m
+	if run.dst == nil || m.Status.StartTimestamp == nil {
+		return
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		volsyncv1alpha1.RecoveryPointAnnotation:          m.Status.StartTimestamp.UTC().Format(time.RFC3339),
+		volsyncv1alpha1.RecoveryPointMigrationAnnotation: m.Namespace + "/" + m.Name,
+	}}})
+	if err != nil {
+		return
+	}
+	for _, d := range run.destinationNamespaces() {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d}}
+		if err := run.dst.Patch(ctx, ns, client.RawPatch("application/merge-patch+json", patch), client.FieldOwner(recoveryPointOwner)); err != nil {
+			log.FromContext(ctx).Info("could not record the recovery point on the destination namespace", "namespace", d, "error", err.Error())
+		}
+	}
 }

@@ -387,6 +387,7 @@ func (run *migrationRun) finishAs(ctx context.Context, o volsyncv1alpha1.RunStat
 	eventType := corev1.EventTypeWarning
 	if o == volsyncv1alpha1.RunStatusSuccessful {
 		eventType = corev1.EventTypeNormal
+		run.markRecoveryPoint(ctx)
 	}
 	run.event(eventType, eventReason, "migration %s: %s", strings.ToLower(splitCamel(string(o))), msg)
 	recordFinished(run.schedule, m)

@@ -74,6 +74,9 @@ var droppedAnnotations = []string{
 	// activated without anyone activating it.
 	volsyncv1alpha1.ApplicationActivatedAnnotation,
 	volsyncv1alpha1.DrillAnnotation,
+	// The recovery point of a destination namespace is that cluster's record of what reached it.
+	volsyncv1alpha1.RecoveryPointAnnotation,
+	volsyncv1alpha1.RecoveryPointMigrationAnnotation,
 }
 
 // droppedAnnotationPrefixes are families of annotations dropped whole: pv.kubernetes.io/ records

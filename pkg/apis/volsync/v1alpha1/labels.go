@@ -44,4 +44,11 @@ const (
 	// FinalMigrationAnnotation names, on a MigrationSchedule, the last Migration a `volsyncctl
 	// perform failover --final-migration` runs before it activates, for the same reason.
 	FinalMigrationAnnotation = "volsync.backube/final-migration"
+	// RecoveryPointAnnotation is, on a destination namespace, when the data of the newest
+	// Migration that succeeded into it was taken (its start, RFC 3339), and
+	// RecoveryPointMigrationAnnotation names that Migration ("<namespace>/<name>" on the source).
+	// They let a failover that cannot reach the source still say how old the data it starts is.
+	// Never copied by a migration.
+	RecoveryPointAnnotation          = "volsync.backube/recovery-point"
+	RecoveryPointMigrationAnnotation = "volsync.backube/recovery-point-migration"
 )
