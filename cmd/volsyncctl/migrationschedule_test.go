@@ -65,8 +65,8 @@ func TestMigrationScheduleCommandsAgainstTheCluster(t *testing.T) {
 			"-s", policy.Name, "--namespaces", "mysql,mysql-logs"}, "migrationschedule/mysqlmigrationschedule created\n"},
 		{"a second schedule on the same pair is created suspended", []string{"create", "migsched", "other", "-c", "remotecluster",
 			"-s", policy.Name, "--namespaces", "web", "--include-volumes", "--start-applications", "--suspend"}, "migrationschedule/other created\n"},
-		{"a schedule on another pair is created", []string{"create", "migrationschedule", "third", "-c", "elsewhere",
-			"-s", policy.Name, "--namespaces", "db"}, "migrationschedule/third created\n"},
+		{"a schedule on another pair is created, suspending itself once its destination is activated", []string{"create", "migrationschedule", "third", "-c", "elsewhere",
+			"-s", policy.Name, "--namespaces", "db", "--auto-suspend"}, "migrationschedule/third created\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errLine := run(tc.args...)
@@ -84,6 +84,13 @@ func TestMigrationScheduleCommandsAgainstTheCluster(t *testing.T) {
 	if spec.ClusterPair != "remotecluster" || strings.Join(spec.Namespaces, ",") != "mysql,mysql-logs" ||
 		!*spec.IncludeResources || *spec.IncludeVolumes || *spec.StartApplications || *s.Spec.Suspend || s.Spec.SchedulePolicyName != policy.Name {
 		t.Fatalf("created schedule is %+v", s.Spec)
+	}
+	var third volsyncv1alpha1.MigrationSchedule
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "third"}, &third); err != nil {
+		t.Fatal(err)
+	}
+	if !third.Spec.AutoSuspend || s.Spec.AutoSuspend {
+		t.Errorf("autoSuspend is %v with --auto-suspend and %v without", third.Spec.AutoSuspend, s.Spec.AutoSuspend)
 	}
 	// The controller is not running here: play its part for the last success.
 	finished := metav1.NewTime(time.Date(2019, 2, 14, 22, 19, 51, 0, time.UTC))
