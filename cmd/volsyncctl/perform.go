@@ -92,6 +92,23 @@ func (a *app) reachSource(ctx context.Context, ns, name string, timeout time.Dur
 	return nil, nil, nil, s.explain(err)
 }
 
+// reachBoth reaches the source, which `perform verb` cannot do without (hint says what to do
+// when it is away), reads the schedule there, and reaches its destination.
+func (a *app) reachBoth(ctx context.Context, f performFlags, verb, hint string) (*site, site, *volsyncv1alpha1.MigrationSchedule, error) {
+	src, ms, unreachable, err := a.reachSource(ctx, a.opts.TargetNamespace(), f.schedule, sourceTimeout)
+	if err != nil {
+		return nil, site{}, nil, err
+	}
+	if src == nil {
+		return nil, site{}, nil, cli.Hint(fmt.Errorf("perform %s needs the source cluster, which cannot be reached: %v", verb, unreachable), hint)
+	}
+	dest, err := a.reachDestination(ctx, f.destinationContext, src, ms)
+	if err != nil {
+		return nil, site{}, nil, err
+	}
+	return src, dest, ms, nil
+}
+
 // reachDestination is the destination cluster: the context --destination-context of the same
 // kubeconfig, else what the schedule's ClusterPair reaches (read from the source).
 func (a *app) reachDestination(ctx context.Context, destinationContext string, src *site, ms *volsyncv1alpha1.MigrationSchedule) (site, error) {

@@ -95,16 +95,7 @@ type drillRun struct {
 }
 
 func (a *app) drill(ctx context.Context, f drillFlags) error {
-	ns := a.opts.TargetNamespace()
-	src, ms, unreachable, err := a.reachSource(ctx, ns, f.schedule, sourceTimeout)
-	if err != nil {
-		return err
-	}
-	if src == nil {
-		return cli.Hint(fmt.Errorf("perform drill needs the source cluster, which cannot be reached: %v", unreachable),
-			"a drill copies from the source; check --kubeconfig and --context")
-	}
-	dest, err := a.reachDestination(ctx, f.destinationContext, src, ms)
+	src, dest, ms, err := a.reachBoth(ctx, f.performFlags, "drill", "a drill copies from the source; check --kubeconfig and --context")
 	if err != nil {
 		return err
 	}

@@ -86,16 +86,7 @@ schedule.`,
 
 // failback is `perform failback`; see its help for the steps.
 func (a *app) failback(ctx context.Context, f failbackFlags) error {
-	ns := a.opts.TargetNamespace()
-	src, ms, unreachable, err := a.reachSource(ctx, ns, f.schedule, sourceTimeout)
-	if err != nil {
-		return err
-	}
-	if src == nil {
-		return cli.Hint(fmt.Errorf("perform failback needs the source cluster, which cannot be reached: %v", unreachable),
-			"fail back once it is up again; check --kubeconfig and --context")
-	}
-	dest, err := a.reachDestination(ctx, f.destinationContext, src, ms)
+	src, dest, ms, err := a.reachBoth(ctx, f.performFlags, "failback", "fail back once it is up again; check --kubeconfig and --context")
 	if err != nil {
 		return err
 	}
