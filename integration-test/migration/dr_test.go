@@ -23,6 +23,7 @@ import (
 
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/migration"
 	"github.com/volsync/volsync/pkg/migration/copier"
 	"github.com/volsync/volsync/pkg/migrationschedule"
 )
@@ -244,6 +245,17 @@ func TestADeletedMigrationLeavesNothingOnEitherClusterAfterAKill(t *testing.T) {
 
 	// volsyncd is killed in mid-run; the Migration is deleted while it is down.
 	stop()
+	// What an earlier version named volsync-mig-<pvc> for this very run, in flight across an
+	// upgrade, goes too.
+	legacy := map[string]string{migration.MigrationAnnotation: opsNS + "/" + m.Name}
+	createOn(t, a,
+		&volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Name: "volsync-mig-data", Namespace: appNS, Annotations: legacy},
+			Spec: volsyncv1alpha1.ReplicationSourceSpec{SourcePVC: "data", Trigger: &volsyncv1alpha1.ReplicationTriggerSpec{Manual: m.Name},
+				RsyncTLS: &volsyncv1alpha1.ReplicationSourceRsyncTLSSpec{Address: ptr.To("10.0.0.1"), KeySecret: ptr.To("volsync-mig-data-key")}}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "volsync-mig-data-key", Namespace: appNS, Annotations: legacy}})
+	createOn(t, b, &volsyncv1alpha1.ReplicationDestination{ObjectMeta: metav1.ObjectMeta{Name: "volsync-mig-data", Namespace: appNS, Annotations: legacy},
+		Spec: volsyncv1alpha1.ReplicationDestinationSpec{RsyncTLS: &volsyncv1alpha1.ReplicationDestinationRsyncTLSSpec{
+			ReplicationDestinationVolumeOptions: volsyncv1alpha1.ReplicationDestinationVolumeOptions{CopyMethod: volsyncv1alpha1.CopyMethodDirect, DestinationPVC: ptr.To("data")}}}})
 	if err := a.Delete(ctx, m); err != nil {
 		t.Fatal(err)
 	}

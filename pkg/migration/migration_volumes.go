@@ -105,6 +105,13 @@ func volumeKeyName(migration, pvc string) string {
 	return boundedName(volumeObjectPrefix+pvc+"-"+shortHash(migration), "-key")
 }
 
+// legacyVolumeNames are the names the volume path gave its objects before they were named per
+// Migration (volsync-mig-<pvc>, and -key for the Secret): a run in flight across an upgrade made
+// them, and its cleanup deletes them too (only when they carry its MigrationAnnotation).
+func legacyVolumeNames(pvc string) (object, key string) {
+	return boundedName(volumeObjectPrefix+pvc, ""), boundedName(volumeObjectPrefix+pvc, "-key")
+}
+
 // shortHash is 6 hex digits of s: enough to tell apart the few Migrations of one PVC that run at
 // the same time.
 func shortHash(s string) string {
@@ -455,13 +462,16 @@ type volumeClaim struct{ namespace, name string }
 func (run *migrationRun) cleanupSource(ctx context.Context, claims []volumeClaim) error {
 	mine := run.m.Namespace + "/" + run.m.Name
 	for _, v := range claims {
-		name := volumeObjectName(run.m.Name, v.name)
-		if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &volsyncv1alpha1.ReplicationSource{}, v.namespace, name, mine); err != nil {
-			return fmt.Errorf("deleting ReplicationSource %s/%s: %w", v.namespace, name, err)
+		legacyName, legacyKey := legacyVolumeNames(v.name)
+		for _, name := range []string{volumeObjectName(run.m.Name, v.name), legacyName} {
+			if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &volsyncv1alpha1.ReplicationSource{}, v.namespace, name, mine); err != nil {
+				return fmt.Errorf("deleting ReplicationSource %s/%s: %w", v.namespace, name, err)
+			}
 		}
-		key := volumeKeyName(run.m.Name, v.name)
-		if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &corev1.Secret{}, v.namespace, key, mine); err != nil {
-			return fmt.Errorf("deleting Secret %s/%s: %w", v.namespace, key, err)
+		for _, key := range []string{volumeKeyName(run.m.Name, v.name), legacyKey} {
+			if err := run.deleteMine(ctx, run.r.APIReader, run.r.Client, &corev1.Secret{}, v.namespace, key, mine); err != nil {
+				return fmt.Errorf("deleting Secret %s/%s: %w", v.namespace, key, err)
+			}
 		}
 	}
 	if run.m.UID == "" {
@@ -497,15 +507,17 @@ func (run *migrationRun) cleanupSource(ctx context.Context, claims []volumeClaim
 func (run *migrationRun) cleanupDestination(ctx context.Context, claims []volumeClaim) error {
 	mine := run.m.Namespace + "/" + run.m.Name
 	for _, v := range claims {
-		name := volumeObjectName(run.m.Name, v.name)
-		rd := &unstructured.Unstructured{}
-		rd.SetGroupVersionKind(rdKind)
+		legacyName, _ := legacyVolumeNames(v.name)
 		dns := run.mapping.Destination(v.namespace)
-		if err := run.deleteMine(ctx, run.dst, run.dst, rd, dns, name, mine); err != nil {
-			if meta.IsNoMatchError(err) {
-				return nil // the destination does not serve ReplicationDestinations: none was made
+		for _, name := range []string{volumeObjectName(run.m.Name, v.name), legacyName} {
+			rd := &unstructured.Unstructured{}
+			rd.SetGroupVersionKind(rdKind)
+			if err := run.deleteMine(ctx, run.dst, run.dst, rd, dns, name, mine); err != nil {
+				if meta.IsNoMatchError(err) {
+					return nil // the destination does not serve ReplicationDestinations: none was made
+				}
+				return remote.Classify(err, run.dest.Config.Host, "deleting ReplicationDestination "+dns+"/"+name)
 			}
-			return remote.Classify(err, run.dest.Config.Host, "deleting ReplicationDestination "+dns+"/"+name)
 		}
 	}
 	return nil
