@@ -3,6 +3,7 @@ package migration
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -389,4 +391,92 @@ func TestAScheduleWithAutoSuspendStopsWhenItsDestinationIsActivatedOnTheOtherClu
 		t.Errorf("the activated site was overwritten: %v", cm.Data)
 	}
 	_ = a.Delete(ctx, ms)
+}
+
+func TestRetentionKeepsTheLastSuccessWhileRunsIntoAnActivatedSiteFail(t *testing.T) {
+	ctx := context.Background()
+	const ns = "keep-app"
+	createOn(t, a,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}, Data: map[string]string{"v": "source"}},
+	)
+	// The schedule controller on a clock of its own that the test steps, from the real time (the
+	// schedule's creationTimestamp is the API server's).
+	scheduleClock := clocktesting.NewFakeClock(time.Now().Add(2 * time.Second).Truncate(time.Second))
+	_, stop, err := testenv.StartManager(clusterA.Config, ctrl.Options{
+		Scheme:     clusterA.Scheme,
+		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{suiteNamespace: {}}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}, func(mgr ctrl.Manager) error {
+		return (&migrationschedule.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), Clock: scheduleClock}).SetupWithManager(mgr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	policy := &volsyncv1alpha1.SchedulePolicy{ObjectMeta: metav1.ObjectMeta{Name: "keep-hourly"},
+		Policy: volsyncv1alpha1.SchedulePolicyItem{Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 60, Retain: ptr.To[int32](1)}}}
+	createOn(t, a, policy)
+	defer func() { _ = a.Delete(ctx, policy) }()
+	ms := &volsyncv1alpha1.MigrationSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "keep", Namespace: suiteNamespace},
+		Spec: volsyncv1alpha1.MigrationScheduleSpec{SchedulePolicyName: policy.Name,
+			Template: volsyncv1alpha1.MigrationTemplateSpec{Spec: newMigration("", ns).Spec}},
+	}
+	pairToB(t)
+	createOn(t, a, ms)
+	defer func() { _ = a.Delete(ctx, ms) }()
+	created := ms.CreationTimestamp.Time
+
+	// runs waits until the schedule's history is exactly these statuses, oldest first.
+	runs := func(want ...volsyncv1alpha1.RunStatus) []string {
+		var names []string
+		eventually(t, 30*time.Second, func() error {
+			if err := a.Get(ctx, client.ObjectKeyFromObject(ms), ms); err != nil {
+				return err
+			}
+			items := ms.Status.Items[volsyncv1alpha1.SchedulePolicyTypeInterval]
+			names = names[:0]
+			var got []volsyncv1alpha1.RunStatus
+			for _, it := range items {
+				names = append(names, it.Name)
+				got = append(got, it.Status)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				return fmt.Errorf("history %v %v, want %v", names, got, want)
+			}
+			return nil
+		})
+		return names
+	}
+	ok, failed := volsyncv1alpha1.RunStatusSuccessful, volsyncv1alpha1.RunStatusFailed
+	first := runs(ok)[0]
+
+	// The DR site is activated: every later run is refused, and none pushes the good copy out.
+	var nsB corev1.Namespace
+	if err := b.Get(ctx, client.ObjectKey{Name: ns}, &nsB); err != nil {
+		t.Fatal(err)
+	}
+	mergePatch(t, b, &nsB, `{"metadata":{"annotations":{"`+volsyncv1alpha1.ApplicationActivatedAnnotation+`":"2024-03-09T12:30:00Z"}}}`)
+	for i, want := range [][]volsyncv1alpha1.RunStatus{{ok, failed}, {ok, failed}} {
+		scheduleClock.SetTime(created.Add(time.Duration(i+1)*time.Hour + time.Second))
+		mergePatch(t, a, ms.DeepCopy(), fmt.Sprintf(`{"metadata":{"annotations":{"test.volsync.backube/poke":"%d"}}}`, i))
+		names := runs(want...)
+		if names[0] != first {
+			t.Fatalf("the last success %s was dropped from the history: %v", first, names)
+		}
+	}
+	var list volsyncv1alpha1.MigrationList
+	if err := a.List(ctx, &list, client.InNamespace(suiteNamespace), client.MatchingLabels{volsyncv1alpha1.MigrationScheduleLabel: ms.Name}); err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, m := range list.Items {
+		if m.DeletionTimestamp == nil {
+			kept = append(kept, m.Name)
+		}
+	}
+	if len(kept) != 2 || !slices.Contains(kept, first) {
+		t.Errorf("Migrations left %v, want the last success %s and the newest", kept, first)
+	}
 }
