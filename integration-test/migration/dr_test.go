@@ -28,6 +28,7 @@ import (
 	"github.com/volsync/volsync/pkg/migration"
 	"github.com/volsync/volsync/pkg/migration/copier"
 	"github.com/volsync/volsync/pkg/migrationschedule"
+	"github.com/volsync/volsync/pkg/schedule"
 )
 
 // Disaster recovery on two real API servers: an activated destination is never written again, a
@@ -428,29 +429,29 @@ func TestRetentionKeepsTheLastSuccessWhileRunsIntoAnActivatedSiteFail(t *testing
 	defer func() { _ = a.Delete(ctx, ms) }()
 	created := ms.CreationTimestamp.Time
 
-	// runs waits until the schedule's history is exactly these statuses, oldest first.
-	runs := func(want ...volsyncv1alpha1.RunStatus) []string {
+	// history waits until the schedule's history holds exactly these statuses, oldest first, and
+	// the newest is named newest (any name when ""); it returns the names.
+	history := func(newest string, want ...volsyncv1alpha1.RunStatus) []string {
 		var names []string
 		eventually(t, 30*time.Second, func() error {
 			if err := a.Get(ctx, client.ObjectKeyFromObject(ms), ms); err != nil {
 				return err
 			}
-			items := ms.Status.Items[volsyncv1alpha1.SchedulePolicyTypeInterval]
-			names = names[:0]
+			names = nil
 			var got []volsyncv1alpha1.RunStatus
-			for _, it := range items {
+			for _, it := range ms.Status.Items[volsyncv1alpha1.SchedulePolicyTypeInterval] {
 				names = append(names, it.Name)
 				got = append(got, it.Status)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				return fmt.Errorf("history %v %v, want %v", names, got, want)
+			if fmt.Sprint(got) != fmt.Sprint(want) || (newest != "" && names[len(names)-1] != newest) {
+				return fmt.Errorf("history %v %v, want %v ending with %q", names, got, want, newest)
 			}
 			return nil
 		})
 		return names
 	}
 	ok, failed := volsyncv1alpha1.RunStatusSuccessful, volsyncv1alpha1.RunStatusFailed
-	first := runs(ok)[0]
+	first := history("", ok)[0]
 
 	// The DR site is activated: every later run is refused, and none pushes the good copy out.
 	var nsB corev1.Namespace
@@ -458,11 +459,13 @@ func TestRetentionKeepsTheLastSuccessWhileRunsIntoAnActivatedSiteFail(t *testing
 		t.Fatal(err)
 	}
 	mergePatch(t, b, &nsB, `{"metadata":{"annotations":{"`+volsyncv1alpha1.ApplicationActivatedAnnotation+`":"2024-03-09T12:30:00Z"}}}`)
-	for i, want := range [][]volsyncv1alpha1.RunStatus{{ok, failed}, {ok, failed}} {
-		scheduleClock.SetTime(created.Add(time.Duration(i+1)*time.Hour + time.Second))
+	for i := range 2 {
+		at := created.Add(time.Duration(i+1) * time.Hour)
+		scheduleClock.SetTime(at.Add(time.Second))
 		mergePatch(t, a, ms.DeepCopy(), fmt.Sprintf(`{"metadata":{"annotations":{"test.volsync.backube/poke":"%d"}}}`, i))
-		names := runs(want...)
-		if names[0] != first {
+		// The history of this step: the last success, and the run just refused.
+		newest := schedule.ChildName(ms.Name, volsyncv1alpha1.SchedulePolicyTypeInterval, at)
+		if names := history(newest, ok, failed); names[0] != first {
 			t.Fatalf("the last success %s was dropped from the history: %v", first, names)
 		}
 	}
