@@ -98,22 +98,18 @@ func TestPerformFailover(t *testing.T) {
 		if r.errLine != "" || strings.Contains(r.stderr, "warning") {
 			t.Fatalf("error %q\n%s\nstderr:\n%s", r.errLine, r.out, r.stderr)
 		}
-		for _, line := range []string{
+		wantLines(t, r.out,
 			"migrationschedule/app suspended",
 			`waiting for scheduled migration app-interval-2 \(InProgress\) to finish`,
 			"migration/app-interval-2 finished: Successful",
-			"migration/" + final.Name + ` created \(final migration\)`,
-			"migration/" + final.Name + " succeeded",
+			"migration/"+final.Name+` created \(final migration\)`,
+			"migration/"+final.Name+" succeeded",
 			"namespace/fo-app annotated volsync.backube/application-activated=.*",
 			"deployment.apps/web scaled to 2 in namespace fo-app",
 			"migrationschedule/app status.applicationActivated set to true in namespace fo",
 			"event FailedOver recorded on migrationschedule/app",
-			`recovery point: 1m\ds \(data of migration ` + final.Name + `, taken at \S+\)`,
-		} {
-			if !hasLine(r.out, line) {
-				t.Errorf("no line %q in\n%s", line, r.out)
-			}
-		}
+			`recovery point: 1m\ds \(data of migration `+final.Name+`, taken at \S+\)`,
+		)
 		got := getSchedule(t, src, "fo", "app")
 		if !suspended(got) || !got.Status.ApplicationActivated {
 			t.Errorf("schedule suspend %v, applicationActivated %t; want both true", got.Spec.Suspend, got.Status.ApplicationActivated)
@@ -134,16 +130,12 @@ func TestPerformFailover(t *testing.T) {
 		if r.errLine != "" {
 			t.Fatal(r.errLine)
 		}
-		for _, line := range []string{
+		wantLines(t, r.out,
 			"migrationschedule/app already suspended",
 			"the destination is activated already: no migration is waited for",
 			"namespace/fo-app already activated at .*",
 			"migrationschedule/app status.applicationActivated already true in namespace fo",
-		} {
-			if !hasLine(r.out, line) {
-				t.Errorf("no line %q in\n%s", line, r.out)
-			}
-		}
+		)
 		var list volsyncv1alpha1.MigrationList
 		if err := src.List(ctx, &list, client.InNamespace("fo")); err != nil {
 			t.Fatal(err)
@@ -203,17 +195,13 @@ func TestPerformFailoverWithTheSourceDown(t *testing.T) {
 			!strings.Contains(r.stderr, "warning: migrationschedule fod/app was not told of the activation (the source cluster cannot be reached)") {
 			t.Errorf("stderr does not say the source is down and the schedule was not told:\n%s", r.stderr)
 		}
-		for _, line := range []string{
+		wantLines(t, r.out,
 			"namespace/fod-app annotated volsync.backube/application-activated=.*",
 			"namespace/fod-db annotated volsync.backube/application-activated=.*",
 			"deployment.apps/web scaled to 2 in namespace fod-app",
 			"statefulset.apps/db scaled to 1 in namespace fod-db",
 			`recovery point: unknown \(the source cluster cannot be reached.*`,
-		} {
-			if !hasLine(r.out, line) {
-				t.Errorf("no line %q in\n%s", line, r.out)
-			}
-		}
+		)
 		if _, ok := namespaceAnnotation(t, dst, "fod-other", volsyncv1alpha1.ApplicationActivatedAnnotation); ok {
 			t.Error("another schedule's copy was activated")
 		}
@@ -290,17 +278,13 @@ func TestPerformFailback(t *testing.T) {
 		if !strings.HasPrefix(r.errLine, `error: reverse migration "app-failback-`) || !strings.Contains(r.errLine, "rerun 'volsyncctl perform failback' to wait for it again") {
 			t.Fatalf("error %q", r.errLine)
 		}
-		for _, line := range []string{
+		wantLines(t, r.out,
 			"step 1/6: scale the applications on the destination \\(context dest\\) to 0",
 			"deployment.apps/web scaled to 0 in namespace fb-app-dr",
 			"deployment.apps/web scaled to 0 in namespace fb-app on the source \\(2 replicas kept in volsync.backube/migration-replicas\\)",
 			"cronjob.batch/nightly suspend set to true in namespace fb-app on the source .*",
 			"migration/app-failback-\\S+ created in namespace fb-app-dr on the destination \\(back to the source\\)",
-		} {
-			if !hasLine(r.out, line) {
-				t.Errorf("no line %q in\n%s", line, r.out)
-			}
-		}
+		)
 		if got := replicasOf(t, dst, "fb-app-dr", "web"); got != "0 kept:2" {
 			t.Errorf("destination web %s, want 0", got)
 		}
@@ -333,21 +317,17 @@ func TestPerformFailback(t *testing.T) {
 		if r.errLine != "" || strings.Contains(r.stderr, "warning") {
 			t.Fatalf("error %q\n%s\nstderr:\n%s", r.errLine, r.out, r.stderr)
 		}
-		for _, line := range []string{
-			"carrying on with the failback of reverse migration fb-app-dr/" + reverse.Name,
-			"waiting for reverse migration " + reverse.Name + " in namespace fb-app-dr on the destination",
-			"migration/" + reverse.Name + " succeeded",
+		wantLines(t, r.out,
+			"carrying on with the failback of reverse migration fb-app-dr/"+reverse.Name,
+			"waiting for reverse migration "+reverse.Name+" in namespace fb-app-dr on the destination",
+			"migration/"+reverse.Name+" succeeded",
 			"namespace/fb-app-dr annotation volsync.backube/application-activated removed",
 			"migrationschedule/app status.applicationActivated set to false in namespace fb",
 			"deployment.apps/web scaled to 2 in namespace fb-app",
 			"cronjob.batch/nightly suspend set to false in namespace fb-app",
 			"migrationschedule/app resumed",
 			"event FailedBack recorded on migrationschedule/app",
-		} {
-			if !hasLine(r.out, line) {
-				t.Errorf("no line %q in\n%s", line, r.out)
-			}
-		}
+		)
 		var list volsyncv1alpha1.MigrationList
 		if err := dst.List(ctx, &list, client.InNamespace("fb-app-dr")); err != nil {
 			t.Fatal(err)
@@ -480,22 +460,18 @@ func TestPerformDrill(t *testing.T) {
 		if r.errLine != "" || strings.Contains(r.stderr, "warning") {
 			t.Fatalf("error %q\n%s\nstderr:\n%s", r.errLine, r.out, r.stderr)
 		}
-		for _, line := range []string{
+		wantLines(t, r.out,
 			"namespace/drl-app-drill created on the destination \\(context dest\\) for the drill",
-			"migration/" + m.Name + " created \\(drill copy into drl-app-drill\\)",
+			"migration/"+m.Name+" created \\(drill copy into drl-app-drill\\)",
 			"namespace/drl-app-drill annotated volsync.backube/application-activated=.*",
 			"deployment.apps/web scaled to 2 in namespace drl-app-drill",
 			`recovery point: 2h0m\ds \(data of migration app-interval-1, taken at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)`,
 			`recovery time: \S+ \(activation until every Deployment and StatefulSet was ready\)`,
-			`drill copy: 40s \(migration ` + m.Name + `\)`,
-			"migration/" + m.Name + " deleted",
+			`drill copy: 40s \(migration `+m.Name+`\)`,
+			"migration/"+m.Name+" deleted",
 			"namespace/drl-app-drill deleted on the destination \\(context dest\\)",
 			"event DrillSucceeded recorded on migrationschedule/app",
-		} {
-			if !hasLine(r.out, line) {
-				t.Errorf("no line %q in\n%s", line, r.out)
-			}
-		}
+		)
 		noMigrations(t)
 		deleted(t, "drl-app-drill")
 		realCopyUntouched(t)

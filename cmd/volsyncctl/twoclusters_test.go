@@ -300,6 +300,16 @@ var timestamps = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 func withoutTimes(s string) string { return timestamps.ReplaceAllString(s, "T") }
 
 // hasLine says whether out has a line that matches the regular expression, start to end.
+// wantLines fails the test for each pattern no whole line of out matches.
+func wantLines(t *testing.T, out string, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		if !hasLine(out, p) {
+			t.Errorf("no line %q in\n%s", p, out)
+		}
+	}
+}
+
 func hasLine(out, pattern string) bool {
 	return regexp.MustCompile(`(?m)^` + pattern + `$`).MatchString(out)
 }
