@@ -328,6 +328,23 @@ func TestAFinishedMigrationWithVolumesLetsItsFinalizerGo(t *testing.T) {
 	gone(t, a, m)
 }
 
+// startScheduleController runs the MigrationSchedule controller on cluster A, beside the suite's
+// Migration controller, in the suite namespace, on clock c; the returned func stops it.
+func startScheduleController(t *testing.T, c clock.PassiveClock) func() {
+	t.Helper()
+	_, stop, err := testenv.StartManager(clusterA.Config, ctrl.Options{
+		Scheme:     clusterA.Scheme,
+		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{suiteNamespace: {}}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}, func(mgr ctrl.Manager) error {
+		return (&migrationschedule.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), Clock: c}).SetupWithManager(mgr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stop
+}
+
 func TestAScheduleWithAutoSuspendStopsWhenItsDestinationIsActivatedOnTheOtherCluster(t *testing.T) {
 	ctx := context.Background()
 	const ns = "auto-app"
@@ -343,17 +360,7 @@ func TestAScheduleWithAutoSuspendStopsWhenItsDestinationIsActivatedOnTheOtherClu
 	)
 	// The schedule controller beside the suite's Migration controller, on the real clock: the
 	// first interval trigger is the schedule's creation.
-	_, stop, err := testenv.StartManager(clusterA.Config, ctrl.Options{
-		Scheme:     clusterA.Scheme,
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{suiteNamespace: {}}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	}, func(mgr ctrl.Manager) error {
-		return (&migrationschedule.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), Clock: clock.RealClock{}}).SetupWithManager(mgr)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	defer startScheduleController(t, clock.RealClock{})()
 	policy := &volsyncv1alpha1.SchedulePolicy{ObjectMeta: metav1.ObjectMeta{Name: "auto-every-hour"},
 		Policy: volsyncv1alpha1.SchedulePolicyItem{Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 60}}}
 	createOn(t, a, policy)
@@ -404,17 +411,7 @@ func TestRetentionKeepsTheLastSuccessWhileRunsIntoAnActivatedSiteFail(t *testing
 	// The schedule controller on a clock of its own that the test steps, from the real time (the
 	// schedule's creationTimestamp is the API server's).
 	scheduleClock := clocktesting.NewFakeClock(time.Now().Add(2 * time.Second).Truncate(time.Second))
-	_, stop, err := testenv.StartManager(clusterA.Config, ctrl.Options{
-		Scheme:     clusterA.Scheme,
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{suiteNamespace: {}}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	}, func(mgr ctrl.Manager) error {
-		return (&migrationschedule.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), Clock: scheduleClock}).SetupWithManager(mgr)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	defer startScheduleController(t, scheduleClock)()
 	policy := &volsyncv1alpha1.SchedulePolicy{ObjectMeta: metav1.ObjectMeta{Name: "keep-hourly"},
 		Policy: volsyncv1alpha1.SchedulePolicyItem{Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 60, Retain: ptr.To[int32](1)}}}
 	createOn(t, a, policy)
