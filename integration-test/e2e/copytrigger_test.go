@@ -15,7 +15,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
-	"github.com/volsync/volsync/pkg/replication/volume"
+	"github.com/volsync/volsync/pkg/mover/volume"
 )
 
 // TestCopyTriggerHandshake plays the application of seed 001's copy triggers. Its source PVC asks

@@ -17,7 +17,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
-	"github.com/volsync/volsync/pkg/replication/volume"
+	"github.com/volsync/volsync/pkg/mover/volume"
 )
 
 // readySnapshot plays the snapshot controller: the snapshot is bound and ready to use.

@@ -9,7 +9,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
-	"github.com/volsync/volsync/pkg/replication/volume"
+	"github.com/volsync/volsync/pkg/mover/volume"
 )
 
 // Roles, as the mover command line and object names spell them.

@@ -16,7 +16,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
-	"github.com/volsync/volsync/pkg/replication/volume"
+	"github.com/volsync/volsync/pkg/mover/volume"
 )
 
 // LabelService selects a destination mover's pod for its Service.

@@ -18,7 +18,7 @@ import (
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/mover/job"
-	"github.com/volsync/volsync/pkg/replication/volume"
+	"github.com/volsync/volsync/pkg/mover/volume"
 )
 
 // Restic's exit code for a repository it could not lock.
