@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/migration/remote"
 )
 
@@ -93,7 +94,6 @@ func (r *ClusterPairReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	ready := metav1.Condition{
 		Type:               volsyncv1alpha1.ConditionReady,
 		ObservedGeneration: pair.Generation,
-		LastTransitionTime: metav1.NewTime(now),
 	}
 	if checkErr == nil {
 		ready.Status = metav1.ConditionTrue
@@ -105,7 +105,7 @@ func (r *ClusterPairReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		ready.Reason = remoteErr.Reason
 		ready.Message = checkErr.Error()
 	}
-	meta.SetStatusCondition(&status.Conditions, ready)
+	conditions.Set(&status.Conditions, ready, now)
 
 	before, after := pair.Status.DeepCopy(), status.DeepCopy()
 	before.LastCheckTime, after.LastCheckTime = nil, nil

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/migration/copier"
 	"github.com/volsync/volsync/pkg/migration/remote"
 )
@@ -417,12 +418,10 @@ func (run *migrationRun) setCompleted(status metav1.ConditionStatus, reason, msg
 	run.setCondition(metav1.Condition{Type: volsyncv1alpha1.ConditionCompleted, Status: status, Reason: reason, Message: msg})
 }
 
-// setCondition sets a condition with the injected clock's time, which meta.SetStatusCondition
-// keeps when the status does not change.
+// setCondition sets a condition, at the injected clock's time when its status changes.
 func (run *migrationRun) setCondition(c metav1.Condition) {
 	c.ObservedGeneration = run.m.Generation
-	c.LastTransitionTime = metav1.NewTime(run.now())
-	meta.SetStatusCondition(&run.m.Status.Conditions, c)
+	conditions.Set(&run.m.Status.Conditions, c, run.now())
 }
 
 func (run *migrationRun) event(eventType, reason, format string, args ...any) {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/conditions"
 )
 
 // status.applicationActivated says the schedule's destination runs the application now. It is
@@ -28,7 +28,7 @@ func (p *pass) activation(ctx context.Context) error {
 	cond := metav1.Condition{
 		Type: volsyncv1alpha1.ConditionApplicationActivated, Status: metav1.ConditionFalse,
 		Reason: volsyncv1alpha1.ReasonNotActivated, Message: "the destination is a static copy: migrations update it",
-		ObservedGeneration: ms.Generation, LastTransitionTime: statusTime(p.now),
+		ObservedGeneration: ms.Generation,
 	}
 	if p.status.ApplicationActivated {
 		cond.Status, cond.Reason = metav1.ConditionTrue, volsyncv1alpha1.ReasonApplicationActivated
@@ -49,10 +49,7 @@ func (p *pass) activation(ctx context.Context) error {
 			}
 		}
 	}
-	if old := meta.FindStatusCondition(p.status.Conditions, cond.Type); old != nil && old.Status == cond.Status {
-		cond.LastTransitionTime = old.LastTransitionTime
-	}
-	meta.SetStatusCondition(&p.status.Conditions, cond)
+	conditions.Set(&p.status.Conditions, cond, statusTime(p.now).Time)
 	return nil
 }
 

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/schedule"
 )
 
@@ -153,10 +154,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		p.status.LastTriggers = nil
 	}
 	ready.ObservedGeneration = ms.Generation
-	// The injected clock's time; meta.SetStatusCondition would stamp time.Now() on an empty one.
-	ready.LastTransitionTime = statusTime(p.now)
 	oldReady := meta.FindStatusCondition(ms.Status.Conditions, volsyncv1alpha1.ConditionReady)
-	meta.SetStatusCondition(&p.status.Conditions, ready)
+	conditions.Set(&p.status.Conditions, ready, statusTime(p.now).Time)
 
 	if oldReady == nil || oldReady.Status != ready.Status || oldReady.Reason != ready.Reason || oldReady.Message != ready.Message {
 		// Once per change, so a missing policy is one Event, not one per pass.

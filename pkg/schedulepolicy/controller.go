@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/schedule"
 )
 
@@ -61,23 +62,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if len(msgs) == 0 {
 			msgs = append(msgs, err.Error())
 		}
-		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		conditions.Set(&status.Conditions, metav1.Condition{
 			Type:               volsyncv1alpha1.ConditionValid,
 			Status:             metav1.ConditionFalse,
 			Reason:             volsyncv1alpha1.ReasonPolicyInvalid,
 			Message:            strings.Join(msgs, "; "),
 			ObservedGeneration: policy.Generation,
-		})
+		}, now)
 		status.NextTriggers = nil
 		status.NextTriggerTime = nil
 	} else {
-		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		conditions.Set(&status.Conditions, metav1.Condition{
 			Type:               volsyncv1alpha1.ConditionValid,
 			Status:             metav1.ConditionTrue,
 			Reason:             volsyncv1alpha1.ReasonPolicyValid,
 			Message:            "policy is valid",
 			ObservedGeneration: policy.Generation,
-		})
+		}, now)
 		status.NextTriggers, status.NextTriggerTime = nextTriggers(compiled, policy.CreationTimestamp.Time, now)
 		if status.NextTriggerTime != nil {
 			requeue = status.NextTriggerTime.Sub(now) + requeueMargin

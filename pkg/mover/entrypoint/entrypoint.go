@@ -93,7 +93,7 @@ func (l *Logger) Printf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
-	fmt.Fprintf(l.out, "%s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05Z"), l.prefix, msg)
+	fmt.Fprintf(l.out, "%s %s: %s\n", Clock.Now().UTC().Format("2006-01-02T15:04:05Z"), l.prefix, msg)
 }
 
 // LineWriter returns a writer that logs every line written to it with tag, for a child process's

@@ -104,7 +104,7 @@ func Source(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summary, er
 	}
 
 	hostPort := net.JoinHostPort(addr, strconv.Itoa(port))
-	deadline := time.Now().Add(connectTimeout)
+	deadline := entrypoint.Clock.Now().Add(connectTimeout)
 	log.Printf("connecting to %s as %s (waiting up to %s for it to answer)", hostPort, login, connectTimeout)
 	if err := WaitForAddress(ctx, log, "the destination", hostPort, deadline); err != nil {
 		return sum, err

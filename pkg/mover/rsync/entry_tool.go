@@ -107,12 +107,12 @@ func WaitForAddress(ctx context.Context, log *entrypoint.Logger, what, addr stri
 			conn.Close()
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if entrypoint.Clock.Now().After(deadline) {
 			return fmt.Errorf("%s %s did not answer before the connection deadline: %w", what, addr, err)
 		}
-		if time.Since(lastLog) > 10*time.Second {
+		if entrypoint.Clock.Since(lastLog) > 10*time.Second {
 			log.Printf("waiting for %s %s: %v", what, addr, err)
-			lastLog = time.Now()
+			lastLog = entrypoint.Clock.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -280,7 +280,7 @@ func Transfer(ctx context.Context, log *entrypoint.Logger, req TransferRequest) 
 			flags = WithoutMetadata(flags)
 			continue
 		}
-		if !Retriable(run) || time.Now().After(req.Deadline) {
+		if !Retriable(run) || entrypoint.Clock.Now().After(req.Deadline) {
 			return Stats{}, fmt.Errorf("rsync failed (exit code %d): %s", run.ExitCode, run.StderrTail(3))
 		}
 		log.Printf("rsync failed (exit code %d), retrying in 5s: %s", run.ExitCode, run.StderrTail(1))

@@ -187,13 +187,13 @@ PSKidentity = %s
 	}
 	defer tun.stop()
 
-	deadline := time.Now().Add(connectTimeout)
+	deadline := entrypoint.Clock.Now().Add(connectTimeout)
 	log.Printf("connecting to %s (waiting up to %s for it to answer)", hostPort, connectTimeout)
 	if err := rsync.WaitForAddress(ctx, log, "the destination", hostPort, deadline); err != nil {
 		return sum, err
 	}
 	entrance := fmt.Sprintf("127.0.0.1:%d", local)
-	if err := rsync.WaitForAddress(ctx, log, "the local stunnel", entrance, time.Now().Add(10*time.Second)); err != nil {
+	if err := rsync.WaitForAddress(ctx, log, "the local stunnel", entrance, entrypoint.Clock.Now().Add(10*time.Second)); err != nil {
 		return sum, fmt.Errorf("the local stunnel did not start: %w", err)
 	}
 	permanent := func(r rsync.ToolRun) error { return tlsFailure(tun.logs.String()) }
@@ -230,7 +230,7 @@ func request(entrance, line string) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Minute))
+	_ = conn.SetDeadline(entrypoint.Clock.Now().Add(10 * time.Minute))
 	if _, err := io.WriteString(conn, line+"\n"); err != nil {
 		return "", err
 	}
@@ -398,7 +398,7 @@ PSKsecrets = %s
 				return sum, err
 			}
 			// The source is still reading the commit's answer: let its connection finish.
-			for wait := time.Now().Add(10 * time.Second); !tun.logs.idle() && time.Now().Before(wait); {
+			for wait := entrypoint.Clock.Now().Add(10 * time.Second); !tun.logs.idle() && entrypoint.Clock.Now().Before(wait); {
 				time.Sleep(50 * time.Millisecond)
 			}
 			if s.Result != entrypoint.ResultSuccessful {
