@@ -88,16 +88,16 @@ func NewLogger(out io.Writer, prefix string) *Logger {
 	return &Logger{out: out, prefix: prefix}
 }
 
-// Printf logs one line.
+// Printf logs one line, with every secret of the process's masker (Secrets) masked.
 func (l *Logger) Printf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	msg := Mask(strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
 	fmt.Fprintf(l.out, "%s %s: %s\n", Clock.Now().UTC().Format("2006-01-02T15:04:05Z"), l.prefix, msg)
 }
 
 // LineWriter returns a writer that logs every line written to it with tag, for a child process's
-// stdout or stderr. Close flushes a last unterminated line.
+// stdout or stderr; Printf masks the secrets. Close flushes a last unterminated line.
 func (l *Logger) LineWriter(tag string) io.WriteCloser {
 	return &lineWriter{log: l, tag: tag}
 }
@@ -153,8 +153,9 @@ func TerminationLog(getenv func(string) string) string {
 	return DefaultTerminationLog
 }
 
-// WriteSummaryTo writes s as JSON to path, its message cut to MaxMessage.
+// WriteSummaryTo writes s as JSON to path, its message masked (Secrets) and cut to MaxMessage.
 func WriteSummaryTo(path string, s Summary) error {
+	s.Message = Mask(s.Message)
 	if len(s.Message) > MaxMessage {
 		s.Message = s.Message[:MaxMessage] + "..."
 	}

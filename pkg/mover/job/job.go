@@ -17,6 +17,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
 )
 
 // Where the mover container finds things. The mover image's entry points rely on these paths.
@@ -317,7 +318,45 @@ func outcome(ctx context.Context, c client.Client, job *batchv1.Job, succeeded b
 	term := lastTermination(pods.Items, succeeded)
 	o := &Outcome{Succeeded: succeeded, Job: job}
 	if term != nil {
-		o.Summary, o.Logs = parseTermination(term.Message)
+		// Secrets never leave the mover: the mover masks its Secrets' values itself, and so is
+		// every value of every Secret the Job hands the mover (envFrom, env, volumes) masked here
+		// too, in the whole termination message before it is cut, for what a mover could not
+		// mask (the log tail the kubelet falls back to, an older mover image). Status and Events
+		// are made from what remains. A Secret that cannot be read is left to the mover.
+		masker := entrypoint.NewMasker()
+		names := map[string]bool{}
+		pod := &job.Spec.Template.Spec
+		for _, ct := range pod.Containers {
+			for _, ef := range ct.EnvFrom {
+				if ef.SecretRef != nil {
+					names[ef.SecretRef.Name] = true
+				}
+			}
+			for _, e := range ct.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					names[e.ValueFrom.SecretKeyRef.Name] = true
+				}
+			}
+		}
+		for _, v := range pod.Volumes {
+			if v.Secret != nil {
+				names[v.Secret.SecretName] = true
+			}
+		}
+		for name := range names {
+			var secret corev1.Secret
+			if err := c.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, &secret); err != nil {
+				continue
+			}
+			for key, value := range secret.Data {
+				masker.Add(string(value))
+				if strings.HasSuffix(key, ".conf") {
+					// A config file such as rclone.conf: each of its values, as the mover masks them.
+					masker.Add(entrypoint.ConfigFileValues(string(value), "type", "provider")...)
+				}
+			}
+		}
+		o.Summary, o.Logs = parseTermination(masker.Mask(term.Message))
 	}
 	if succeeded {
 		return o, nil

@@ -27,7 +27,7 @@ const rcloneExitDirNotFound = 3
 // data volume to the remote, `volsync-mover rclone destination` syncs the remote into the data
 // volume. It returns the process exit code and writes an Outcome to the termination log.
 func RunEntry(ctx context.Context, args []string) int {
-	return runEntry(ctx, args, os.Getenv, os.Stderr)
+	return runEntry(ctx, args, os.Environ(), os.Stderr)
 }
 
 // Main is RunEntry in the form of the volsync-mover dispatch table: role is "source" or
@@ -39,7 +39,16 @@ func Main(role string, args []string) int {
 	return RunEntry(ctx, append([]string{role}, args...))
 }
 
-func runEntry(ctx context.Context, args []string, getenv func(string) string, log io.Writer) int {
+// runEntry runs the entry point in environ (NAME=value pairs, os.Environ in a mover), which
+// rclone inherits.
+func runEntry(ctx context.Context, args []string, environ []string, rawLog io.Writer) int {
+	getenv := lookupEnv(environ)
+	// Before anything is logged: every value of rclone.conf (the rcloneConfig Secret) and of any
+	// variable that is not a setting is masked in the log, in rclone's output and in the summary.
+	learnSecrets(environ, getenv("RCLONE_CONFIG"))
+	mlog := entrypoint.MaskWriter(rawLog)
+	defer mlog.Close()
+	var log io.Writer = mlog
 	terminationLog := entrypoint.TerminationLog(getenv)
 	outcome, err := func() (Outcome, error) {
 		if len(args) != 1 || (args[0] != "source" && args[0] != "destination") {
@@ -49,6 +58,7 @@ func runEntry(ctx context.Context, args []string, getenv func(string) string, lo
 		if err != nil {
 			return Outcome{}, err
 		}
+		cfg.env = environ
 		return syncVolume(ctx, cfg, log)
 	}()
 	code := ExitSucceeded
@@ -79,6 +89,8 @@ type entryConfig struct {
 	destPath  string
 	customCA  string
 	transfers int
+	// env is the environment rclone runs in.
+	env []string
 	// connectTimeout bounds the first contact with the remote: rclone retries an unreachable
 	// or untrusted server for minutes, and a wrong address or CA should fail long before that.
 	connectTimeout time.Duration
@@ -387,7 +399,7 @@ func runWith(ctx context.Context, cfg entryConfig, log io.Writer, stdin io.Reade
 	// The command line holds no secret: credentials live in rclone.conf or the environment.
 	fmt.Fprintf(log, "rclone mover: running rclone %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, cfg.bin, args...)
-	cmd.Env = os.Environ()
+	cmd.Env = cfg.env
 	stopGently(cmd)
 	cmd.Stdin = stdin
 	cmd.Stdout = stdout

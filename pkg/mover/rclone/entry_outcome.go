@@ -34,6 +34,6 @@ func failf(format string, args ...any) error {
 // code: the exit code alone still tells success from failure.
 func writeOutcome(path string, o Outcome) {
 	if err := entrypoint.WriteSummaryTo(path, o); err != nil {
-		fmt.Fprintf(os.Stderr, "rclone mover: %v\n", err)
+		fmt.Fprintf(os.Stderr, "rclone mover: %s\n", entrypoint.Mask(err.Error()))
 	}
 }

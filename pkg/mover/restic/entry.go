@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +40,7 @@ const defaultHost = "volsync"
 // process exit code (ExitSucceeded, ExitFailed or ExitLocked) and writes an Outcome to the
 // termination log.
 func RunEntry(ctx context.Context, args []string) int {
-	return runEntry(ctx, args, os.Getenv, os.Stderr)
+	return runEntry(ctx, args, os.Environ(), os.Stderr)
 }
 
 // Main is RunEntry in the form of the volsync-mover dispatch table: role is "source" or
@@ -54,7 +53,27 @@ func Main(role string, args []string) int {
 	return RunEntry(ctx, append([]string{role}, args...))
 }
 
-func runEntry(ctx context.Context, args []string, getenv func(string) string, log io.Writer) int {
+// settingsEnv are the variables of a restic mover's environment that are its settings: those the
+// controller sets by name (they win over the repository Secret's envFrom) and the entry point's
+// own knobs. Every other variable, whatever its name, came from the repository Secret, and its
+// value is masked (entrypoint.SecretEnvValues).
+var settingsEnv = []string{
+	// Set by the controller (mover.go).
+	"CUSTOM_CA", "FORGET_OPTIONS", "PRUNE", "UNLOCK", "RESTIC_EXCLUDES", "RESTORE_AS_OF", "SELECT_PREVIOUS", "ENABLE_FILE_DELETION",
+	// The entry point's knobs.
+	"DATA_DIR", "CACHE_DIR", "RESTIC_BIN", "CONNECT_TIMEOUT", "TERMINATION_LOG",
+}
+
+// runEntry runs the entry point in environ (NAME=value pairs, os.Environ in a mover), which
+// restic inherits.
+func runEntry(ctx context.Context, args []string, environ []string, rawLog io.Writer) int {
+	// Before anything is logged: every value of the repository Secret is masked in the log, in
+	// restic's output and in the summary.
+	entrypoint.AddSecrets(entrypoint.SecretEnvValues(environ, settingsEnv...)...)
+	mlog := entrypoint.MaskWriter(rawLog)
+	defer mlog.Close()
+	var log io.Writer = mlog
+	getenv := lookupEnv(environ)
 	terminationLog := entrypoint.TerminationLog(getenv)
 	outcome, err := func() (Outcome, error) {
 		if len(args) != 1 || (args[0] != "source" && args[0] != "destination") {
@@ -64,7 +83,7 @@ func runEntry(ctx context.Context, args []string, getenv func(string) string, lo
 		if err != nil {
 			return Outcome{}, err
 		}
-		cli := newResticCLI(cfg, log)
+		cli := newResticCLI(cfg, environ, log)
 		if cfg.direction == "source" {
 			return backup(ctx, cfg, cli, log)
 		}
@@ -187,6 +206,17 @@ func parseEntryConfig(direction string, getenv func(string) string) (entryConfig
 	}
 	cfg.dataDir = abs
 	return cfg, nil
+}
+
+// lookupEnv is getenv over environ: the last NAME=value wins, as in os.Getenv.
+func lookupEnv(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
 }
 
 func orDefault(v, def string) string {
@@ -441,52 +471,26 @@ type resticCLI struct {
 	log    io.Writer
 	// lastTail is the last lines restic printed in the last run.
 	lastTail string
-	// redact masks the repository's secrets in what restic prints (it names the repository in
-	// its errors, and a REST or S3 address may carry a password).
+	// redact masks the repository Secret's values in what restic prints (it names the
+	// repository in its errors, and a REST or S3 address may carry a password).
 	redact func(string) string
 }
 
-func newResticCLI(cfg entryConfig, log io.Writer) *resticCLI {
+func newResticCLI(cfg entryConfig, environ []string, log io.Writer) *resticCLI {
 	// --retry-lock 0: a locked repository fails at once. Waiting (or the controller retrying) on
 	// a lock left by a killed pod only burns time and egress (volsync #653, #1429).
 	global := []string{"--cache-dir", cfg.cacheDir, "--retry-lock", "0s"}
 	if cfg.customCA != "" {
 		global = append(global, "--cacert", cfg.customCA)
 	}
-	env := os.Environ()
-	if os.Getenv("TMPDIR") == "" {
+	env := append([]string(nil), environ...)
+	if lookupEnv(environ)("TMPDIR") == "" {
 		// restic assembles pack files in the temporary directory; the mover's root file system
 		// is read-only, the cache volume is not.
 		env = append(env, "TMPDIR="+filepath.Join(cfg.cacheDir, "tmp"))
 		_ = os.MkdirAll(filepath.Join(cfg.cacheDir, "tmp"), 0o700)
 	}
-	return &resticCLI{bin: cfg.bin, global: global, env: env, log: log, redact: secretMasker(os.Getenv)}
-}
-
-// secretEnv names the variables whose values restic's output must never show.
-var secretEnv = []string{"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "B2_ACCOUNT_KEY",
-	"AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS", "GOOGLE_ACCESS_TOKEN", "OS_PASSWORD", "RESTIC_REST_PASSWORD"}
-
-// secretMasker returns a function that replaces every secret of the environment, and the
-// password of the repository's address, with "***".
-func secretMasker(getenv func(string) string) func(string) string {
-	var secrets []string
-	for _, name := range secretEnv {
-		if v := getenv(name); len(v) >= 4 {
-			secrets = append(secrets, v)
-		}
-	}
-	if u, err := url.Parse(strings.TrimPrefix(strings.TrimPrefix(getenv("RESTIC_REPOSITORY"), "rest:"), "s3:")); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			secrets = append(secrets, p, url.QueryEscape(p))
-		}
-	}
-	return func(s string) string {
-		for _, secret := range secrets {
-			s = strings.ReplaceAll(s, secret, "***")
-		}
-		return s
-	}
+	return &resticCLI{bin: cfg.bin, global: global, env: env, log: log, redact: entrypoint.Mask}
 }
 
 // run runs restic with args in dir, handing each line of its standard output to onLine (nil

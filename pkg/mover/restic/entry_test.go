@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
 )
 
 func at(s string) time.Time {
@@ -152,17 +154,19 @@ func TestLineTailKeepsTheLastLines(t *testing.T) {
 }
 
 func TestSecretsAreMaskedInResticOutput(t *testing.T) {
-	env := map[string]string{
-		"RESTIC_PASSWORD":       "hunter2-password",
-		"AWS_SECRET_ACCESS_KEY": "aws-secret-value",
-		"RESTIC_REPOSITORY":     "rest:https://backup:rest-pass@example.com:8000/repo",
+	environ := []string{
+		"RESTIC_PASSWORD=hunter2-password",
+		"AWS_SECRET_ACCESS_KEY=aws-secret-value",
+		"RESTIC_REPOSITORY=rest:https://backup:rest-pass@example.com:8000/repo",
+		"TEAM_VAULT_HANDLE=unusual-name-value",
+		"UNLOCK=1", "DATA_DIR=/data",
 	}
-	mask := secretMasker(func(k string) string { return env[k] })
+	entrypoint.AddSecrets(entrypoint.SecretEnvValues(environ, settingsEnv...)...)
 	var sink strings.Builder
-	tail := &lineTail{max: 4, out: &sink, redact: mask}
+	tail := &lineTail{max: 4, out: &sink, redact: entrypoint.Mask}
 	_, _ = tail.Write([]byte("Fatal: at rest:https://backup:rest-pass@example.com:8000/repo with hunter2-password\n"))
-	_, _ = tail.Write([]byte("key aws-secret-value\n"))
-	for _, secret := range []string{"hunter2-password", "aws-secret-value", "rest-pass"} {
+	_, _ = tail.Write([]byte("key aws-secret-value, handle unusual-name-value, auth rest-pass\n"))
+	for _, secret := range []string{"hunter2-password", "aws-secret-value", "rest-pass", "unusual-name-value"} {
 		if strings.Contains(sink.String(), secret) || strings.Contains(tail.String(), secret) {
 			t.Fatalf("%q shows through: %q", secret, sink.String())
 		}
@@ -171,9 +175,8 @@ func TestSecretsAreMaskedInResticOutput(t *testing.T) {
 
 func TestUsageErrorIsAFailure(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"TERMINATION_LOG": dir + "/log"}
 	var log strings.Builder
-	if code := runEntry(t.Context(), []string{"sideways"}, func(k string) string { return env[k] }, &log); code != ExitFailed {
+	if code := runEntry(t.Context(), []string{"sideways"}, []string{"TERMINATION_LOG=" + dir + "/log"}, &log); code != ExitFailed {
 		t.Fatalf("exit %d", code)
 	}
 	var f *entryFailure

@@ -89,6 +89,8 @@ func Source(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summary, er
 	login := entrypoint.Env("SSH_USER", "root")
 	dataDir := entrypoint.Env("DATA_DIR", DefaultDataDir)
 	keysDir := entrypoint.Env("KEYS_DIR", DefaultKeysDir)
+	// The keys are the Secret's values: masked wherever the mover logs or reports.
+	entrypoint.LearnSecretDir(keysDir)
 	if _, err := os.Stat(dataDir); err != nil {
 		return sum, fmt.Errorf("the source volume is not mounted: %w", err)
 	}
@@ -205,6 +207,8 @@ func Destination(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summar
 	var sum entrypoint.Summary
 	dataDir := entrypoint.Env("DATA_DIR", DefaultDataDir)
 	keysDir := entrypoint.Env("KEYS_DIR", DefaultKeysDir)
+	// The keys are the Secret's values: masked wherever the mover logs or reports.
+	entrypoint.LearnSecretDir(keysDir)
 	port, err := entrypoint.EnvPort("LISTEN_PORT", DefaultListenPort)
 	if err != nil {
 		return sum, err

@@ -71,6 +71,8 @@ func readPSK(keysDir, dir string) (string, error) {
 	if _, herr := hex.DecodeString(key); !ok || id != pskIdentity || len(key) != 64 || herr != nil {
 		return "", fmt.Errorf("%s must hold one line %s:<64 hex digits>", pskFile, pskIdentity)
 	}
+	// The key alone, as a tool might print it without its identity.
+	entrypoint.AddSecrets(key)
 	path := filepath.Join(dir, pskFile)
 	return path, os.WriteFile(path, []byte(line+"\n"), 0o600)
 }
@@ -143,6 +145,8 @@ func Source(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summary, er
 	}
 	dataDir := entrypoint.Env("DATA_DIR", rsync.DefaultDataDir)
 	keysDir := entrypoint.Env("KEYS_DIR", rsync.DefaultKeysDir)
+	// The keys are the Secret's values: masked wherever the mover logs or reports.
+	entrypoint.LearnSecretDir(keysDir)
 	if _, err := os.Stat(dataDir); err != nil {
 		return sum, fmt.Errorf("the source volume is not mounted: %w", err)
 	}
@@ -313,6 +317,8 @@ func Destination(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summar
 	var sum entrypoint.Summary
 	dataDir := entrypoint.Env("DATA_DIR", rsync.DefaultDataDir)
 	keysDir := entrypoint.Env("KEYS_DIR", rsync.DefaultKeysDir)
+	// The keys are the Secret's values: masked wherever the mover logs or reports.
+	entrypoint.LearnSecretDir(keysDir)
 	port, err := entrypoint.EnvPort("LISTEN_PORT", DefaultDestinationPort)
 	if err != nil {
 		return sum, err

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
 )
 
 func TestReadPSK(t *testing.T) {
@@ -72,5 +74,29 @@ func TestLockedLogCountsConnectionsAndHidesNotices(t *testing.T) {
 	}
 	if got := out.String(); strings.Contains(got, "LOG5") || !strings.Contains(got, "SSL_accept: boom") {
 		t.Fatalf("passed on %q: want the errors and not the notices", got)
+	}
+}
+
+// TestThePreSharedKeyNeverShowsInTheLog: the key Secret's psk.txt, whole or its key alone, is
+// masked in what the entry point logs and in the relayed output of its tools.
+func TestThePreSharedKeyNeverShowsInTheLog(t *testing.T) {
+	key := strings.Repeat("7c", 32)
+	keys := t.TempDir()
+	if err := os.WriteFile(filepath.Join(keys, pskFile), []byte(pskIdentity+":"+key+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	entrypoint.LearnSecretDir(keys)
+	if _, err := readPSK(keys, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	log := entrypoint.NewLogger(&out, "rsync-tls source")
+	log.Printf("using %s:%s", pskIdentity, key)
+	w := log.LineWriter("stunnel")
+	_, _ = w.Write([]byte("PSK " + key[:40]))
+	_, _ = w.Write([]byte(key[40:] + " loaded\n"))
+	_ = w.Close()
+	if strings.Contains(out.String(), key[8:40]) || strings.Count(out.String(), entrypoint.Masked) != 2 {
+		t.Fatalf("the log shows the key:\n%s", out.String())
 	}
 }
