@@ -35,20 +35,29 @@ func tlsDestination(ns, name string, method volsyncv1alpha1.CopyMethodType) *vol
 	}
 }
 
-// pendingSnapshot waits for the destination PVC to name the snapshot being taken, and for it.
-func pendingSnapshot(t *testing.T, ns, pvc string, not string) string {
+// pendingSnapshot waits for the snapshot the running sync of rd takes, named after the sync's
+// start (volume.SnapshotName), other than not.
+func pendingSnapshot(t *testing.T, rd *volsyncv1alpha1.ReplicationDestination, not string) string {
 	t.Helper()
 	var name string
 	eventually(t, wait, func() error {
-		var p corev1.PersistentVolumeClaim
-		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: pvc}, &p); err != nil {
+		var cur volsyncv1alpha1.ReplicationDestination
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(rd), &cur); err != nil {
 			return err
 		}
-		name = p.Annotations[volume.AnnotationSnapshotName]
-		if name == "" || name == not {
-			return fmt.Errorf("no new snapshot recorded on %s (%v)", pvc, p.Annotations)
+		a := cur.Status.ActiveSync
+		if a == nil {
+			return fmt.Errorf("no sync is running")
 		}
-		return k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &snapv1.VolumeSnapshot{})
+		name = volume.SnapshotName(rd.Name, a.StartTime.Time)
+		if name == not || (cur.Status.LatestImage != nil && cur.Status.LatestImage.Name == name) {
+			// A sync that starts in the second the one before did gets the name with "-1".
+			name += "-1"
+		}
+		if name == not {
+			return fmt.Errorf("the sync that took %s is still running", not)
+		}
+		return k8s.Get(context.Background(), client.ObjectKey{Namespace: rd.Namespace, Name: name}, &snapv1.VolumeSnapshot{})
 	})
 	return name
 }
@@ -89,7 +98,7 @@ func TestADestinationListensPublishesItsAddressAndKeyAndHandsOverLatestImage(t *
 
 	// First sync: the image is published once its snapshot is ready.
 	finishJob(t, job, 0, summary("Successful", 100, 2, ""), "")
-	first := pendingSnapshot(t, ns, pvcName, "")
+	first := pendingSnapshot(t, rd, "")
 	get(t, rd)
 	if rd.Status.LatestImage != nil {
 		t.Fatalf("latestImage %+v before its snapshot is ready", rd.Status.LatestImage)
@@ -106,7 +115,7 @@ func TestADestinationListensPublishesItsAddressAndKeyAndHandsOverLatestImage(t *
 	// Second sync: the previous image stays until the new one is ready, then goes.
 	job2 := waitJob(t, ns, jobName, string(job.UID))
 	finishJob(t, job2, 0, summary("Successful", 100, 2, ""), "")
-	second := pendingSnapshot(t, ns, pvcName, first)
+	second := pendingSnapshot(t, rd, first)
 	get(t, rd)
 	if rd.Status.LatestImage.Name != first {
 		t.Fatalf("latestImage %s moved before the new snapshot was ready", rd.Status.LatestImage.Name)
@@ -134,7 +143,7 @@ func TestADestinationListensPublishesItsAddressAndKeyAndHandsOverLatestImage(t *
 	}
 	job3 := waitJob(t, ns, jobName, string(job2.UID))
 	finishJob(t, job3, 0, summary("Successful", 1, 1, ""), "")
-	third := pendingSnapshot(t, ns, pvcName, second)
+	third := pendingSnapshot(t, rd, second)
 	readySnapshot(t, ns, third)
 	eventually(t, wait, func() error {
 		get(t, rd)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -73,9 +74,25 @@ func (m *objectMachine) SyncEnded(ctx context.Context, result mover.Result, fail
 	return nil
 }
 
-func (m *objectMachine) Event(eventType, reason, message string) {
-	if m.recorder != nil {
-		m.recorder.Eventf(m.obj, nil, eventType, reason, "Synchronize", "%s", message)
+// Event records an Event on the owner. Its action is "Synchronize"; related tells the Events of
+// one sync from the next one's.
+func (m *objectMachine) Event(eventType, reason, message string, related client.Object) {
+	recordEvent(m.recorder, m.obj, related, eventType, reason, message)
+}
+
+func (m *objectMachine) Owner() client.Object { return m.obj }
+
+// Related is the dated ReplicationSync child of the running sync, when a policy's trigger started
+// it.
+func (m *objectMachine) Related() client.Object {
+	a := m.status.ActiveSync
+	if a == nil || a.ScheduledTime == nil || !isPolicyType(schedule.Type(a.Trigger)) {
+		return nil
+	}
+	return &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: volsyncv1alpha1.GroupVersion.String(), Kind: "ReplicationSync"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: m.obj.GetNamespace(),
+			Name: schedule.ChildName(m.obj.GetName(), schedule.Type(a.Trigger), a.ScheduledTime.Time)},
 	}
 }
 

@@ -7,13 +7,13 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/schedule"
 )
@@ -44,6 +44,12 @@ func ensureChild(ctx context.Context, c client.Client, owner client.Object, kind
 		}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(child), child); err != nil {
 			return nil, nil, err
+		}
+		// The name makes it this run only when this owner made it: a child of that name from
+		// anyone else (a user, an owner deleted and re-created under the same name) is not adopted.
+		if !metav1.IsControlledBy(child, owner) {
+			return nil, nil, mover.Transient(mover.ReasonNameConflict, child,
+				"ReplicationSync %s exists but was not created by this %s (UID %s); delete it or rename the %s", name, kind, owner.GetUID(), kind)
 		}
 	}
 	if err := supersede(ctx, c, owner.GetNamespace(), st, d, name, now); err != nil {
@@ -81,10 +87,10 @@ func queuePolicyRun(ctx context.Context, c client.Client, owner client.Object, k
 	}
 	if child.Status.Status == "" {
 		child.Status.Status = volsyncv1alpha1.RunStatusPending
-		meta.SetStatusCondition(&child.Status.Conditions, metav1.Condition{
+		conditions.Set(&child.Status.Conditions, metav1.Condition{
 			Type: volsyncv1alpha1.ConditionCompleted, Status: metav1.ConditionFalse,
 			Reason: "Queued", Message: "waiting for the running sync to finish",
-		})
+		}, now)
 		if err := c.Status().Update(ctx, child); err != nil {
 			return fmt.Errorf("marking ReplicationSync %s pending: %w", child.Name, err)
 		}
@@ -107,10 +113,10 @@ func startPolicyRun(ctx context.Context, c client.Client, owner client.Object, k
 		start := metav1.NewTime(now)
 		child.Status.Status = volsyncv1alpha1.RunStatusInProgress
 		child.Status.StartTime = &start
-		meta.SetStatusCondition(&child.Status.Conditions, metav1.Condition{
+		conditions.Set(&child.Status.Conditions, metav1.Condition{
 			Type: volsyncv1alpha1.ConditionCompleted, Status: metav1.ConditionFalse,
 			Reason: volsyncv1alpha1.ReasonSyncInProgress, Message: "the sync is running",
-		})
+		}, now)
 		if err := c.Status().Update(ctx, child); err != nil {
 			return fmt.Errorf("marking ReplicationSync %s in progress: %w", child.Name, err)
 		}
@@ -137,11 +143,11 @@ func supersede(ctx context.Context, c client.Client, namespace string, st *volsy
 		if err == nil && !child.Status.Status.Finished() {
 			child.Status.Status = volsyncv1alpha1.RunStatusFailed
 			child.Status.FinishTime = &finish
-			meta.SetStatusCondition(&child.Status.Conditions, metav1.Condition{
+			conditions.Set(&child.Status.Conditions, metav1.Condition{
 				Type: volsyncv1alpha1.ConditionCompleted, Status: metav1.ConditionTrue, Reason: "Superseded",
 				Message: fmt.Sprintf("the %s trigger of %s came due before this one could start, and runs instead",
 					d.Type, d.Scheduled.UTC().Format(time.RFC3339)),
-			})
+			}, now)
 			if err := c.Status().Update(ctx, &child); err != nil {
 				return fmt.Errorf("marking ReplicationSync %s superseded: %w", child.Name, err)
 			}
@@ -181,9 +187,9 @@ func finishPolicyRuns(ctx context.Context, c client.Client, owner client.Object,
 				if st.LatestMoverStatus != nil {
 					child.Status.MoverStatus = st.LatestMoverStatus.DeepCopy()
 				}
-				meta.SetStatusCondition(&child.Status.Conditions, metav1.Condition{
+				conditions.Set(&child.Status.Conditions, metav1.Condition{
 					Type: volsyncv1alpha1.ConditionCompleted, Status: metav1.ConditionTrue, Reason: reason, Message: message,
-				})
+				}, now)
 				if err := c.Status().Update(ctx, &child); err != nil {
 					return fmt.Errorf("recording the outcome of ReplicationSync %s: %w", child.Name, err)
 				}

@@ -66,13 +66,21 @@ type target struct {
 func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ctrl.Result, error) {
 	privileged, err := b.privileged(ctx, t.obj.GetNamespace())
 	if err != nil {
+		prev := meta.FindStatusCondition(t.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+		if prev != nil {
+			c := *prev
+			prev = &c
+		}
+		statemachine.ShowError(t.status, prev, t.obj.GetNamespace(), t.paused, err, now, func(reason, msg string, related client.Object) {
+			b.event(t.obj, related, corev1.EventTypeWarning, reason, msg)
+		})
 		return ctrl.Result{}, err
 	}
 	m, err := t.build(privileged)
 	if err != nil {
 		// No mover, several, or a mover block a Builder rejects: all spec problems, so nothing
 		// changes until the spec does (which brings the next reconcile).
-		b.catalogError(t, err)
+		b.catalogError(t, err, now)
 		return ctrl.Result{}, nil
 	}
 	policy, trigErr := b.policy(ctx, t.trigger)
@@ -91,17 +99,29 @@ func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ct
 
 // catalogError shows why no mover could be picked: Synchronizing=False, reason Error, and a
 // Warning Event when the message is new.
-func (b *base) catalogError(t target, err error) {
+func (b *base) catalogError(t target, err error, now time.Time) {
 	prev := meta.FindStatusCondition(t.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
 	if prev == nil || prev.Reason != volsyncv1alpha1.ReasonError || prev.Message != err.Error() {
-		if b.recorder != nil {
-			b.recorder.Eventf(t.obj, nil, corev1.EventTypeWarning, ReasonMoverNotFound, "Synchronize", "%s", err.Error())
-		}
+		b.event(t.obj, nil, corev1.EventTypeWarning, ReasonMoverNotFound, err.Error())
 	}
-	meta.SetStatusCondition(&t.status.Conditions, metav1.Condition{
-		Type: volsyncv1alpha1.ConditionSynchronizing, Status: metav1.ConditionFalse,
-		Reason: volsyncv1alpha1.ReasonError, Message: err.Error(),
-	})
+	statemachine.SetCondition(t.status, metav1.ConditionFalse, volsyncv1alpha1.ReasonError, err.Error(), now)
+}
+
+func (b *base) event(obj, related client.Object, eventType, reason, msg string) {
+	recordEvent(b.recorder, obj, related, eventType, reason, msg)
+}
+
+// recordEvent records an Event on obj, action "Synchronize", about related when it is not nil
+// (a nil related must reach the recorder as an untyped nil).
+func recordEvent(rec events.EventRecorder, obj, related client.Object, eventType, reason, msg string) {
+	if rec == nil {
+		return
+	}
+	if related == nil {
+		rec.Eventf(obj, nil, eventType, reason, "Synchronize", "%s", msg)
+		return
+	}
+	rec.Eventf(obj, related, eventType, reason, "Synchronize", "%s", msg)
 }
 
 // privileged says whether the namespace lets movers run privileged.

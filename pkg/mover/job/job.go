@@ -275,6 +275,11 @@ func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !metav1.IsControlledBy(&job, s.Owner) {
+		// The name is this owner's mover, but someone else made the Job: never run it as ours.
+		return nil, mover.Transient(mover.ReasonNameConflict, &job,
+			"Job %s exists but was not created for %s; delete or rename it", s.Name, s.Owner.GetName())
+	}
 	if job.DeletionTimestamp != nil {
 		return nil, nil
 	}
@@ -462,6 +467,10 @@ func EnsureServiceAccount(ctx context.Context, c client.Client, owner client.Obj
 	}
 	var sa corev1.ServiceAccount
 	err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}, &sa)
+	if err == nil && !metav1.IsControlledBy(&sa, owner) {
+		return mover.Transient(mover.ReasonNameConflict, &sa,
+			"ServiceAccount %s exists but was not created for %s; delete or rename it, or set moverServiceAccount", name, owner.GetName())
+	}
 	if err == nil || !apierrors.IsNotFound(err) {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -84,12 +83,13 @@ func ServiceAddress(svc *corev1.Service) string {
 }
 
 // EnsureSecret creates the named Secret with data from generate when it does not exist, and
-// returns its data. Generated keys are made once and kept.
+// returns its data: always what is stored, never what was generated but perhaps not kept. Keys are
+// made once and kept. A Secret of that name that this owner does not control is not used.
 func EnsureSecret(ctx context.Context, c client.Client, owner client.Object, name string, generate func() (map[string][]byte, error)) (map[string][]byte, error) {
 	var s corev1.Secret
 	err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}, &s)
 	if err == nil {
-		return s.Data, nil
+		return ownedSecretData(owner, &s)
 	}
 	if !apierrors.IsNotFound(err) {
 		return nil, err
@@ -106,20 +106,38 @@ func EnsureSecret(ctx context.Context, c client.Client, owner client.Object, nam
 	if err := controllerutil.SetControllerReference(owner, &s, c.Scheme()); err != nil {
 		return nil, err
 	}
-	if err := c.Create(ctx, &s); err != nil && !apierrors.IsAlreadyExists(err) {
+	err = c.Create(ctx, &s)
+	if err == nil {
+		return data, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("creating Secret %s: %w", name, err)
 	}
-	return data, nil
+	// Made by an earlier pass whose write the cache does not show yet (or by someone else): what
+	// is stored counts, so read it back; until the cache has it, the pass is retried.
+	if err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}, &s); err != nil {
+		return nil, fmt.Errorf("reading back Secret %s: %w", name, err)
+	}
+	return ownedSecretData(owner, &s)
 }
 
-// WarnServiceAddress warns, once ServiceAddressTimeout has passed since the Service was created,
-// that it still has no address: in the Synchronizing condition's message and in an Event.
-func WarnServiceAddress(rec events.EventRecorder, now time.Time, owner client.Object, st *volsyncv1alpha1.ReplicationStatus, svc *corev1.Service) {
+func ownedSecretData(owner client.Object, s *corev1.Secret) (map[string][]byte, error) {
+	if !metav1.IsControlledBy(s, owner) {
+		return nil, mover.Transient(mover.ReasonNameConflict, s,
+			"Secret %s exists but was not created for %s; delete or rename it", s.Name, owner.GetName())
+	}
+	return s.Data, nil
+}
+
+// ReasonServiceAddressNotAssigned: the mover's Service has no address after ServiceAddressTimeout.
+const ReasonServiceAddressNotAssigned = "ServiceAddressNotAssigned"
+
+// WarnServiceAddress warns (volume.Warn), once ServiceAddressTimeout has passed since the Service
+// was created, that it still has no address.
+func WarnServiceAddress(now time.Time, st *volsyncv1alpha1.ReplicationStatus, svc *corev1.Service) {
 	if svc.CreationTimestamp.IsZero() || now.Sub(svc.CreationTimestamp.Time) < mover.ServiceAddressTimeout {
 		return
 	}
-	msg := fmt.Sprintf("Service %s has no address after %s; for a LoadBalancer, check that the cluster can provide one", svc.Name, mover.ServiceAddressTimeout)
-	if volume.Warn(st, msg) && rec != nil {
-		rec.Eventf(owner, nil, corev1.EventTypeWarning, "ServiceAddressNotAssigned", "Synchronize", "%s", msg)
-	}
+	volume.Warn(st, ReasonServiceAddressNotAssigned, fmt.Sprintf(
+		"Service %s has no address after %s; for a LoadBalancer, check that the cluster can provide one", svc.Name, mover.ServiceAddressTimeout))
 }

@@ -118,7 +118,7 @@ func newReceiverMover(b *Builder, c client.Client, rec events.EventRecorder, rd 
 		if addr := job.ServiceAddress(svc); addr != "" {
 			st.Address = ptr.To(addr)
 		} else {
-			job.WarnServiceAddress(rec, b.clock().Now(), rd, &rd.Status.ReplicationStatus, svc)
+			job.WarnServiceAddress(b.clock().Now(), &rd.Status.ReplicationStatus, svc)
 		}
 		rd.Status.Rsync = st
 		return true, nil

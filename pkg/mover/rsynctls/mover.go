@@ -92,7 +92,7 @@ func newDestinationMover(b *Builder, c client.Client, rec events.EventRecorder, 
 		if addr := job.ServiceAddress(svc); addr != "" {
 			st.Address = ptr.To(addr)
 		} else {
-			job.WarnServiceAddress(rec, b.clock().Now(), rd, &rd.Status.ReplicationStatus, svc)
+			job.WarnServiceAddress(b.clock().Now(), &rd.Status.ReplicationStatus, svc)
 		}
 		rd.Status.RsyncTLS = st
 		// The Job may start before the address is known; the source needs it, not the Job.

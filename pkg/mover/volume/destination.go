@@ -2,8 +2,6 @@ package volume
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -22,10 +20,16 @@ import (
 	"github.com/volsync/volsync/pkg/mover"
 )
 
-// AnnotationSnapshotName on the destination PVC names the snapshot being taken of it at the end of
-// the current sync, so that a retried reconcile waits for the same snapshot instead of taking
-// another.
-const AnnotationSnapshotName = "volsync.backube/snapname"
+// annotationSnapshotName is where an earlier version recorded the snapshot being taken on the
+// destination PVC; cleanup still removes it.
+const annotationSnapshotName = "volsync.backube/snapname"
+
+// SnapshotName is the VolumeSnapshot the sync of owner that started at start publishes. The name
+// comes from the sync's own record (status.activeSync), so a pass after a crash or a lost write
+// finds the same snapshot instead of taking another.
+func SnapshotName(owner string, start time.Time) string {
+	return mover.ObjectName("dst", owner) + "-" + start.UTC().Format("20060102150405")
+}
 
 // LabelImageOf marks the VolumeSnapshots a destination published, with its UID.
 const LabelImageOf = "volsync.backube/image-of"
@@ -46,15 +50,14 @@ func PVCName(owner string) string { return mover.ObjectName("dst", owner) }
 
 func (d *Destination) now() time.Time {
 	if d.Clock == nil {
-		return time.Now()
+		return clock.RealClock{}.Now()
 	}
 	return d.Clock.Now()
 }
 
+// warn shows a warning in the Synchronizing condition (Warn).
 func (d *Destination) warn(reason, msg string) {
-	if Warn(&d.Owner.Status.ReplicationStatus, msg) && d.Recorder != nil {
-		d.Recorder.Eventf(d.Owner, nil, corev1.EventTypeWarning, reason, "Synchronize", "%s", msg)
-	}
+	Warn(&d.Owner.Status.ReplicationStatus, reason, msg)
 }
 
 // PVC returns the volume the mover writes into: destinationPVC, or one provisioned for the owner.
@@ -84,7 +87,7 @@ func (d *Destination) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, e
 		return nil, err
 	}
 	if d.Options.Capacity == nil {
-		return nil, fmt.Errorf("capacity is required unless destinationPVC is set")
+		return nil, mover.Transient(mover.ReasonCapacityRequired, nil, "capacity is required unless destinationPVC is set: set spec.<mover>.capacity, or name an existing PVC in destinationPVC")
 	}
 	accessModes := d.Options.AccessModes
 	if len(accessModes) == 0 {
@@ -119,20 +122,17 @@ func (d *Destination) Image(ctx context.Context, pvc *corev1.PersistentVolumeCla
 	if Method(d.Options.CopyMethod) != volsyncv1alpha1.CopyMethodSnapshot {
 		return &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: pvc.Name}, 0, nil
 	}
-	name := pvc.Annotations[AnnotationSnapshotName]
-	if name == "" {
-		name = fmt.Sprintf("%s-%s", mover.ObjectName("dst", d.Owner.Name), randomSuffix())
-		if len(name) > 253 {
-			name = name[:253]
-		}
-		patch := client.MergeFrom(pvc.DeepCopy())
-		if pvc.Annotations == nil {
-			pvc.Annotations = map[string]string{}
-		}
-		pvc.Annotations[AnnotationSnapshotName] = name
-		if err := d.Client.Patch(ctx, pvc, patch); err != nil {
-			return nil, 0, fmt.Errorf("recording the snapshot name on PVC %s: %w", pvc.Name, err)
-		}
+	start := d.Owner.Status.LastSyncStartTime
+	if a := d.Owner.Status.ActiveSync; a != nil {
+		start = &a.StartTime
+	}
+	if start == nil {
+		return nil, 0, fmt.Errorf("no sync is running: the snapshot has no name")
+	}
+	name := SnapshotName(d.Owner.Name, start.Time)
+	if prev := d.Owner.Status.LatestImage; prev != nil && prev.Name == name {
+		// The sync before this one started in the same second (status times are whole seconds).
+		name += "-1"
 	}
 	labels := map[string]string{mover.LabelCreatedBy: mover.CreatedByValue, LabelImageOf: string(d.Owner.UID)}
 	snap, retry, err := ensureSnapshot(ctx, d.Client, d.Owner, name, pvc.Name, d.Options.VolumeSnapshotClassName, labels, d.now(), d.warn)
@@ -153,8 +153,8 @@ func (d *Destination) Image(ctx context.Context, pvc *corev1.PersistentVolumeCla
 	return &corev1.TypedLocalObjectReference{APIGroup: ptr.To(snapv1.GroupName), Kind: "VolumeSnapshot", Name: snap.Name}, 0, nil
 }
 
-// Cleanup forgets the snapshot name recorded for the finished sync and deletes the temporaries
-// (the provisioned PVC too, with cleanupTempPVC).
+// Cleanup deletes the temporaries (the provisioned PVC too, with cleanupTempPVC), and the snapshot
+// name an earlier version recorded on the PVC.
 func (d *Destination) Cleanup(ctx context.Context) error {
 	for _, name := range []string{PVCName(d.Owner.Name), ptr.Deref(d.Options.DestinationPVC, "")} {
 		if name == "" {
@@ -168,9 +168,9 @@ func (d *Destination) Cleanup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, ok := pvc.Annotations[AnnotationSnapshotName]; ok {
+		if _, ok := pvc.Annotations[annotationSnapshotName]; ok {
 			patch := client.MergeFrom(pvc.DeepCopy())
-			delete(pvc.Annotations, AnnotationSnapshotName)
+			delete(pvc.Annotations, annotationSnapshotName)
 			if err := d.Client.Patch(ctx, &pvc, patch); err != nil {
 				return fmt.Errorf("clearing the snapshot name on PVC %s: %w", name, err)
 			}
@@ -185,10 +185,4 @@ func Size(q *resource.Quantity, def string) resource.Quantity {
 		return *q
 	}
 	return resource.MustParse(def)
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -48,7 +48,7 @@ func CopyName(owner string) string { return mover.ObjectName("src", owner) }
 
 func (s *Source) now() time.Time {
 	if s.Clock == nil {
-		return time.Now()
+		return clock.RealClock{}.Now()
 	}
 	return s.Clock.Now()
 }
@@ -156,11 +156,9 @@ func (s *Source) warnIfUnbound(pvc *corev1.PersistentVolumeClaim) time.Duration 
 	return 0
 }
 
-// warn puts a warning in the Synchronizing condition's message and raises it as an Event, once.
+// warn shows a warning in the Synchronizing condition (Warn).
 func (s *Source) warn(reason, msg string) {
-	if Warn(&s.Owner.Status.ReplicationStatus, msg) {
-		s.event(true, reason, msg)
-	}
+	Warn(&s.Owner.Status.ReplicationStatus, reason, msg)
 }
 
 func (s *Source) ensurePVC(ctx context.Context, src *corev1.PersistentVolumeClaim, dataSource *corev1.TypedLocalObjectReference, size resource.Quantity) (*corev1.PersistentVolumeClaim, error) {

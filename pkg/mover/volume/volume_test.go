@@ -24,17 +24,12 @@ func TestCopyMethodNoneIsDirectAndEmptyDefaultsToDirect(t *testing.T) {
 	}
 }
 
-func TestAWarningIsReportedOnceAndKeepsTheConditionsReason(t *testing.T) {
-	st := &volsyncv1alpha1.ReplicationStatus{}
+func TestAWarningSetsTheReasonOfARunningSync(t *testing.T) {
+	st := &volsyncv1alpha1.ReplicationStatus{ActiveSync: &volsyncv1alpha1.ActiveSync{Stage: volsyncv1alpha1.SyncStageSynchronizing}}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: volsyncv1alpha1.ConditionSynchronizing, Status: metav1.ConditionTrue, Reason: volsyncv1alpha1.ReasonSyncInProgress, Message: "sync started"})
-	if !Warn(st, "snapshot not ready") {
-		t.Fatal("a new warning was not reported")
-	}
-	if Warn(st, "snapshot not ready") {
-		t.Error("the same warning was reported twice")
-	}
+	Warn(st, ReasonSnapshotNotReady, "snapshot not ready")
 	c := meta.FindStatusCondition(st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
-	if c.Reason != volsyncv1alpha1.ReasonSyncInProgress || c.Message != "snapshot not ready" {
+	if c.Status != metav1.ConditionTrue || c.Reason != ReasonSnapshotNotReady || c.Message != "snapshot not ready" {
 		t.Errorf("condition %+v", c)
 	}
 }
@@ -52,9 +47,8 @@ func TestCopyTriggersAreUsedOnlyWhenThePVCAsks(t *testing.T) {
 func TestAWarningLeavesAPausedConditionAlone(t *testing.T) {
 	st := &volsyncv1alpha1.ReplicationStatus{}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: volsyncv1alpha1.ConditionSynchronizing, Status: metav1.ConditionFalse, Reason: volsyncv1alpha1.ReasonPaused, Message: "paused during a sync: ..."})
-	if Warn(st, "snapshot not ready") {
-		t.Error("a warning was reported over a Paused condition")
-	}
+	st.ActiveSync = &volsyncv1alpha1.ActiveSync{Stage: volsyncv1alpha1.SyncStageSynchronizing}
+	Warn(st, ReasonSnapshotNotReady, "snapshot not ready")
 	if c := meta.FindStatusCondition(st.Conditions, volsyncv1alpha1.ConditionSynchronizing); c.Message != "paused during a sync: ..." {
 		t.Errorf("message %q was replaced", c.Message)
 	}

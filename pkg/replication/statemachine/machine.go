@@ -8,8 +8,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/schedule"
 )
@@ -30,8 +32,14 @@ const (
 )
 
 // pausedDuringSync starts the Paused condition's message when a sync was running when the object
-// was paused; it is how Run knows, after the pause, that the sync is still to be finished.
+// was paused.
 const pausedDuringSync = "paused during a sync"
+
+// SafetyNet is the longest a running sync goes unlooked at. Every step asks for the requeue it
+// needs and watches wake the rest; this covers a watch event that never came (a restart between a
+// write and its event, an object the controller does not watch). It costs no writes: a pass that
+// finds nothing new changes nothing.
+const SafetyNet = 2 * time.Minute
 
 // Backoff limits: the first retry after a failure waits BackoffBase, each further failure doubles
 // the wait, up to BackoffMax.
@@ -67,8 +75,15 @@ type Machine interface {
 	// image a successful sync produced. It must be idempotent.
 	SyncEnded(ctx context.Context, result mover.Result, failure *mover.FailedError) error
 
-	// Event records an Event on the object.
-	Event(eventType, reason, message string)
+	// Event records an Event on the object. related, when not nil, is the object the Event is
+	// about besides the owner (the dated child, the Secret that is missing), so that each sync's
+	// Events form their own series and a person sees which object to look at.
+	Event(eventType, reason, message string, related client.Object)
+	// Owner is the ReplicationSource or ReplicationDestination itself.
+	Owner() client.Object
+	// Related is the object that stands for the running sync in its Events, when there is one
+	// (the dated ReplicationSync child of a policy's trigger).
+	Related() client.Object
 	// MissedTriggers counts triggers that were skipped.
 	MissedTriggers(n int)
 	// SyncDuration records how long a successful sync took.
@@ -100,60 +115,153 @@ const (
 	phaseCleaning
 )
 
+// currentPhase is read from status.activeSync, the record the state machine keeps for the running
+// sync; conditions are output only.
 func currentPhase(st *volsyncv1alpha1.ReplicationStatus) phase {
-	c := meta.FindStatusCondition(st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
-	if c == nil {
+	switch {
+	case st.ActiveSync == nil:
 		return phaseIdle
-	}
-	switch c.Reason {
-	case volsyncv1alpha1.ReasonSyncInProgress:
-		return phaseSyncing
-	case volsyncv1alpha1.ReasonCleaningUp:
+	case st.ActiveSync.Stage == volsyncv1alpha1.SyncStageCleaningUp:
 		return phaseCleaning
-	case volsyncv1alpha1.ReasonPaused:
-		if strings.HasPrefix(c.Message, pausedDuringSync) {
-			return phaseSyncing
-		}
+	default:
+		return phaseSyncing
 	}
-	return phaseIdle
 }
 
 // Running reports whether a sync (or its cleanup) is under way, judged from the status alone.
 func Running(st *volsyncv1alpha1.ReplicationStatus) bool {
-	return currentPhase(st) != phaseIdle
+	return st.ActiveSync != nil
 }
 
-func setCondition(st *volsyncv1alpha1.ReplicationStatus, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+func (r *run) setCondition(status metav1.ConditionStatus, reason, message string) {
+	SetCondition(r.st, status, reason, message, r.now)
+}
+
+// SetCondition sets the Synchronizing condition, its transition time from now (the injected
+// clock's), never the wall clock.
+func SetCondition(st *volsyncv1alpha1.ReplicationStatus, status metav1.ConditionStatus, reason, message string, now time.Time) {
+	conditions.Set(&st.Conditions, metav1.Condition{
 		Type:    volsyncv1alpha1.ConditionSynchronizing,
 		Status:  status,
 		Reason:  reason,
 		Message: message,
-	})
+	}, now)
 }
 
 // Run takes the object one step or more through its cycle at now and says when to look again.
 // trig is the object's trigger; when it could not be built (a bad cron, a missing policy), trigErr
 // says why: a running sync still finishes, but no new one starts.
+//
+// An error a step runs into (a quota, a missing Secret, an RBAC denial) is shown in the
+// Synchronizing condition, with a reason a person can search for, and as a Warning Event when it is
+// new; it is also returned, so the step is retried with the controller's backoff. The condition
+// clears on the first pass that gets past it.
 func Run(ctx context.Context, m Machine, trig schedule.Trigger, trigErr error, now time.Time) (mover.Result, error) {
 	r := run{m: m, st: m.Status(), trig: trig, trigErr: trigErr, now: now}
+	prev := meta.FindStatusCondition(r.st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+	if prev != nil {
+		c := *prev
+		prev = &c
+	}
+	res, err := r.step(ctx)
+	if err != nil {
+		r.showError(prev, err)
+		return res, err
+	}
+	r.announceWarning(prev)
+	return r.safetyNet(r.wakeForQueue(res)), nil
+}
+
+func (r *run) step(ctx context.Context) (mover.Result, error) {
 	switch currentPhase(r.st) {
 	case phaseSyncing:
 		if err := r.queue(ctx); err != nil {
 			return mover.Result{}, err
 		}
-		res, err := r.synchronize(ctx)
-		return r.wakeForQueue(res), err
+		return r.synchronize(ctx)
 	case phaseCleaning:
 		if err := r.queue(ctx); err != nil {
 			return mover.Result{}, err
 		}
-		res, err := r.cleanup(ctx)
-		return r.wakeForQueue(res), err
+		return r.cleanup(ctx)
 	default:
-		res, err := r.idle(ctx)
-		return r.wakeForQueue(res), err
+		return r.idle(ctx)
 	}
+}
+
+// showError puts err in the Synchronizing condition and raises a Warning Event when the condition
+// did not say so already (ShowError).
+func (r *run) showError(prev *metav1.Condition, err error) {
+	if _, failed := mover.AsFailed(err); failed {
+		return // a failed sync is recorded by failed(); this is the error of recording it
+	}
+	related := r.m.Related()
+	if !Running(r.st) {
+		related = nil
+	}
+	ShowError(r.st, prev, r.m.Owner().GetNamespace(), r.m.Paused(), err, r.now,
+		func(reason, msg string, errRelated client.Object) {
+			if errRelated == nil {
+				errRelated = related
+			}
+			r.m.Event(EventWarning, reason, msg, errRelated)
+		})
+}
+
+// ShowError puts err, which a pass ran into, in the Synchronizing condition: True while a sync
+// runs (it goes on once the error heals), False otherwise, with a reason a person can search for
+// (mover.Explain). warn raises the Warning Event, only when the condition said something else
+// before the pass (prev). A conflict is not shown: it only means "read again".
+func ShowError(st *volsyncv1alpha1.ReplicationStatus, prev *metav1.Condition, namespace string, paused bool, err error,
+	now time.Time, warn func(reason, msg string, related client.Object)) {
+	e := mover.Explain(err, namespace)
+	if e.Quiet {
+		return
+	}
+	status := metav1.ConditionFalse
+	if Running(st) && !paused {
+		status = metav1.ConditionTrue
+	}
+	msg := e.Message + "; retrying"
+	SetCondition(st, status, e.Reason, msg, now)
+	if prev == nil || prev.Reason != e.Reason || prev.Message != msg {
+		warn(e.Reason, msg, e.Related)
+	}
+}
+
+// announceWarning raises the Warning Event for a warning a mover put in the condition in this pass
+// (see Warn), once: only when the condition did not say so before the pass.
+func (r *run) announceWarning(prev *metav1.Condition) {
+	c := meta.FindStatusCondition(r.st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+	if c == nil || !isWarning(c.Reason) || !Running(r.st) {
+		return
+	}
+	if prev != nil && prev.Reason == c.Reason && prev.Message == c.Message {
+		return
+	}
+	r.m.Event(EventWarning, c.Reason, c.Message, r.m.Related())
+}
+
+// isWarning says whether a Synchronizing reason is a mover's warning rather than one of the state
+// machine's own reasons.
+func isWarning(reason string) bool {
+	switch reason {
+	case volsyncv1alpha1.ReasonSyncInProgress, volsyncv1alpha1.ReasonCleaningUp, volsyncv1alpha1.ReasonPaused,
+		volsyncv1alpha1.ReasonWaitingForSchedule, volsyncv1alpha1.ReasonWaitingForManual, volsyncv1alpha1.ReasonError:
+		return false
+	}
+	return true
+}
+
+// safetyNet caps the wait of a running sync at SafetyNet.
+func (r *run) safetyNet(res mover.Result) mover.Result {
+	if res.Completed || !Running(r.st) {
+		return res
+	}
+	if res.RetryAfter == nil || *res.RetryAfter > SafetyNet {
+		return mover.RetryAfter(SafetyNet)
+	}
+	return res
 }
 
 // wakeForQueue shortens the wait of a sync that is still going to the policy's next trigger, so
@@ -296,7 +404,7 @@ func (r *run) retryAt(at time.Time) mover.Result {
 func (r *run) idle(ctx context.Context) (mover.Result, error) {
 	if r.m.Paused() {
 		r.st.NextSyncTime = nil
-		setCondition(r.st, metav1.ConditionFalse, volsyncv1alpha1.ReasonPaused, "paused: no sync starts until spec.paused is cleared")
+		r.setCondition(metav1.ConditionFalse, volsyncv1alpha1.ReasonPaused, "paused: no sync starts until spec.paused is cleared")
 		return mover.InProgress(), nil
 	}
 	if r.trigErr != nil || r.trig == nil {
@@ -306,16 +414,16 @@ func (r *run) idle(ctx context.Context) (mover.Result, error) {
 		}
 		prev := meta.FindStatusCondition(r.st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
 		if prev == nil || prev.Reason != volsyncv1alpha1.ReasonError || prev.Message != msg {
-			r.m.Event(EventWarning, ReasonInvalidTrigger, msg)
+			r.m.Event(EventWarning, ReasonInvalidTrigger, msg, nil)
 		}
 		r.st.NextSyncTime = nil
-		setCondition(r.st, metav1.ConditionFalse, volsyncv1alpha1.ReasonError, msg)
+		r.setCondition(metav1.ConditionFalse, volsyncv1alpha1.ReasonError, msg)
 		return mover.InProgress(), nil
 	}
 
 	if r.st.ConsecutiveFailures > 0 && r.st.NextRetryTime != nil && r.now.Before(r.st.NextRetryTime.Time) {
 		next := r.updateNextSync()
-		setCondition(r.st, metav1.ConditionFalse, volsyncv1alpha1.ReasonError, fmt.Sprintf(
+		r.setCondition(metav1.ConditionFalse, volsyncv1alpha1.ReasonError, fmt.Sprintf(
 			"%d sync(s) in a row failed%s; the next attempt starts at the next trigger, not before %s",
 			r.st.ConsecutiveFailures, lastFailure(r.st.LatestMoverStatus), r.st.NextRetryTime.UTC().Format(time.RFC3339)))
 		if next == nil {
@@ -357,10 +465,10 @@ func (r *run) idle(ctx context.Context) (mover.Result, error) {
 		}
 		if fire != nil {
 			// Started one in this pass already: the next starts on the next reconcile.
-			setCondition(r.st, metav1.ConditionFalse, reason, msg)
+			r.setCondition(metav1.ConditionFalse, reason, msg)
 			return mover.RetryAfter(0), nil
 		}
-		setCondition(r.st, metav1.ConditionFalse, reason, msg)
+		r.setCondition(metav1.ConditionFalse, reason, msg)
 		if next == nil {
 			return mover.InProgress(), nil
 		}
@@ -403,7 +511,7 @@ func (r *run) missed(d schedule.Decision) {
 	r.m.MissedTriggers(d.Missed)
 	r.m.OutOfSync(true)
 	r.m.Event(EventWarning, ReasonMissedTrigger, fmt.Sprintf("%d %s trigger(s) were missed before %s",
-		d.Missed, d.Type, d.Scheduled.UTC().Format(time.RFC3339)))
+		d.Missed, d.Type, d.Scheduled.UTC().Format(time.RFC3339)), nil)
 }
 
 func (r *run) start(ctx context.Context, d schedule.Decision) (mover.Result, error) {
@@ -415,26 +523,46 @@ func (r *run) start(ctx context.Context, d schedule.Decision) (mover.Result, err
 	r.missed(d)
 	start := metav1.NewTime(r.now)
 	r.st.LastSyncStartTime = &start
-	r.updateNextSync()
-	msg := fmt.Sprintf("sync started for the %s trigger", strings.ToLower(string(d.Type)))
-	if d.Type != schedule.TypeAlways && d.Type != schedule.TypeManual {
-		msg = fmt.Sprintf("sync started for the %s trigger scheduled at %s", strings.ToLower(string(d.Type)), d.Scheduled.UTC().Format(time.RFC3339))
+	r.st.ActiveSync = &volsyncv1alpha1.ActiveSync{
+		Trigger: string(d.Type), StartTime: start, Stage: volsyncv1alpha1.SyncStageSynchronizing,
+		Attempt: r.st.ConsecutiveFailures + 1,
 	}
-	setCondition(r.st, metav1.ConditionTrue, volsyncv1alpha1.ReasonSyncInProgress, msg)
-	r.m.Event(EventNormal, ReasonSyncStarted, msg)
+	if d.Type != schedule.TypeAlways && d.Type != schedule.TypeManual {
+		scheduled := metav1.NewTime(d.Scheduled.Truncate(time.Second))
+		r.st.ActiveSync.ScheduledTime = &scheduled
+	}
+	r.updateNextSync()
+	msg := runningMessage(r.st.ActiveSync)
+	r.setCondition(metav1.ConditionTrue, volsyncv1alpha1.ReasonSyncInProgress, msg)
+	r.m.Event(EventNormal, ReasonSyncStarted, msg, r.m.Related())
 	return r.persistBeforeSync()
+}
+
+// runningMessage is the Synchronizing condition's message while the mover works.
+func runningMessage(a *volsyncv1alpha1.ActiveSync) string {
+	msg := fmt.Sprintf("sync started for the %s trigger", strings.ToLower(string(a.Trigger)))
+	if a.ScheduledTime != nil {
+		msg = fmt.Sprintf("sync started for the %s trigger scheduled at %s", strings.ToLower(string(a.Trigger)), a.ScheduledTime.UTC().Format(time.RFC3339))
+	}
+	if a.Attempt > 1 {
+		msg += fmt.Sprintf(" (attempt %d)", a.Attempt)
+	}
+	return msg
 }
 
 // persistBeforeSync ends the pass that starts a sync once the trigger is recorded (the dated child
 // and the status), before the mover's first step. Triggers that come due together (a policy shared
 // by a thousand owners) are then all recorded first, each in one short pass, instead of each
 // waiting behind the mover work of the ones before it; and the mover never works for a start that
-// was not stored. The status change itself brings the next reconcile, which starts the mover.
+// was not stored. The next pass is asked for explicitly, not left to the status write's event.
 func (r *run) persistBeforeSync() (mover.Result, error) {
-	return mover.InProgress(), nil
+	return mover.RetryAfter(0), nil
 }
 
 func (r *run) synchronize(ctx context.Context) (mover.Result, error) {
+	// The condition shows this pass's state: a warning a mover raised in an earlier pass and no
+	// longer raises is gone, one it raises again is set again (Warn) with no change to write.
+	r.setRunning()
 	res, err := r.m.Synchronize(ctx)
 	if failure, ok := mover.AsFailed(err); ok {
 		return r.failed(ctx, failure)
@@ -443,12 +571,6 @@ func (r *run) synchronize(ctx context.Context) (mover.Result, error) {
 		return res, err
 	}
 	if !res.Completed {
-		if r.m.Paused() {
-			setCondition(r.st, metav1.ConditionFalse, volsyncv1alpha1.ReasonPaused,
-				pausedDuringSync+": the mover is suspended until spec.paused is cleared")
-		} else if c := meta.FindStatusCondition(r.st.Conditions, volsyncv1alpha1.ConditionSynchronizing); c != nil && c.Reason == volsyncv1alpha1.ReasonPaused {
-			setCondition(r.st, metav1.ConditionTrue, volsyncv1alpha1.ReasonSyncInProgress, "sync resumed")
-		}
 		return res, nil
 	}
 	if err := r.m.SyncEnded(ctx, res, nil); err != nil {
@@ -473,17 +595,29 @@ func (r *run) synchronize(ctx context.Context) (mover.Result, error) {
 	if r.st.LastSyncDuration != nil {
 		msg = fmt.Sprintf("sync completed in %s", r.st.LastSyncDuration.Duration)
 	}
-	r.m.Event(EventNormal, ReasonSyncCompleted, msg)
-	setCondition(r.st, metav1.ConditionTrue, volsyncv1alpha1.ReasonCleaningUp, msg+"; cleaning up")
+	r.m.Event(EventNormal, ReasonSyncCompleted, msg, r.m.Related())
+	r.st.ActiveSync.Stage = volsyncv1alpha1.SyncStageCleaningUp
+	r.setCondition(metav1.ConditionTrue, volsyncv1alpha1.ReasonCleaningUp, msg+"; cleaning up")
 	return r.persistBeforeCleanup()
+}
+
+// setRunning sets the condition a running sync shows when nothing is wrong: in progress, or
+// paused.
+func (r *run) setRunning() {
+	if r.m.Paused() {
+		r.setCondition(metav1.ConditionFalse, volsyncv1alpha1.ReasonPaused,
+			pausedDuringSync+": the mover is suspended until spec.paused is cleared")
+		return
+	}
+	r.setCondition(metav1.ConditionTrue, volsyncv1alpha1.ReasonSyncInProgress, runningMessage(r.st.ActiveSync))
 }
 
 // persistBeforeCleanup ends the pass so that the end of the sync is written to status before
 // Cleanup destroys the evidence (the Job): were the write lost, the next reconcile would otherwise
-// find neither a finished sync in status nor its Job, and sync again. The status change itself
-// brings the next reconcile.
+// find neither a finished sync in status nor its Job, and sync again. The next pass is asked for
+// explicitly.
 func (r *run) persistBeforeCleanup() (mover.Result, error) {
-	return mover.InProgress(), nil
+	return mover.RetryAfter(0), nil
 }
 
 func (r *run) failed(ctx context.Context, f *mover.FailedError) (mover.Result, error) {
@@ -502,15 +636,22 @@ func (r *run) failed(ctx context.Context, f *mover.FailedError) (mover.Result, e
 	}
 	r.m.OutOfSync(true)
 	msg := fmt.Sprintf("%s; retrying at the next trigger, not before %s", f.Error(), retry.UTC().Format(time.RFC3339))
-	r.m.Event(EventWarning, ReasonSyncFailed, msg)
-	setCondition(r.st, metav1.ConditionFalse, volsyncv1alpha1.ReasonCleaningUp, msg+"; cleaning up")
+	r.m.Event(EventWarning, ReasonSyncFailed, msg, r.m.Related())
+	r.st.ActiveSync.Stage = volsyncv1alpha1.SyncStageCleaningUp
+	r.setCondition(metav1.ConditionFalse, volsyncv1alpha1.ReasonCleaningUp, msg+"; cleaning up")
 	return r.persistBeforeCleanup()
 }
 
 func (r *run) cleanup(ctx context.Context) (mover.Result, error) {
+	if c := meta.FindStatusCondition(r.st.Conditions, volsyncv1alpha1.ConditionSynchronizing); c != nil && c.Reason != volsyncv1alpha1.ReasonCleaningUp {
+		// An error of an earlier cleanup pass was shown; this pass starts from the cleanup's own
+		// state again.
+		r.setCondition(c.Status, volsyncv1alpha1.ReasonCleaningUp, "cleaning up after the sync")
+	}
 	res, err := r.m.Cleanup(ctx)
 	if err != nil || !res.Completed {
 		return res, err
 	}
+	r.st.ActiveSync = nil
 	return r.idle(ctx)
 }

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
@@ -67,10 +68,12 @@ func (f *fake) SyncEnded(_ context.Context, _ mover.Result, failure *mover.Faile
 	f.ended = append(f.ended, failure)
 	return nil
 }
-func (f *fake) Event(_, reason, _ string)    { f.events = append(f.events, reason) }
-func (f *fake) MissedTriggers(n int)         { f.missed += n }
-func (f *fake) SyncDuration(d time.Duration) { f.durations = append(f.durations, d) }
-func (f *fake) OutOfSync(b bool)             { f.outOfSync = b }
+func (f *fake) Event(_, reason, _ string, _ client.Object) { f.events = append(f.events, reason) }
+func (f *fake) Owner() client.Object                       { return &volsyncv1alpha1.ReplicationSource{} }
+func (f *fake) Related() client.Object                     { return nil }
+func (f *fake) MissedTriggers(n int)                       { f.missed += n }
+func (f *fake) SyncDuration(d time.Duration)               { f.durations = append(f.durations, d) }
+func (f *fake) OutOfSync(b bool)                           { f.outOfSync = b }
 
 func (f *fake) reason() string {
 	c := meta.FindStatusCondition(f.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
@@ -130,8 +133,8 @@ func TestThePassThatStartsASyncEndsOnceTheStartIsRecorded(t *testing.T) {
 	if len(f.started) != 1 || f.reason() != volsyncv1alpha1.ReasonSyncInProgress || f.status.LastSyncStartTime == nil {
 		t.Fatalf("%d starts, reason %q, lastSyncStartTime %v; want the start recorded", len(f.started), f.reason(), f.status.LastSyncStartTime)
 	}
-	if f.syncCalls != 0 || res.RetryAfter != nil {
-		t.Fatalf("%d mover calls, retry after %v; want none: the status write brings the next pass", f.syncCalls, res.RetryAfter)
+	if f.syncCalls != 0 || res.RetryAfter == nil || *res.RetryAfter != 0 {
+		t.Fatalf("%d mover calls, retry after %v; want none, and the next pass asked for at once", f.syncCalls, res.RetryAfter)
 	}
 	step(t, f, t0.Add(time.Second))
 	if f.syncCalls != 1 || f.reason() != volsyncv1alpha1.ReasonCleaningUp {
@@ -372,10 +375,12 @@ func TestASyncStillGoingWakesAtThePolicysNextTriggerToQueueIt(t *testing.T) {
 		wantWait  time.Duration
 		wantQueue int
 	}{
-		{"the interval's first sync starts at creation and wakes for the next interval trigger", t0, 30 * time.Minute, 0},
-		{"a pass in between waits for the same instant", t0.Add(10 * time.Minute), 20 * time.Minute, 0},
-		{"at the interval trigger it is queued, and the wait runs to the daily trigger", t0.Add(30 * time.Minute), 15 * time.Minute, 1},
-		{"the daily trigger is queued too, and the wait runs to the next interval trigger", t0.Add(45 * time.Minute), 15 * time.Minute, 3},
+		{"the interval's first sync starts at creation and asks for the next pass at once", t0, 0, 0},
+		{"a pass in between waits no longer than the safety net", t0.Add(10 * time.Minute), SafetyNet, 0},
+		{"a pass just before the interval trigger wakes for it", t0.Add(29 * time.Minute), time.Minute, 0},
+		{"at the interval trigger it is queued, and the wait runs to the daily trigger", t0.Add(30 * time.Minute), SafetyNet, 1},
+		{"a pass just before the daily trigger wakes for it", t0.Add(44*time.Minute + 30*time.Second), 30 * time.Second, 2},
+		{"the daily trigger is queued too, and the wait runs to the next interval trigger", t0.Add(45 * time.Minute), SafetyNet, 4},
 	}
 	for _, tt := range tests {
 		res := run(tt.now)

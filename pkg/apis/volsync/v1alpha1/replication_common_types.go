@@ -240,6 +240,10 @@ type ReplicationStatus struct {
 	// NextRetryTime is the earliest time the next sync may start after a failure.
 	// +optional
 	NextRetryTime *metav1.Time `json:"nextRetryTime,omitempty"`
+	// ActiveSync is the sync under way, from its start to the end of its cleanup; absent between
+	// syncs. The controller's phase is this record, never a condition's text.
+	// +optional
+	ActiveSync *ActiveSync `json:"activeSync,omitempty"`
 	// LatestMoverStatus is the outcome and log tail of the last mover run.
 	// +optional
 	LatestMoverStatus *MoverStatus `json:"latestMoverStatus,omitempty"`
@@ -264,6 +268,36 @@ type ReplicationStatus struct {
 	// skipped trigger is counted as missed once and never again.
 	// +optional
 	LastTriggers map[SchedulePolicyType]metav1.Time `json:"lastTriggers,omitempty"`
+}
+
+// SyncStage is where a running sync stands.
+// +kubebuilder:validation:Enum=Synchronizing;CleaningUp
+type SyncStage string
+
+// Sync stages.
+const (
+	// SyncStageSynchronizing: the mover is moving the data.
+	SyncStageSynchronizing SyncStage = "Synchronizing"
+	// SyncStageCleaningUp: the sync ended (status records how) and its temporary objects are being
+	// removed.
+	SyncStageCleaningUp SyncStage = "CleaningUp"
+)
+
+// ActiveSync records the running sync.
+type ActiveSync struct {
+	// Trigger is the type of trigger that started the sync: Always, Manual, Schedule (a cron), or
+	// a policy type (Interval, Daily, Weekly, Monthly).
+	// +kubebuilder:validation:Enum=Always;Manual;Schedule;Interval;Daily;Weekly;Monthly
+	Trigger string `json:"trigger"`
+	// ScheduledTime is the time the trigger was scheduled for; absent for Always and Manual.
+	// +optional
+	ScheduledTime *metav1.Time `json:"scheduledTime,omitempty"`
+	// StartTime is when the sync started.
+	StartTime metav1.Time `json:"startTime"`
+	// Stage is where the sync stands.
+	Stage SyncStage `json:"stage"`
+	// Attempt counts the attempts since the last successful sync: 1, or 1 + consecutiveFailures.
+	Attempt int32 `json:"attempt"`
 }
 
 // ScheduledRun is one dated child created by a policy-triggered owner.
