@@ -151,6 +151,22 @@ e2e: mover-tools ## end to end on the single-node cluster (and the dr cluster): 
 	VOLSYNC_E2E_KEEP="$(E2E_KEEP)" \
 	  go test -count=1 -timeout 50m -v -run '$(E2E_RUN)' ./integration-test/e2e/
 
+# CHAOS_DURATION is how long `make chaos` kills the leading volsyncd (10m); CHAOS_SEED repeats
+# the kill moments of an earlier run; CHAOS_KEEP=1 keeps the namespaces for a look.
+CHAOS_DURATION ?= 10m
+.PHONY: chaos
+chaos: mover-tools ## SIGKILL the leading volsyncd every 5-30 s while every mover and a migration run each minute; then check nothing was missed, doubled or orphaned
+	CLUSTER= bash integration-test/cluster/up.sh
+	CLUSTER= bash integration-test/cluster/deploy.sh
+	CHAOS=1 CHAOS_DURATION="$(CHAOS_DURATION)" CHAOS_SEED="$(CHAOS_SEED)" CHAOS_KEEP="$(CHAOS_KEEP)" \
+	VOLSYNC_CHAOS_KUBECONFIG="$$(CLUSTER= bash integration-test/cluster/lib.sh kubeconfig)" \
+	VOLSYNC_CHAOS_HOST_IP="$$(CLUSTER= bash integration-test/cluster/lib.sh host-ip)" \
+	VOLSYNC_CHAOS_KUBECTL="$$(bash hack/envtest-assets.sh kubectl | tail -1)/kubectl" \
+	VOLSYNC_CHAOS_NODE_NETNS="/run/netns/$$(CLUSTER= bash -c 'source integration-test/cluster/lib.sh && echo "$$NETNS"')" \
+	VOLSYNC_CHAOS_NODE_MNTNS="$$(CLUSTER= bash -c 'source integration-test/cluster/lib.sh && echo "$$MNTNS"')" \
+	VOLSYNC_CHAOS_CONTAINERD_SOCK="$$(CLUSTER= bash -c 'source integration-test/cluster/lib.sh && echo "$$CONTAINERD_SOCK"')" \
+	  go test -count=1 -timeout 90m -v -run '^TestChaos$$' ./integration-test/chaos/
+
 .PHONY: cluster-images
 cluster-images: ## build the pause, mover and volsyncd images for the single-node cluster (cached)
 	bash integration-test/cluster/images.sh
