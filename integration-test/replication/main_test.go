@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/volsync/volsync/integration-test/testenv"
@@ -28,6 +30,10 @@ import (
 
 // moverImage is the image the Builders put in Jobs; nothing pulls it here.
 const moverImage = "example.com/volsync-mover:test"
+
+// ownManagerLabel marks the objects a test runs with a manager of its own (ownManager): the
+// suite's manager does not see them.
+const ownManagerLabel = "test.volsync.backube/own-manager"
 
 var (
 	env *testenv.Env
@@ -56,7 +62,12 @@ func run(m *testing.M) int {
 	for _, b := range registeredBuilders() {
 		mover.Register(b)
 	}
-	_, stop, err := env.StartManager(
+	notOwn, err := labels.Parse("!" + ownManagerLabel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_, stop, err := testenv.StartManager(env.Config, ctrl.Options{Cache: cache.Options{DefaultLabelSelector: notOwn}},
 		func(mgr ctrl.Manager) error {
 			return (&replication.SourceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), Clock: fakeClock}).SetupWithManager(mgr)
 		},
