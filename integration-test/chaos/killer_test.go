@@ -33,6 +33,10 @@ const (
 	// retryPeriod.
 	leaseDuration = 15 * time.Second
 	retryPeriod   = 2 * time.Second
+	// maxTakeover bounds a takeover after a SIGKILL: client-go's elector tries every retry period
+	// stretched by a jitter of up to 1.2 times, so a standby sees the last renewal up to one
+	// jittered period late, waits the lease duration from there, and acquires at its next try.
+	maxTakeover = leaseDuration + 2*(retryPeriod+retryPeriod*12/10)
 	// The workload's pacing: a leader is killed this long after it acquired the Lease.
 	minKillGap = 5 * time.Second
 	maxKillGap = 30 * time.Second

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 )
@@ -54,6 +56,8 @@ func TestMain(m *testing.M) {
 }
 
 func setup() error {
+	// The recorder's informers log through controller-runtime; the test reports what it saw.
+	ctrllog.SetLogger(logr.Discard())
 	kubeconfigPath = os.Getenv("VOLSYNC_CHAOS_KUBECONFIG")
 	hostIP = os.Getenv("VOLSYNC_CHAOS_HOST_IP")
 	node = nodeAccess{

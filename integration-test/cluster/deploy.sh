@@ -34,10 +34,12 @@ if [ "$changed" = 1 ]; then
   kubectl -n volsync-system rollout restart deployment/volsyncd >/dev/null
 fi
 kubectl -n volsync-system rollout status deployment/volsyncd --timeout=180s >/dev/null
-# Two replicas (specs/manager): both pods, and the one that holds the leader Lease (its holder
-# identity is <pod>_<uuid>; empty for the few seconds before the first election).
-pods=$(kubectl -n volsync-system get pods -l app.kubernetes.io/component=manager \
-  --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}')
+# Two replicas (specs/manager): both pods (not those of a replaced ReplicaSet, still terminating),
+# and the one that holds the leader Lease (its holder identity is <pod>_<uuid>; empty for the few
+# seconds before the first election).
+pods=$(kubectl -n volsync-system get pods -l app.kubernetes.io/component=manager --field-selector=status.phase=Running \
+  -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}} {{end}}{{end}}')
+pods=${pods% }
 leader=$(kubectl -n volsync-system get lease volsyncd.volsync.backube -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
 leader=${leader%%_*}
 say "volsyncd is running (${pods// /, }; leader ${leader:-not elected yet})"
