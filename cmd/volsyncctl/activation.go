@@ -20,7 +20,6 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cli"
-	"github.com/volsync/volsync/pkg/migration/copier"
 )
 
 // A destination namespace is a static copy until it is activated, which is recorded on the
@@ -274,7 +273,7 @@ func feedingSchedules(namespaces []*corev1.Namespace) []feedingSchedule {
 		key := n + "/" + name
 		fs := byKey[key]
 		if fs == nil {
-			fs = &feedingSchedule{namespace: n, name: name, sourceCluster: ns.Labels[copier.MigratedFromLabel]}
+			fs = &feedingSchedule{namespace: n, name: name, sourceCluster: ns.Labels[volsyncv1alpha1.MigratedFromLabel]}
 			byKey[key] = fs
 		}
 		fs.destinations = append(fs.destinations, ns.Name)
@@ -290,7 +289,7 @@ func feedingSchedules(namespaces []*corev1.Namespace) []feedingSchedule {
 	return out
 }
 
-// clusterID is the cluster's identity as migrations record it (copier.MigratedFromLabel): the UID
+// clusterID is the cluster's identity as migrations record it (volsyncv1alpha1.MigratedFromLabel): the UID
 // of its kube-system namespace. "" when it cannot be read.
 func clusterID(ctx context.Context, s site) string {
 	ctx, cancel := context.WithTimeout(ctx, sourceTimeout)

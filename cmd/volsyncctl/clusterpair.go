@@ -42,8 +42,11 @@ credential plugins or read files, so the context must use a token or client cert
 			}
 			name := args[0]
 			secret := &corev1.Secret{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-				ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: ns},
+				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+				// volsyncd caches and watches only Secrets with volsync's label, so this one is
+				// labelled: a fixed kubeconfig is re-checked at once, not at the next recheck.
+				ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: ns,
+					Labels: map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}},
 				Type:       corev1.SecretTypeOpaque,
 				StringData: map[string]string{volsyncv1alpha1.DefaultKubeconfigKey: string(kubeconfig)},
 			}

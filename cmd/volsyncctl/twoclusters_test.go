@@ -25,7 +25,6 @@ import (
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cli"
-	"github.com/volsync/volsync/pkg/migration/copier"
 )
 
 // The disaster-recovery commands talk to two clusters. The package's shared control plane is the
@@ -183,7 +182,7 @@ func awaitMigrationNamed(t *testing.T, c client.Client, ns, prefix string) *vols
 func copyNamespace(t *testing.T, c client.Client, name, scheduleNS, schedule, sourceID string, extra map[string]string) {
 	t.Helper()
 	annotations := map[string]string{
-		copier.MigratedByAnnotation:                       scheduleNS + "/" + schedule,
+		volsyncv1alpha1.MigratedByAnnotation:              scheduleNS + "/" + schedule,
 		volsyncv1alpha1.MigratedByKindAnnotation:          "MigrationSchedule",
 		volsyncv1alpha1.MigratedWithClusterPairAnnotation: "dr",
 	}
@@ -191,7 +190,7 @@ func copyNamespace(t *testing.T, c client.Client, name, scheduleNS, schedule, so
 		annotations[k] = v
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations,
-		Labels: map[string]string{copier.MigratedFromLabel: sourceID}}}
+		Labels: map[string]string{volsyncv1alpha1.MigratedFromLabel: sourceID}}}
 	if err := c.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,7 @@
 package main
 
 import (
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/volsync/volsync/pkg/migration"
 	"github.com/volsync/volsync/pkg/migrationschedule"
@@ -26,22 +21,6 @@ type Options struct {
 	MoverImage string
 	// AdminNamespace is the namespace whose Migrations may migrate other namespaces.
 	AdminNamespace string
-}
-
-// cacheOptions keeps volsyncd's memory in proportion to the volsync objects rather than to the
-// cluster. The controllers read only their own mover Jobs and those Jobs' pods, so those two kinds
-// are cached only when they carry the label every object volsync creates has; a cluster's other
-// Jobs and pods, often the most numerous objects in it, are never held. No controller reads
-// managedFields, so they are dropped from every cached object.
-func cacheOptions() cache.Options {
-	ours := labels.SelectorFromSet(labels.Set{mover.LabelCreatedBy: mover.CreatedByValue})
-	return cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}:  {Label: ours},
-			&batchv1.Job{}: {Label: ours},
-		},
-		DefaultTransform: cache.TransformStripManagedFields(),
-	}
 }
 
 // controllers registers the volsync controllers with the manager, one line each, such as

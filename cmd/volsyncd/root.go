@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/volsync/volsync/pkg/cachepolicy"
+
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -105,7 +107,8 @@ func run(f flags) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   cacheOptions(),
+		Cache:                   cachepolicy.Options(),
+		NewClient:               cachepolicy.NewClient,
 		Controller:              ctrlconfig.Controller{MaxConcurrentReconciles: f.maxConcurrentReconciles},
 		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress:  f.probeAddr,

@@ -29,7 +29,7 @@ func TestCopyTriggerHandshake(t *testing.T) {
 	ns := newNamespace(t, "copy-trigger")
 	privilegedMovers(t, ns)
 	src := newPVC(t, ns, "source", nil)
-	annotatePVC(t, src, map[string]string{volume.AnnotationUseCopyTrigger: ""})
+	annotatePVC(t, src, map[string]string{volsyncv1alpha1.UseCopyTriggerAnnotation: ""})
 	newPVC(t, ns, "copy", nil)
 
 	rd := newRsyncTLSDestination(t, ns, "backup", volsyncv1alpha1.ReplicationDestinationVolumeOptions{
@@ -55,20 +55,20 @@ func TestCopyTriggerHandshake(t *testing.T) {
 		if round != "first" {
 			setManual(t, rs, round)
 		}
-		waitCopyStatus(t, src, volume.CopyStatusWaitingForTrigger)
+		waitCopyStatus(t, src, volsyncv1alpha1.CopyStatusWaitingForTrigger)
 		want := writeTree(t, ns, "source", "copy-trigger-"+round)
 		// Writing took a while: VolSync must still be waiting, with no copy taken.
 		requireNoSourceCopy(t, rs)
-		waitCopyStatus(t, src, volume.CopyStatusWaitingForTrigger)
+		waitCopyStatus(t, src, volsyncv1alpha1.CopyStatusWaitingForTrigger)
 
 		trigger := "quiesced-" + round
 		previous := rd.Status.LastSyncTime
-		annotatePVC(t, src, map[string]string{volume.AnnotationCopyTrigger: trigger})
+		annotatePVC(t, src, map[string]string{volsyncv1alpha1.CopyTriggerAnnotation: trigger})
 		waitManualSync(t, rs, round)
-		got := waitCopyStatus(t, src, volume.CopyStatusCompleted)
-		if got.Annotations[volume.AnnotationLatestCopyTrigger] != trigger {
-			t.Errorf("round %s: %s is %q, want %q", round, volume.AnnotationLatestCopyTrigger,
-				got.Annotations[volume.AnnotationLatestCopyTrigger], trigger)
+		got := waitCopyStatus(t, src, volsyncv1alpha1.CopyStatusCompleted)
+		if got.Annotations[volsyncv1alpha1.LatestCopyTriggerAnnotation] != trigger {
+			t.Errorf("round %s: %s is %q, want %q", round, volsyncv1alpha1.LatestCopyTriggerAnnotation,
+				got.Annotations[volsyncv1alpha1.LatestCopyTriggerAnnotation], trigger)
 		}
 		waitDestinationSync(t, rd, previous)
 		if img := rd.Status.LatestImage; img == nil || img.Kind != "PersistentVolumeClaim" || img.Name != "copy" {
@@ -105,8 +105,8 @@ func waitCopyStatus(t *testing.T, pvc *corev1.PersistentVolumeClaim, status stri
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(pvc), pvc); err != nil {
 			return err
 		}
-		if got := pvc.Annotations[volume.AnnotationLatestCopyStatus]; got != status {
-			return fmt.Errorf("PVC %s: %s is %q, want %q", pvc.Name, volume.AnnotationLatestCopyStatus, got, status)
+		if got := pvc.Annotations[volsyncv1alpha1.LatestCopyStatusAnnotation]; got != status {
+			return fmt.Errorf("PVC %s: %s is %q, want %q", pvc.Name, volsyncv1alpha1.LatestCopyStatusAnnotation, got, status)
 		}
 		return nil
 	})
@@ -119,7 +119,7 @@ func requireNoSourceCopy(t *testing.T, rs *volsyncv1alpha1.ReplicationSource) {
 	t.Helper()
 	ctx := context.Background()
 	var snaps snapv1.VolumeSnapshotList
-	if err := k8s.List(ctx, &snaps, client.InNamespace(rs.Namespace), client.MatchingLabels{mover.LabelCleanup: string(rs.UID)}); err != nil {
+	if err := k8s.List(ctx, &snaps, client.InNamespace(rs.Namespace), client.MatchingLabels{volsyncv1alpha1.CleanupLabel: string(rs.UID)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range snaps.Items {

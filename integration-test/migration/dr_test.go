@@ -25,8 +25,6 @@ import (
 
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
-	"github.com/volsync/volsync/pkg/migration"
-	"github.com/volsync/volsync/pkg/migration/copier"
 	"github.com/volsync/volsync/pkg/migrationschedule"
 	"github.com/volsync/volsync/pkg/schedule"
 )
@@ -69,8 +67,8 @@ func TestAMigrationIntoAnActivatedNamespaceFailsBeforeItWritesAnything(t *testin
 	}
 	for _, obj := range []client.Object{&dep, &nsB} {
 		an := obj.GetAnnotations()
-		if an[copier.MigratedByAnnotation] != suiteNamespace+"/act-1" || an[volsyncv1alpha1.MigratedByKindAnnotation] != "Migration" ||
-			an[volsyncv1alpha1.MigratedWithClusterPairAnnotation] != "cluster-b" || obj.GetLabels()[copier.MigratedFromLabel] == "" {
+		if an[volsyncv1alpha1.MigratedByAnnotation] != suiteNamespace+"/act-1" || an[volsyncv1alpha1.MigratedByKindAnnotation] != "Migration" ||
+			an[volsyncv1alpha1.MigratedWithClusterPairAnnotation] != "cluster-b" || obj.GetLabels()[volsyncv1alpha1.MigratedFromLabel] == "" {
 			t.Errorf("%T %s is not marked as a copy: labels %v, annotations %v", obj, obj.GetName(), obj.GetLabels(), an)
 		}
 	}
@@ -250,7 +248,7 @@ func TestADeletedMigrationLeavesNothingOnEitherClusterAfterAKill(t *testing.T) {
 	stop()
 	// What an earlier version named volsync-mig-<pvc> for this very run, in flight across an
 	// upgrade, goes too.
-	legacy := map[string]string{migration.MigrationAnnotation: opsNS + "/" + m.Name}
+	legacy := map[string]string{volsyncv1alpha1.MigrationAnnotation: opsNS + "/" + m.Name}
 	createOn(t, a,
 		&volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Name: "volsync-mig-data", Namespace: appNS, Annotations: legacy},
 			Spec: volsyncv1alpha1.ReplicationSourceSpec{SourcePVC: "data", Trigger: &volsyncv1alpha1.ReplicationTriggerSpec{Manual: m.Name},

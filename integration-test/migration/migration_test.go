@@ -22,7 +22,6 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/migration"
-	"github.com/volsync/volsync/pkg/migration/copier"
 )
 
 // sharedPair is a Ready pair to cluster B that migration tests share; made on first use.
@@ -225,8 +224,8 @@ func TestMigrationCopiesANamespaceWithItsApplicationsStopped(t *testing.T) {
 	if err := b.Get(ctx, client.ObjectKey{Namespace: ns, Name: "report"}, &cj); err != nil {
 		t.Fatal(err)
 	}
-	if cj.Spec.Suspend == nil || !*cj.Spec.Suspend || cj.Annotations[copier.MigrationSuspendAnnotation] != "false" {
-		t.Errorf("CronJob on B: suspend %v, annotation %q; want suspended and \"false\"", cj.Spec.Suspend, cj.Annotations[copier.MigrationSuspendAnnotation])
+	if cj.Spec.Suspend == nil || !*cj.Spec.Suspend || cj.Annotations[volsyncv1alpha1.MigrationSuspendAnnotation] != "false" {
+		t.Errorf("CronJob on B: suspend %v, annotation %q; want suspended and \"false\"", cj.Spec.Suspend, cj.Annotations[volsyncv1alpha1.MigrationSuspendAnnotation])
 	}
 
 	// The Service got its cluster IP from B.
@@ -295,7 +294,7 @@ func TestMigrationCopiesANamespaceWithItsApplicationsStopped(t *testing.T) {
 	if err := a.Get(ctx, client.ObjectKey{Name: "kube-system"}, &kubeSystem); err != nil {
 		t.Fatal(err)
 	}
-	if cm.Labels[copier.MigratedFromLabel] != string(kubeSystem.UID) || cm.Annotations[copier.MigratedByAnnotation] != "dr/shop-nightly" {
+	if cm.Labels[volsyncv1alpha1.MigratedFromLabel] != string(kubeSystem.UID) || cm.Annotations[volsyncv1alpha1.MigratedByAnnotation] != "dr/shop-nightly" {
 		t.Errorf("ConfigMap on B is marked %v / %v; want source %s by dr/shop-nightly", cm.Labels, cm.Annotations, kubeSystem.UID)
 	}
 	if len(cm.ManagedFields) != 1 || cm.ManagedFields[0].Manager != migration.FieldOwner || cm.ManagedFields[0].Operation != metav1.ManagedFieldsOperationApply {

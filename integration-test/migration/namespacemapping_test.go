@@ -25,7 +25,6 @@ import (
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/migration"
-	"github.com/volsync/volsync/pkg/migration/copier"
 	"github.com/volsync/volsync/pkg/replication"
 )
 
@@ -86,7 +85,7 @@ func TestMigrationOfAMappedNamespaceLandsUnderItsNewName(t *testing.T) {
 	if err := b.Get(ctx, client.ObjectKey{Name: dest}, &nsB); err != nil {
 		t.Fatal(err)
 	}
-	if nsB.Labels["team"] != "shop" || nsB.Labels["kubernetes.io/metadata.name"] != dest || nsB.Labels[copier.MigratedFromNamespaceLabel] != ns {
+	if nsB.Labels["team"] != "shop" || nsB.Labels["kubernetes.io/metadata.name"] != dest || nsB.Labels[volsyncv1alpha1.MigratedFromNamespaceLabel] != ns {
 		t.Errorf("namespace %s on B has labels %v", dest, nsB.Labels)
 	}
 	if err := b.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
@@ -105,7 +104,7 @@ func TestMigrationOfAMappedNamespaceLandsUnderItsNewName(t *testing.T) {
 	if err := b.Get(ctx, client.ObjectKey{Namespace: dest, Name: "db-password"}, &secret); err != nil {
 		t.Fatal(err)
 	}
-	if string(secret.Data["password"]) != "s3cret" || secret.Labels[copier.MigratedFromNamespaceLabel] != ns {
+	if string(secret.Data["password"]) != "s3cret" || secret.Labels[volsyncv1alpha1.MigratedFromNamespaceLabel] != ns {
 		t.Errorf("Secret on B: data %v, labels %v", secret.Data, secret.Labels)
 	}
 	var pvc corev1.PersistentVolumeClaim
@@ -210,7 +209,7 @@ func TestMigrationThatWouldWriteANamespaceOntoItselfIsRefused(t *testing.T) {
 				if err := a.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &dep); err != nil {
 					t.Fatal(err)
 				}
-				if ptr.Deref(dep.Spec.Replicas, -1) != 3 || dep.Labels[copier.MigratedFromLabel] != "" {
+				if ptr.Deref(dep.Spec.Replicas, -1) != 3 || dep.Labels[volsyncv1alpha1.MigratedFromLabel] != "" {
 					t.Errorf("Deployment %s/web was touched: replicas %v, labels %v", ns, dep.Spec.Replicas, dep.Labels)
 				}
 			}
@@ -266,7 +265,7 @@ func TestMigrationOntoItselfIsRefusedWhenThePairsUserMayNotReadNamespaces(t *tes
 	if err := a.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "settings"}, &cm); err != nil {
 		t.Fatal(err)
 	}
-	if cm.Labels[copier.MigratedFromLabel] != "" {
+	if cm.Labels[volsyncv1alpha1.MigratedFromLabel] != "" {
 		t.Errorf("the source ConfigMap was written: labels %v", cm.Labels)
 	}
 }
@@ -367,7 +366,7 @@ func TestMigrationMovesAVolumeIntoAMappedNamespaceOfTheSameCluster(t *testing.T)
 	if err := a.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, &sourceDep); err != nil {
 		t.Fatal(err)
 	}
-	if ptr.Deref(sourceDep.Spec.Replicas, -1) != 2 || sourceDep.Labels[copier.MigratedFromLabel] != "" {
+	if ptr.Deref(sourceDep.Spec.Replicas, -1) != 2 || sourceDep.Labels[volsyncv1alpha1.MigratedFromLabel] != "" {
 		t.Errorf("the source Deployment was touched: replicas %v, labels %v", sourceDep.Spec.Replicas, sourceDep.Labels)
 	}
 	var copyPVC, sourcePVC corev1.PersistentVolumeClaim

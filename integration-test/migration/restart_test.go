@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
-	"github.com/volsync/volsync/pkg/migration/copier"
 )
 
 // applyGate makes destination clients whose apply of one named ConfigMap hangs until volsyncd
@@ -120,7 +119,7 @@ func TestMigrationStoppedInTheMiddleFinishesAfterARestartWithNoDuplicates(t *tes
 		t.Errorf("%d resources listed, summary %s; want %d", len(got.Status.Resources), got.Status.Summary.Resources, want)
 	}
 	var onB corev1.ConfigMapList
-	if err := b.List(ctx, &onB, client.InNamespace(appNS), client.HasLabels{copier.MigratedFromLabel}); err != nil {
+	if err := b.List(ctx, &onB, client.InNamespace(appNS), client.HasLabels{volsyncv1alpha1.MigratedFromLabel}); err != nil {
 		t.Fatal(err)
 	}
 	if len(onB.Items) != configMaps {

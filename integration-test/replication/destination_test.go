@@ -137,7 +137,7 @@ func TestADestinationListensPublishesItsAddressAndKeyAndHandsOverLatestImage(t *
 	var keep snapv1.VolumeSnapshot
 	keep.Name, keep.Namespace = second, ns
 	get(t, &keep)
-	keep.Labels[mover.LabelDoNotDelete] = ""
+	keep.Labels[volsyncv1alpha1.DoNotDeleteLabel] = ""
 	if err := k8s.Update(context.Background(), &keep); err != nil {
 		t.Fatal(err)
 	}

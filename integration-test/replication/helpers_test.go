@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
-	"github.com/volsync/volsync/pkg/mover"
 )
 
 const wait = 30 * time.Second
@@ -30,10 +30,35 @@ var nsCounter atomic.Int32
 // engine counts from it, so each test starts with the two in step.
 func namespace(t *testing.T, privileged bool) string {
 	t.Helper()
+	ns := bareNamespace(t, privileged)
+	for _, s := range userSecrets() {
+		s.Namespace = ns
+		if err := k8s.Create(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns
+}
+
+// userSecrets are the Secrets the suite's sources and destinations name (restic's repository,
+// rclone's config, rsync-tls's key), made as a user makes them: without volsync's label, so that
+// volsyncd reads them past its cache. volsyncd refuses to start a mover whose Secret is missing.
+func userSecrets() []*corev1.Secret {
+	return []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "restic-repo"},
+			StringData: map[string]string{"RESTIC_REPOSITORY": "s3:http://minio.example:9000/b", "RESTIC_PASSWORD": "pw"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "rclone-secret"}, StringData: map[string]string{"rclone.conf": "[s3]\ntype = s3\n"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "psk"}, StringData: map[string]string{"psk.txt": "volsync:00"}},
+	}
+}
+
+// bareNamespace is a namespace for one test without userSecrets.
+func bareNamespace(t *testing.T, privileged bool) string {
+	t.Helper()
 	fakeClock.SetTime(time.Now())
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("repl-%d", nsCounter.Add(1))}}
 	if privileged {
-		ns.Annotations = map[string]string{mover.AnnotationPrivilegedMovers: "true"}
+		ns.Annotations = map[string]string{volsyncv1alpha1.PrivilegedMoversAnnotation: "true"}
 	}
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
@@ -152,6 +177,13 @@ func noJob(t *testing.T, ns, name string) {
 
 // finishJob plays the kubelet and the Job controller: a pod of the Job ends with exitCode and
 // writes message to its termination log, and the Job is marked Complete (exit 0) or Failed.
+// podLabels are the labels the Job controller gives job's pods.
+func podLabels(job *batchv1.Job) map[string]string {
+	labels := map[string]string{"batch.kubernetes.io/job-name": job.Name, "job-name": job.Name}
+	maps.Copy(labels, job.Spec.Template.Labels)
+	return labels
+}
+
 func finishJob(t *testing.T, job *batchv1.Job, exitCode int32, message, failReason string) {
 	t.Helper()
 	ctx := context.Background()
@@ -159,7 +191,8 @@ func finishJob(t *testing.T, job *batchv1.Job, exitCode int32, message, failReas
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: fmt.Sprintf("%s-%d", job.Name, time.Now().UnixNano()%100000), Namespace: job.Namespace,
-			Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name, "job-name": job.Name},
+			// The Job controller gives its pods the template's labels, volsync's among them.
+			Labels: podLabels(job),
 		},
 		Spec: *job.Spec.Template.Spec.DeepCopy(),
 	}

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/volsync/volsync/pkg/cachepolicy"
+
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/labels"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/volsync/volsync/integration-test/testenv"
@@ -67,7 +68,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	_, stop, err := testenv.StartManager(env.Config, ctrl.Options{Cache: cache.Options{DefaultLabelSelector: notOwn}},
+	// The suite's manager caches and reads as volsyncd does (cachepolicy), so every test here also
+	// proves that the controllers find users' objects the cache leaves out.
+	cacheOpts := cachepolicy.Options()
+	cacheOpts.DefaultLabelSelector = notOwn
+	_, stop, err := testenv.StartManager(env.Config, ctrl.Options{Cache: cacheOpts, NewClient: cachepolicy.NewClient},
 		func(mgr ctrl.Manager) error {
 			return (&replication.SourceReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync"), Clock: fakeClock}).SetupWithManager(mgr)
 		},

@@ -47,7 +47,7 @@ func secretsNeverShow(t *testing.T, obj *volsyncv1alpha1.ReplicationSource, summ
 // its repository Secret, under a key nobody could list in advance (an older mover image, or the
 // log tail the kubelet falls back to), shows it neither in latestMoverStatus.logs nor in Events.
 func TestTheResticSecretsValuesNeverReachStatusOrEvents(t *testing.T) {
-	ns := namespace(t, false)
+	ns := bareNamespace(t, false)
 	sourcePVC(t, ns, "data", nil)
 	const handle, password = "team-vault-handle-6d1e", "repository-password-90ab"
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "restic-repo", Namespace: ns}, StringData: map[string]string{
@@ -64,7 +64,7 @@ func TestTheResticSecretsValuesNeverReachStatusOrEvents(t *testing.T) {
 // TestTheRcloneConfigsValuesNeverReachStatusOrEvents: every value of rclone.conf, whatever its key,
 // is masked in the log tail the kubelet falls back to.
 func TestTheRcloneConfigsValuesNeverReachStatusOrEvents(t *testing.T) {
-	ns := namespace(t, false)
+	ns := bareNamespace(t, false)
 	sourcePVC(t, ns, "data", nil)
 	const key, odd = "wJalrXUtnFEMI-K7MDENG-3344", "planted-odd-config-value"
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "rclone-secret", Namespace: ns}, StringData: map[string]string{

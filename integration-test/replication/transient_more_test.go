@@ -48,11 +48,6 @@ func waitWarning(t *testing.T, ns, name, reason string) {
 // Event, and creates no Job that could only hang on the missing Secret; creating the Secret lets
 // the sync go on.
 func TestAMissingMoverSecretIsAConditionAndAnEventUntilItIsCreated(t *testing.T) {
-	t.Skip("bug: no mover reads the Secret its spec names before it creates the Job (pkg/mover/job/flow.go " +
-		"Flow.Synchronize, pkg/mover/restic/mover.go repositoryEnv, pkg/mover/rclone/mover.go remoteSpec, " +
-		"pkg/mover/rsynctls/mover.go newSourceMover): the Job is created with the missing Secret in envFrom " +
-		"or a volume, its pod can never start, and the sync shows SyncInProgress with no SecretNotFound " +
-		"reason and no Warning Event")
 	for _, tc := range []struct {
 		name   string
 		source func(ns string) *volsyncv1alpha1.ReplicationSource
@@ -78,7 +73,7 @@ func TestAMissingMoverSecretIsAConditionAndAnEventUntilItIsCreated(t *testing.T)
 			StringData: map[string]string{"psk.txt": "volsync:00"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := namespace(t, false)
+			ns := bareNamespace(t, false)
 			sourcePVC(t, ns, "data", nil)
 			rs := tc.source(ns)
 			create(t, rs)

@@ -65,7 +65,7 @@ func TestASnapshotSourceMovesAPVCRestoredFromASnapshotAndCleansBothUp(t *testing
 	if *snap.Spec.Source.PersistentVolumeClaimName != "data" || *snap.Spec.VolumeSnapshotClassName != "csi-snapclass" {
 		t.Errorf("snapshot spec %+v", snap.Spec)
 	}
-	if snap.Labels[mover.LabelCleanup] != string(get(t, rs).UID) {
+	if snap.Labels[volsyncv1alpha1.CleanupLabel] != string(get(t, rs).UID) {
 		t.Errorf("snapshot labels %v lack the cleanup label", snap.Labels)
 	}
 	noJob(t, ns, resticSourceJob(rs.Name))
@@ -132,14 +132,14 @@ func TestACloneSourceMovesACSIClone(t *testing.T) {
 
 func TestCopyTriggersHoldTheCopyUntilTheUserSaysGo(t *testing.T) {
 	ns := namespace(t, false)
-	src := sourcePVC(t, ns, "data", map[string]string{volume.AnnotationUseCopyTrigger: ""})
+	src := sourcePVC(t, ns, "data", map[string]string{volsyncv1alpha1.UseCopyTriggerAnnotation: ""})
 	rs := resticSource(ns, "copytrig", "data", &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "1"})
 	rs.Spec.Restic.CopyMethod = volsyncv1alpha1.CopyMethodSnapshot
 	create(t, rs)
 
 	annotations := func() map[string]string { return get(t, src).Annotations }
 	eventually(t, wait, func() error {
-		if a := annotations(); a[volume.AnnotationLatestCopyStatus] != volume.CopyStatusWaitingForTrigger || a[volume.AnnotationLatestCopyWaitingSince] == "" {
+		if a := annotations(); a[volsyncv1alpha1.LatestCopyStatusAnnotation] != volsyncv1alpha1.CopyStatusWaitingForTrigger || a[volsyncv1alpha1.LatestCopyTriggerWaitingSinceAnnotation] == "" {
 			return fmt.Errorf("annotations %v", a)
 		}
 		return nil
@@ -155,7 +155,7 @@ func TestCopyTriggersHoldTheCopyUntilTheUserSaysGo(t *testing.T) {
 	waitEvent(t, ns, rs.Name, volume.ReasonCopyTriggerTimeout)
 	eventually(t, wait, func() error {
 		get(t, rs)
-		if m := rs.Status.LatestMoverStatus; m == nil || !strings.Contains(m.Logs, volume.AnnotationCopyTrigger) {
+		if m := rs.Status.LatestMoverStatus; m == nil || !strings.Contains(m.Logs, volsyncv1alpha1.CopyTriggerAnnotation) {
 			return fmt.Errorf("latestMoverStatus %+v", m)
 		}
 		return nil
@@ -163,12 +163,12 @@ func TestCopyTriggersHoldTheCopyUntilTheUserSaysGo(t *testing.T) {
 	waitReason(t, rs, volsyncv1alpha1.ReasonSyncInProgress)
 
 	get(t, src)
-	src.Annotations[volume.AnnotationCopyTrigger] = "trigger-1"
+	src.Annotations[volsyncv1alpha1.CopyTriggerAnnotation] = "trigger-1"
 	if err := k8s.Update(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, wait, func() error {
-		if a := annotations(); a[volume.AnnotationLatestCopyStatus] != volume.CopyStatusInProgress {
+		if a := annotations(); a[volsyncv1alpha1.LatestCopyStatusAnnotation] != volsyncv1alpha1.CopyStatusInProgress {
 			return fmt.Errorf("annotations %v, want InProgress while the snapshot is taken", a)
 		}
 		return k8s.Get(context.Background(), client.ObjectKeyFromObject(snap), snap)
@@ -176,7 +176,7 @@ func TestCopyTriggersHoldTheCopyUntilTheUserSaysGo(t *testing.T) {
 	readySnapshot(t, ns, snap.Name)
 	eventually(t, wait, func() error {
 		a := annotations()
-		if a[volume.AnnotationLatestCopyStatus] != volume.CopyStatusCompleted || a[volume.AnnotationLatestCopyTrigger] != "trigger-1" {
+		if a[volsyncv1alpha1.LatestCopyStatusAnnotation] != volsyncv1alpha1.CopyStatusCompleted || a[volsyncv1alpha1.LatestCopyTriggerAnnotation] != "trigger-1" {
 			return fmt.Errorf("annotations %v, want Completed with latest-copy-trigger trigger-1", a)
 		}
 		return nil
@@ -192,7 +192,7 @@ func TestCopyTriggersHoldTheCopyUntilTheUserSaysGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, wait, func() error {
-		if a := annotations(); a[volume.AnnotationLatestCopyStatus] != volume.CopyStatusWaitingForTrigger {
+		if a := annotations(); a[volsyncv1alpha1.LatestCopyStatusAnnotation] != volsyncv1alpha1.CopyStatusWaitingForTrigger {
 			return fmt.Errorf("annotations %v, want WaitingForTrigger for the second sync", a)
 		}
 		return nil

@@ -9,8 +9,11 @@
 //     every one of them has been reconciled, and the API requests that took;
 //  2. idle cost: after that, the API requests per minute (the API server's own
 //     apiserver_request_total), and volsyncd's resident memory and CPU, over SCALE_IDLE (5m);
-//  3. restart: the same as 1 for a volsyncd restarted over objects whose status is current;
-//  4. timeliness: 1,000 more owners, half ReplicationSources and half MigrationSchedules, on
+//  3. unrelated objects: SCALE_UNRELATED (10,000) Secrets and as many PVCs that are not volsync's
+//     are added, and volsyncd's resident memory is compared before and after (volsyncd caches
+//     those kinds only with its own label, so it should not grow);
+//  4. restart: the same as 1 for a volsyncd restarted over objects whose status is current;
+//  5. timeliness: 1,000 more owners, half ReplicationSources and half MigrationSchedules, on
 //     daily, weekly and monthly policies that fire on one of the next SCALE_SPREAD (5) minutes,
 //     and interval policies of 2 to 5 minutes; for every dated child, the delay between its
 //     scheduled time and the instant volsyncd created it (its volsync.backube/created-at

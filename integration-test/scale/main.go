@@ -28,6 +28,7 @@ type config struct {
 	owners        int
 	idleSources   int
 	idleSchedules int
+	unrelated     int
 	spread        int
 	idle          time.Duration
 	settle        time.Duration
@@ -56,6 +57,7 @@ func parseFlags() config {
 	flag.IntVar(&c.owners, "owners", envInt("SCALE_OWNERS", 1000), "owners whose triggers are timed, half ReplicationSources and half MigrationSchedules ($SCALE_OWNERS)")
 	flag.IntVar(&c.idleSources, "idle-sources", envInt("SCALE_IDLE_SOURCES", 5000), "idle ReplicationSources ($SCALE_IDLE_SOURCES)")
 	flag.IntVar(&c.idleSchedules, "idle-schedules", envInt("SCALE_IDLE_SCHEDULES", 1000), "idle, suspended MigrationSchedules ($SCALE_IDLE_SCHEDULES)")
+	flag.IntVar(&c.unrelated, "unrelated", envInt("SCALE_UNRELATED", 10000), "Secrets, and as many PVCs, that are not volsync's, added after the idle window ($SCALE_UNRELATED)")
 	flag.IntVar(&c.spread, "spread", envInt("SCALE_SPREAD", 5), "minutes the wall-clock triggers are spread over ($SCALE_SPREAD)")
 	flag.DurationVar(&c.idle, "idle", envDuration("SCALE_IDLE", 5*time.Minute), "how long idle requests, memory and CPU are measured ($SCALE_IDLE)")
 	flag.DurationVar(&c.settle, "settle", 30*time.Second, "wait after start-up before the idle measurement")
@@ -153,6 +155,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	if r.idle, err = b.measureIdle(ctx); err != nil {
+		return err
+	}
+	if r.unrelated, err = b.unrelated(ctx); err != nil {
 		return err
 	}
 	progress("restarting volsyncd")

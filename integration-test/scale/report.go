@@ -11,6 +11,8 @@ import (
 const (
 	goalDelayP99 = time.Second
 	goalRSS      = 256 << 20
+	// goalUnrelatedRSS is how much volsyncd may grow when the cluster gains objects not its own.
+	goalUnrelatedRSS = 10 << 20
 	// goalCPU is what "near zero" is taken to mean: one percent of one core.
 	goalCPU = 0.01
 )
@@ -20,6 +22,7 @@ type results struct {
 	cfg        config
 	firstStart startupResult
 	idle       idleResult
+	unrelated  unrelatedResult
 	restart    startupResult
 	timeliness timelinessResult
 }
@@ -68,6 +71,12 @@ func (r *results) table() string {
 		fmt.Sprintf("%s (%s)", mib(r.idle.rssMax), verdict(r.idle.rssMax <= goalRSS, mib(r.idle.rssMax-goalRSS))))
 	row("… volsyncd CPU", "near zero (≤ 1 % of a core)",
 		fmt.Sprintf("%s (%s)", r.idle.cpuShare(), verdict(cpu <= goalCPU, fmt.Sprintf("%.2f%% of a core", 100*(cpu-goalCPU)))))
+	if u := r.unrelated; u.secrets > 0 {
+		row(fmt.Sprintf("… volsyncd resident memory growth when %s Secrets and %s PVCs that are not volsync's are added",
+			number(float64(u.secrets)), number(float64(u.pvcs))), "≤ 10 MiB",
+			fmt.Sprintf("%s, %s to %s (%s)", signedMiB(u.growth()), mib(u.rssBefore), mib(u.rssAfter),
+				verdict(u.growth() <= goalUnrelatedRSS, mib(u.growth()-goalUnrelatedRSS))))
+	}
 	row(fmt.Sprintf("first start: time until all %d owners are reconciled", owners), "",
 		r.firstStart.took.Round(100*time.Millisecond).String())
 	row("… API requests", "", r.firstStart.requests.byVerb(isObjectRequest, 1))
@@ -101,6 +110,9 @@ func (r *results) table() string {
 	fmt.Fprintf(&b, "Machine: %d CPUs, %s/%s, %s.\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	return b.String()
 }
+
+// signedMiB is a change of memory in MiB, with its sign.
+func signedMiB(bytes int64) string { return fmt.Sprintf("%+.1f MiB", float64(bytes)/(1<<20)) }
 
 // failures is errFunctional when something did not work, whatever the timings.
 func (r *results) failures() error {

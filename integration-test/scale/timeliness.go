@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
-	"github.com/volsync/volsync/pkg/migrationschedule"
 	"github.com/volsync/volsync/pkg/schedule"
 )
 
@@ -404,7 +403,7 @@ func (b *bench) children(ctx context.Context, prefix string) ([]child, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.scheduled, err = time.Parse(time.RFC3339, m.Annotations[migrationschedule.ScheduledTimeAnnotation]); err != nil {
+		if c.scheduled, err = time.Parse(time.RFC3339, m.Annotations[volsyncv1alpha1.ScheduledTimeAnnotation]); err != nil {
 			return nil, fmt.Errorf("migration %s/%s: scheduled time: %w", m.Namespace, m.Name, err)
 		}
 		out = append(out, c)

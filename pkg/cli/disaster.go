@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
-	"github.com/volsync/volsync/pkg/migration/copier"
 )
 
 // The records of the `perform` commands are API: their constants live in the API package.
@@ -147,7 +146,7 @@ func FeedingSchedule(annotations map[string]string) (namespace, name string, ok 
 	if annotations[volsyncv1alpha1.MigratedByKindAnnotation] != "MigrationSchedule" {
 		return "", "", false
 	}
-	namespace, name, ok = strings.Cut(annotations[copier.MigratedByAnnotation], "/")
+	namespace, name, ok = strings.Cut(annotations[volsyncv1alpha1.MigratedByAnnotation], "/")
 	if !ok || namespace == "" || name == "" {
 		return "", "", false
 	}

@@ -33,7 +33,7 @@ import (
 //
 // The names to delete are derived, not remembered: from the Migration's name and the PVCs (the
 // source's, and those the status lists), plus everything on this cluster that carries the run's
-// MigrationUIDLabel, so a run killed between a create and its checkpoint leaves nothing behind.
+// volsyncv1alpha1.MigrationUIDLabel, so a run killed between a create and its checkpoint leaves nothing behind.
 //
 // A destination that cannot be reached holds the finalizer through the run's retry budget,
 // counted from the deletion, with every attempt in the Cleanup condition and a Warning Event; a

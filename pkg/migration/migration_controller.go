@@ -75,7 +75,7 @@ type MigrationReconciler struct {
 	// without this rule whoever may create a Migration and a ClusterPair in one namespace could
 	// copy another namespace's Secrets to a cluster of their choosing. "" allows no exceptions.
 	AdminNamespace string
-	// SourceClusterID identifies this cluster on the objects it copies (copier.MigratedFromLabel).
+	// SourceClusterID identifies this cluster on the objects it copies (volsyncv1alpha1.MigratedFromLabel).
 	// Defaults to the UID of the kube-system namespace, which is stable for a cluster's life and
 	// differs between clusters.
 	SourceClusterID string

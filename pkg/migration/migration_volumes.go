@@ -63,16 +63,6 @@ const (
 	// OptionVolumeCopyMethod is the ClusterPair option that sets how the source is read:
 	// Clone (the default), Snapshot or Direct.
 	OptionVolumeCopyMethod = "volumeCopyMethod"
-	// MigrationAnnotation marks the replication objects and key Secrets a Migration made, with
-	// the Migration's namespace/name.
-	MigrationAnnotation = "volsync.backube/migration"
-	// MigrationUIDAnnotation is, beside MigrationAnnotation, the UID of that Migration: a
-	// ReplicationSource left by an earlier Migration of the same name is not this run's.
-	MigrationUIDAnnotation = "volsync.backube/migration-uid"
-	// MigrationUIDLabel carries the same UID as a label on everything the volume path makes on
-	// this cluster, so the cleanup finds it by selector, even what a pass made just before a
-	// crash and never recorded.
-	MigrationUIDLabel = MigrationUIDAnnotation
 	// DefaultVolumeParallelism is how many volumes a run moves at once.
 	DefaultVolumeParallelism = 4
 	// volumeObjectPrefix starts the name of every object the volume path makes.
@@ -107,7 +97,7 @@ func volumeKeyName(migration, pvc string) string {
 
 // legacyVolumeNames are the names the volume path gave its objects before they were named per
 // Migration (volsync-mig-<pvc>, and -key for the Secret): a run in flight across an upgrade made
-// them, and its cleanup deletes them too (only when they carry its MigrationAnnotation).
+// them, and its cleanup deletes them too (only when they carry its volsyncv1alpha1.MigrationAnnotation).
 func legacyVolumeNames(pvc string) (object, key string) {
 	return boundedName(volumeObjectPrefix+pvc, ""), boundedName(volumeObjectPrefix+pvc, "-key")
 }
@@ -334,9 +324,9 @@ func (run *migrationRun) stepVolume(ctx context.Context, opts volumeOptions, pvc
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return e, fmt.Errorf("reading ReplicationSource %s/%s: %w", ns, name, err)
-	case rs.Annotations[MigrationAnnotation] == "":
+	case rs.Annotations[volsyncv1alpha1.MigrationAnnotation] == "":
 		return fail(fmt.Sprintf("ReplicationSource %s/%s exists and was not made by a migration; rename or delete it", ns, name))
-	case rs.Annotations[MigrationAnnotation] != mine || rs.Annotations[MigrationUIDAnnotation] != string(run.m.UID) ||
+	case rs.Annotations[volsyncv1alpha1.MigrationAnnotation] != mine || rs.Annotations[volsyncv1alpha1.MigrationUIDAnnotation] != string(run.m.UID) ||
 		rs.Spec.Trigger == nil || rs.Spec.Trigger.Manual != run.m.Name:
 		// Left over by another Migration that did not finish: its status is not this run's.
 		if err := run.r.Client.Delete(ctx, &rs); err != nil && !apierrors.IsNotFound(err) {
@@ -457,7 +447,7 @@ func (run *migrationRun) cleanupVolumes(ctx context.Context, vols []volsyncv1alp
 type volumeClaim struct{ namespace, name string }
 
 // cleanupSource deletes, on this cluster, the ReplicationSources and key Secrets of claims, and
-// any other this Migration made (found by MigrationUIDLabel). Deleting a ReplicationSource stops
+// any other this Migration made (found by volsyncv1alpha1.MigrationUIDLabel). Deleting a ReplicationSource stops
 // its mover: its Job and the clone it reads are its children.
 func (run *migrationRun) cleanupSource(ctx context.Context, claims []volumeClaim) error {
 	mine := run.m.Namespace + "/" + run.m.Name
@@ -477,7 +467,7 @@ func (run *migrationRun) cleanupSource(ctx context.Context, claims []volumeClaim
 	if run.m.UID == "" {
 		return nil
 	}
-	sel := client.MatchingLabels{MigrationUIDLabel: string(run.m.UID)}
+	sel := client.MatchingLabels{volsyncv1alpha1.MigrationUIDLabel: string(run.m.UID)}
 	for _, ns := range run.namespaces() {
 		var sources volsyncv1alpha1.ReplicationSourceList
 		if err := run.r.APIReader.List(ctx, &sources, client.InNamespace(ns), sel); err != nil {
@@ -528,7 +518,7 @@ func (run *migrationRun) deleteMine(ctx context.Context, r client.Reader, w clie
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	if obj.GetAnnotations()[MigrationAnnotation] != mine {
+	if obj.GetAnnotations()[volsyncv1alpha1.MigrationAnnotation] != mine {
 		return nil
 	}
 	uid := obj.GetUID()
@@ -587,10 +577,10 @@ func toApply(obj client.Object) (*unstructured.Unstructured, error) {
 func (run *migrationRun) volumeObjectMeta(ns, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{
 		Namespace: ns, Name: name,
-		Labels: map[string]string{MigrationUIDLabel: string(run.m.UID)},
+		Labels: map[string]string{volsyncv1alpha1.MigrationUIDLabel: string(run.m.UID)},
 		Annotations: map[string]string{
-			MigrationAnnotation:    run.m.Namespace + "/" + run.m.Name,
-			MigrationUIDAnnotation: string(run.m.UID),
+			volsyncv1alpha1.MigrationAnnotation:    run.m.Namespace + "/" + run.m.Name,
+			volsyncv1alpha1.MigrationUIDAnnotation: string(run.m.UID),
 		},
 	}
 }

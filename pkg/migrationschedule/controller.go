@@ -37,13 +37,6 @@ import (
 const (
 	// Finalizer holds a MigrationSchedule until its Migrations are deleted.
 	Finalizer = "volsync.backube/migration-schedule"
-	// ScheduleLabel names, on a Migration, the schedule that created it.
-	ScheduleLabel = volsyncv1alpha1.MigrationScheduleLabel
-	// PolicyTypeLabel is the policy type, in lower case, a Migration was created for.
-	PolicyTypeLabel = volsyncv1alpha1.PolicyTypeLabel
-	// ScheduledTimeAnnotation is the scheduled time, RFC 3339 in UTC, a Migration was created for.
-	// It lets a restarted controller put a Migration it finds back into the history it belongs to.
-	ScheduledTimeAnnotation = "volsync.backube/scheduled-time"
 
 	// lastAppliedAnnotation is kubectl's copy of the schedule itself: it describes the schedule,
 	// not the Migration, so it is not copied.
@@ -241,7 +234,7 @@ func (p *pass) refresh(ctx context.Context) error {
 
 // adopt adds to the history a Migration of this schedule that it lacks.
 func (p *pass) adopt(child *volsyncv1alpha1.Migration) {
-	t, ok := policyType(child.Labels[PolicyTypeLabel])
+	t, ok := policyType(child.Labels[volsyncv1alpha1.PolicyTypeLabel])
 	if !ok {
 		return
 	}
@@ -339,34 +332,16 @@ func (p *pass) trigger(policy *schedule.Policy) {
 	p.missed += missed
 }
 
-// dispatch starts the first queued type when no Migration of the schedule is running. Before it
-// trusts "none running", it asks the API server for the children the queue would create, because
-// the cache may not yet show one this controller created just before a restart.
+// dispatch starts the first queued type when no Migration of the schedule is running. It reads
+// nothing from the API server first: the cache may not yet show a child this controller created
+// just before a restart, but then Create answers AlreadyExists, create takes that child back into
+// the history, and a running one stops the queue as it should. The first write at a trigger is
+// the Migration itself.
 func (p *pass) dispatch(ctx context.Context) error {
 	// A queued trigger whose Migration is already in the history ran (or runs) already.
 	p.status.Pending = slices.DeleteFunc(p.status.Pending, func(e volsyncv1alpha1.PolicyTrigger) bool {
 		return p.hasItem(schedule.ChildName(p.ms.Name, e.Type, e.Time.Time))
 	})
-	if len(p.status.Pending) > 0 && running(p.status.Items) == nil {
-		rest := p.status.Pending[:0:0]
-		for _, e := range p.status.Pending {
-			name := schedule.ChildName(p.ms.Name, e.Type, e.Time.Time)
-			if p.hasItem(name) {
-				continue // it ran already
-			}
-			child, err := p.r.liveChild(ctx, p.ms, name)
-			if err != nil {
-				return err
-			}
-			if child != nil {
-				p.adopt(child)
-				sortHistory(p.status.Items[e.Type])
-				continue
-			}
-			rest = append(rest, e)
-		}
-		p.status.Pending = rest
-	}
 	for len(p.status.Pending) > 0 && running(p.status.Items) == nil {
 		next := p.status.Pending[0]
 		p.status.Pending = p.status.Pending[1:]
@@ -416,14 +391,14 @@ func (p *pass) create(ctx context.Context, t schedule.Type, at time.Time) error 
 	annotations := map[string]string{}
 	maps.Copy(annotations, ms.Annotations)
 	delete(annotations, lastAppliedAnnotation)
-	annotations[ScheduledTimeAnnotation] = at.UTC().Format(time.RFC3339)
+	annotations[volsyncv1alpha1.ScheduledTimeAnnotation] = at.UTC().Format(time.RFC3339)
 	child := &volsyncv1alpha1.Migration{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: ms.Namespace,
 			Labels: map[string]string{
-				ScheduleLabel:   LabelValue(ms.Name),
-				PolicyTypeLabel: strings.ToLower(string(t)),
+				volsyncv1alpha1.MigrationScheduleLabel: LabelValue(ms.Name),
+				volsyncv1alpha1.PolicyTypeLabel:        strings.ToLower(string(t)),
 			},
 			Annotations: annotations,
 		},
@@ -553,7 +528,7 @@ func (r *Reconciler) policy(ctx context.Context, ms *volsyncv1alpha1.MigrationSc
 // is this very schedule (not an earlier one of the same name).
 func (r *Reconciler) children(ctx context.Context, ms *volsyncv1alpha1.MigrationSchedule) (map[string]*volsyncv1alpha1.Migration, error) {
 	var list volsyncv1alpha1.MigrationList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ms.Namespace), client.MatchingLabels{ScheduleLabel: LabelValue(ms.Name)}); err != nil {
+	if err := r.Client.List(ctx, &list, client.InNamespace(ms.Namespace), client.MatchingLabels{volsyncv1alpha1.MigrationScheduleLabel: LabelValue(ms.Name)}); err != nil {
 		return nil, fmt.Errorf("listing the migrations of schedule %s: %w", ms.Name, err)
 	}
 	out := make(map[string]*volsyncv1alpha1.Migration, len(list.Items))
@@ -703,7 +678,7 @@ func failureReason(m *volsyncv1alpha1.Migration) string {
 // scheduledTime is the time a Migration of a schedule was created for: its annotation, else the
 // time at the end of its name.
 func scheduledTime(m *volsyncv1alpha1.Migration) (time.Time, bool) {
-	if at, err := time.Parse(time.RFC3339, m.Annotations[ScheduledTimeAnnotation]); err == nil {
+	if at, err := time.Parse(time.RFC3339, m.Annotations[volsyncv1alpha1.ScheduledTimeAnnotation]); err == nil {
 		return at, true
 	}
 	const layout = "2006-01-02-150405"
@@ -715,7 +690,7 @@ func scheduledTime(m *volsyncv1alpha1.Migration) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// policyType reads the PolicyTypeLabel.
+// policyType reads the volsyncv1alpha1.PolicyTypeLabel.
 func policyType(label string) (schedule.Type, bool) {
 	for _, t := range volsyncv1alpha1.SchedulePolicyTypes {
 		if strings.ToLower(string(t)) == label {
@@ -725,7 +700,7 @@ func policyType(label string) (schedule.Type, bool) {
 	return "", false
 }
 
-// LabelValue is the value of ScheduleLabel for a schedule name: the name itself when it is a valid
+// LabelValue is the value of volsyncv1alpha1.MigrationScheduleLabel for a schedule name: the name itself when it is a valid
 // label value (63 characters at most), else its first characters and a hash of the whole.
 func LabelValue(name string) string {
 	if len(validation.IsValidLabelValue(name)) == 0 {

@@ -6,22 +6,6 @@ import (
 	"strings"
 )
 
-// Labels and annotations movers and controllers share.
-const (
-	// LabelCleanup marks a temporary object with the UID of the ReplicationSource or
-	// ReplicationDestination that made it; cleanup deletes what carries its owner's UID.
-	LabelCleanup = "volsync.backube/cleanup"
-	// LabelDoNotDelete on a VolumeSnapshot keeps volsync from deleting it, even once replaced.
-	LabelDoNotDelete = "volsync.backube/do-not-delete"
-	// LabelCreatedBy is on every object volsync creates.
-	LabelCreatedBy = "app.kubernetes.io/created-by"
-	// CreatedByValue is LabelCreatedBy's value.
-	CreatedByValue = "volsync"
-	// AnnotationPrivilegedMovers on a namespace lets movers there run as root with the
-	// capabilities rsync needs to keep ownership.
-	AnnotationPrivilegedMovers = "volsync.backube/privileged-movers"
-)
-
 // maxLabelValue is the longest label value; a Job's name becomes its pods' job-name label, so
 // names of objects movers create keep to it.
 const maxLabelValue = 63

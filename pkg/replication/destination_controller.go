@@ -3,6 +3,8 @@ package replication
 import (
 	"context"
 
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
 	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -85,6 +87,7 @@ func (r *DestinationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.
 		For(&volsyncv1alpha1.ReplicationDestination{}).
 		Owns(&batchv1.Job{}).
+		WithOptions(controller.TypedOptions[reconcile.Request]{RateLimiter: retryLimiter()}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.Secret{}).

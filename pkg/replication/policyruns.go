@@ -27,7 +27,7 @@ func ensureChild(ctx context.Context, c client.Client, owner client.Object, kind
 	scheduled := metav1.NewTime(d.Scheduled.Truncate(time.Second))
 	child := &volsyncv1alpha1.ReplicationSync{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(),
-			Labels: map[string]string{mover.LabelCreatedBy: mover.CreatedByValue}},
+			Labels: map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}},
 		Spec: volsyncv1alpha1.ReplicationSyncSpec{
 			Replication:   volsyncv1alpha1.ReplicationRef{Kind: kind, Name: owner.GetName()},
 			PolicyType:    d.Type,

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
 	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -133,7 +137,7 @@ func (b *base) privileged(ctx context.Context, namespace string) (bool, error) {
 		}
 		return false, fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}
-	return ns.Annotations[mover.AnnotationPrivilegedMovers] == "true", nil
+	return ns.Annotations[volsyncv1alpha1.PrivilegedMoversAnnotation] == "true", nil
 }
 
 // policy fetches and compiles the SchedulePolicy the trigger names, if any.
@@ -198,4 +202,15 @@ func snapshotsServed(mgr ctrl.Manager) bool {
 		return false
 	}
 	return true
+}
+
+// retryLimiter spaces the retries of a pass that failed: 5 ms, doubling, up to a minute. The
+// errors a replication pass meets (a missing Secret, a quota, an RBAC denial) are mostly about
+// objects volsyncd does not watch, so no event would end a longer wait; controller-runtime's
+// default would reach 16 minutes. The condition and an Event show each error meanwhile.
+func retryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, time.Minute),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }

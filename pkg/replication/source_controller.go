@@ -3,6 +3,8 @@ package replication
 import (
 	"context"
 
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
 	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -106,9 +108,9 @@ func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.
 		For(&volsyncv1alpha1.ReplicationSource{}).
 		Owns(&batchv1.Job{}).
+		WithOptions(controller.TypedOptions[reconcile.Request]{RateLimiter: retryLimiter()}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&corev1.Service{}).
-		Owns(&corev1.Secret{}).
 		Watches(&volsyncv1alpha1.SchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			var list volsyncv1alpha1.ReplicationSourceList
 			if err := c.List(ctx, &list, client.MatchingFields{indexSchedulePolicy: o.GetName()}); err != nil {
@@ -117,7 +119,9 @@ func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return requests(list.Items)
 		}), policyChanged).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			// The copy-trigger annotations are on the source PVC.
+			// The cache holds only volsync's own PVCs (cachepolicy), so this sees a source PVC
+			// that volsync made, such as a restored copy replicated onwards. A user's PVC is
+			// looked at again on a timer while the sync waits for it or for its copy trigger.
 			var list volsyncv1alpha1.ReplicationSourceList
 			if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSourcePVC: o.GetName()}); err != nil {
 				return nil

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -118,7 +120,7 @@ func SelfOverwrites(namespaces []string, mapping NamespaceMapping, sourceUIDs, d
 // (and the name label the API server keeps equal to it), a namespaced object the destination
 // namespace, and a RoleBinding's ServiceAccount subjects in a mapped namespace follow their
 // namespace, so the copy grants the copied accounts and not the source's. A renamed copy is
-// labelled with its source namespace (MigratedFromNamespaceLabel); any other copy loses a label
+// labelled with its source namespace (volsyncv1alpha1.MigratedFromNamespaceLabel); any other copy loses a label
 // of that name it brought from an earlier migration, since it now belongs to this one's
 // namespace.
 func renameNamespaces(obj *unstructured.Unstructured, mapping NamespaceMapping) error {
@@ -127,12 +129,12 @@ func renameNamespaces(obj *unstructured.Unstructured, mapping NamespaceMapping) 
 		source = obj.GetName()
 	}
 	l := obj.GetLabels()
-	delete(l, MigratedFromNamespaceLabel)
+	delete(l, volsyncv1alpha1.MigratedFromNamespaceLabel)
 	if mapping.Renamed(source) {
 		if l == nil {
 			l = map[string]string{}
 		}
-		l[MigratedFromNamespaceLabel] = source
+		l[volsyncv1alpha1.MigratedFromNamespaceLabel] = source
 	}
 	obj.SetLabels(l)
 	if len(mapping) == 0 {

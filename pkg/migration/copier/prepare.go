@@ -11,38 +11,19 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
-	"github.com/volsync/volsync/pkg/mover"
 )
 
-const (
-	// MigratedFromLabel marks every object a Migration applied with the source cluster's identity.
-	// purgeDeletedResources deletes only objects that carry it with this source's value, so it can
-	// never touch what people or other sources put on the destination.
-	MigratedFromLabel = "volsync.backube/migrated-from"
-	// MigratedFromNamespaceLabel marks a copy that spec.namespaceMapping put in another namespace
-	// with the namespace it was copied from. The purge of a renamed namespace requires it, and the
-	// purge of a namespace that keeps its name requires its absence, so two migrations that write
-	// into one destination namespace from different source namespaces never purge each other's
-	// copies.
-	MigratedFromNamespaceLabel = "volsync.backube/migrated-from-namespace"
-	// MigratedByAnnotation names what copied the object: "<namespace>/<MigrationSchedule>" for a
-	// scheduled run, "<namespace>/<Migration>" otherwise. It stays the same from one scheduled run to
-	// the next, so an unchanged object is not rewritten by every run.
-	MigratedByAnnotation = "volsync.backube/migrated-by"
-	// MigrationSuspendAnnotation keeps, on a CronJob migrated with startApplications=false, whether it
-	// was suspended on the source ("true" or "false"), as MigrationReplicasAnnotation keeps replicas.
-	MigrationSuspendAnnotation = volsyncv1alpha1.MigrationSuspendAnnotation
-)
+const ()
 
 // Options say how an object is shaped for the destination.
 type Options struct {
 	// StartApplications false scales Deployments and StatefulSets to zero and suspends CronJobs,
 	// keeping what they had on the source in annotations.
 	StartApplications bool
-	// SourceCluster identifies the source cluster; it is the MigratedFromLabel value, so it must be
+	// SourceCluster identifies the source cluster; it is the volsyncv1alpha1.MigratedFromLabel value, so it must be
 	// a valid label value (a UID is).
 	SourceCluster string
-	// MigratedBy is the MigratedByAnnotation value.
+	// MigratedBy is the volsyncv1alpha1.MigratedByAnnotation value.
 	MigratedBy string
 	// NamespaceMapping renames namespaces on the destination (spec.namespaceMapping).
 	NamespaceMapping NamespaceMapping
@@ -110,7 +91,7 @@ func SkipReason(obj *unstructured.Unstructured) string {
 			return "it is a service account token signed by the source cluster"
 		}
 	case "PersistentVolumeClaim":
-		if _, temporary := obj.GetLabels()[mover.LabelCleanup]; temporary {
+		if _, temporary := obj.GetLabels()[volsyncv1alpha1.CleanupLabel]; temporary {
 			return "it is a temporary copy a volsync mover made, deleted when its sync ends"
 		}
 		// A StatefulSet with a PVC retention policy owns its claims; they are still the data the
@@ -129,7 +110,7 @@ func SkipReason(obj *unstructured.Unstructured) string {
 // and takes out what the source cluster gave the object: identity and bookkeeping (uid,
 // resourceVersion, generation, creationTimestamp, deletion fields, managedFields, selfLink,
 // ownerReferences, finalizers), status, and the per-kind fields listed in the helpers below. It
-// then marks the object with MigratedFromLabel and MigratedByAnnotation, and, with
+// then marks the object with volsyncv1alpha1.MigratedFromLabel and volsyncv1alpha1.MigratedByAnnotation, and, with
 // StartApplications false, stops workloads. With a NamespaceMapping the object is put in its
 // destination namespace (see renameNamespaces). obj is not modified.
 //
@@ -193,14 +174,14 @@ func Prepare(obj *unstructured.Unstructured, opts Options) (*unstructured.Unstru
 		if l == nil {
 			l = map[string]string{}
 		}
-		l[MigratedFromLabel] = opts.SourceCluster
+		l[volsyncv1alpha1.MigratedFromLabel] = opts.SourceCluster
 		out.SetLabels(l)
 	}
 	markCopy(out, opts)
 	return out, nil
 }
 
-// markCopy marks obj as a static copy: what copied it (MigratedByAnnotation and its kind) and
+// markCopy marks obj as a static copy: what copied it (volsyncv1alpha1.MigratedByAnnotation and its kind) and
 // through which ClusterPair.
 func markCopy(obj *unstructured.Unstructured, opts Options) {
 	a := obj.GetAnnotations()
@@ -208,7 +189,7 @@ func markCopy(obj *unstructured.Unstructured, opts Options) {
 		a = map[string]string{}
 	}
 	for k, v := range map[string]string{
-		MigratedByAnnotation:                              opts.MigratedBy,
+		volsyncv1alpha1.MigratedByAnnotation:              opts.MigratedBy,
 		volsyncv1alpha1.MigratedByKindAnnotation:          opts.MigratedByKind,
 		volsyncv1alpha1.MigratedWithClusterPairAnnotation: opts.ClusterPair,
 	} {
@@ -374,8 +355,8 @@ func suspendCronJob(obj *unstructured.Unstructured) error {
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	if _, had := annotations[MigrationSuspendAnnotation]; !had || !suspended {
-		annotations[MigrationSuspendAnnotation] = strconv.FormatBool(suspended)
+	if _, had := annotations[volsyncv1alpha1.MigrationSuspendAnnotation]; !had || !suspended {
+		annotations[volsyncv1alpha1.MigrationSuspendAnnotation] = strconv.FormatBool(suspended)
 	}
 	obj.SetAnnotations(annotations)
 	return unstructured.SetNestedField(obj.Object, true, "spec", "suspend")
@@ -394,23 +375,23 @@ func Selector(selectors map[string]string) (labels.Selector, error) {
 // PurgeSelector selects, on the destination, the objects a Migration with these selectors copied
 // from sourceCluster into one destination namespace: the candidates for purgeDeletedResources.
 // renamedFrom is the source namespace when spec.namespaceMapping renamed it, "" when it kept its
-// name (see MigratedFromNamespaceLabel). Requiring the user's selectors as well means two
+// name (see volsyncv1alpha1.MigratedFromNamespaceLabel). Requiring the user's selectors as well means two
 // schedules that migrate different labels of one namespace never purge each other's objects.
 func PurgeSelector(sourceCluster, renamedFrom string, selectors map[string]string) (labels.Selector, error) {
 	set := labels.Set{}
 	for k, v := range selectors {
 		set[k] = v
 	}
-	set[MigratedFromLabel] = sourceCluster
+	set[volsyncv1alpha1.MigratedFromLabel] = sourceCluster
 	if renamedFrom != "" {
-		set[MigratedFromNamespaceLabel] = renamedFrom
+		set[volsyncv1alpha1.MigratedFromNamespaceLabel] = renamedFrom
 	}
 	s, err := labels.ValidatedSelectorFromSet(set)
 	if err != nil {
 		return nil, fmt.Errorf("spec.selectors: %w", err)
 	}
 	if renamedFrom == "" {
-		r, err := labels.NewRequirement(MigratedFromNamespaceLabel, selection.DoesNotExist, nil)
+		r, err := labels.NewRequirement(volsyncv1alpha1.MigratedFromNamespaceLabel, selection.DoesNotExist, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -243,7 +243,7 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			absent: [][]string{{"spec", "jobTemplate", "spec", "template", "spec", "nodeName"}},
 			want: map[string]any{
 				"spec.suspend": true, "spec.schedule": "0 * * * *",
-				"metadata.annotations." + MigrationSuspendAnnotation: "false",
+				"metadata.annotations." + volsyncv1alpha1.MigrationSuspendAnnotation: "false",
 			},
 		},
 		{
@@ -253,7 +253,7 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			}},
 			kind:   "CronJob",
 			opts:   Options{StartApplications: true},
-			absent: [][]string{{"metadata", "annotations", MigrationSuspendAnnotation}},
+			absent: [][]string{{"metadata", "annotations", volsyncv1alpha1.MigrationSuspendAnnotation}},
 			want:   map[string]any{"spec.suspend": false},
 		},
 		{
@@ -284,20 +284,20 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			kind: "ConfigMap",
 			opts: Options{SourceCluster: sourceID, MigratedBy: "ops/nightly"},
 			want: map[string]any{
-				"metadata.labels." + MigratedFromLabel:         sourceID,
-				"metadata.annotations." + MigratedByAnnotation: "ops/nightly",
+				"metadata.labels." + volsyncv1alpha1.MigratedFromLabel:         sourceID,
+				"metadata.annotations." + volsyncv1alpha1.MigratedByAnnotation: "ops/nightly",
 			},
 		},
 		{
 			name: "a copy of a copy is marked with its own source, not the first one",
 			obj: &corev1.ConfigMap{ObjectMeta: func() metav1.ObjectMeta {
 				m := sourceMeta("settings")
-				m.Labels[MigratedFromLabel] = "another-cluster"
+				m.Labels[volsyncv1alpha1.MigratedFromLabel] = "another-cluster"
 				return m
 			}()},
 			kind: "ConfigMap",
 			opts: Options{SourceCluster: sourceID},
-			want: map[string]any{"metadata.labels." + MigratedFromLabel: sourceID},
+			want: map[string]any{"metadata.labels." + volsyncv1alpha1.MigratedFromLabel: sourceID},
 		},
 		{
 			name: "an object of a mapped namespace goes to its destination namespace, labelled with the one it came from",
@@ -306,7 +306,7 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			opts: Options{SourceCluster: sourceID, NamespaceMapping: NamespaceMapping{"shop": "shop-dr"}},
 			want: map[string]any{
 				"metadata.namespace": "shop-dr", "metadata.name": "settings",
-				"metadata.labels." + MigratedFromNamespaceLabel: "shop", "metadata.labels." + MigratedFromLabel: sourceID,
+				"metadata.labels." + volsyncv1alpha1.MigratedFromNamespaceLabel: "shop", "metadata.labels." + volsyncv1alpha1.MigratedFromLabel: sourceID,
 			},
 		},
 		{
@@ -314,18 +314,18 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			obj:    &corev1.ConfigMap{ObjectMeta: sourceMeta("settings")},
 			kind:   "ConfigMap",
 			opts:   Options{NamespaceMapping: NamespaceMapping{"other": "other-dr"}},
-			absent: [][]string{{"metadata", "labels", MigratedFromNamespaceLabel}},
+			absent: [][]string{{"metadata", "labels", volsyncv1alpha1.MigratedFromNamespaceLabel}},
 			want:   map[string]any{"metadata.namespace": "shop"},
 		},
 		{
 			name: "a copy of a renamed copy, migrated under its own name, loses the earlier namespace label",
 			obj: &corev1.ConfigMap{ObjectMeta: func() metav1.ObjectMeta {
 				m := sourceMeta("settings")
-				m.Labels[MigratedFromNamespaceLabel] = "first-hop"
+				m.Labels[volsyncv1alpha1.MigratedFromNamespaceLabel] = "first-hop"
 				return m
 			}()},
 			kind:   "ConfigMap",
-			absent: [][]string{{"metadata", "labels", MigratedFromNamespaceLabel}},
+			absent: [][]string{{"metadata", "labels", volsyncv1alpha1.MigratedFromNamespaceLabel}},
 			want:   map[string]any{"metadata.namespace": "shop", "metadata.labels.app": "shop"},
 		},
 		{
@@ -337,7 +337,7 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			absent: [][]string{{"metadata", "namespace"}, {"metadata", "uid"}},
 			want: map[string]any{
 				"metadata.name": "shop-dr", "metadata.labels.kubernetes.io/metadata.name": "shop-dr",
-				"metadata.labels.team": "payments", "metadata.labels." + MigratedFromNamespaceLabel: "shop",
+				"metadata.labels.team": "payments", "metadata.labels." + volsyncv1alpha1.MigratedFromNamespaceLabel: "shop",
 			},
 		},
 		{
@@ -574,9 +574,9 @@ func TestPurgeSelector(t *testing.T) {
 		want        string
 	}{
 		{"a namespace that keeps its name purges this source's copies that no mapping renamed", "", map[string]string{"app": "shop"},
-			"app=shop," + MigratedFromLabel + "=" + sourceID + ",!" + MigratedFromNamespaceLabel},
+			"app=shop," + volsyncv1alpha1.MigratedFromLabel + "=" + sourceID + ",!" + volsyncv1alpha1.MigratedFromNamespaceLabel},
 		{"a renamed namespace purges only the copies renamed from it", "shop", nil,
-			MigratedFromLabel + "=" + sourceID + "," + MigratedFromNamespaceLabel + "=shop"},
+			volsyncv1alpha1.MigratedFromLabel + "=" + sourceID + "," + volsyncv1alpha1.MigratedFromNamespaceLabel + "=shop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

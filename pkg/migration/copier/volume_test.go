@@ -69,7 +69,7 @@ func TestPreparePersistentVolume(t *testing.T) {
 			if pv.UID != "" || pv.ResourceVersion != "" || len(pv.Finalizers) != 0 || pv.Status.Phase != "" {
 				t.Errorf("source identity or status kept: %+v", pv.ObjectMeta)
 			}
-			if pv.Spec.CSI == nil || pv.Spec.CSI.VolumeHandle != "h-1" || pv.Labels[MigratedFromLabel] != sourceID {
+			if pv.Spec.CSI == nil || pv.Spec.CSI.VolumeHandle != "h-1" || pv.Labels[volsyncv1alpha1.MigratedFromLabel] != sourceID {
 				t.Errorf("volume source %+v, labels %v", pv.Spec.PersistentVolumeSource, pv.Labels)
 			}
 		})
@@ -96,9 +96,9 @@ func TestPrepareMarksAStaticCopyAndNeverCarriesActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"team":                                   "payments",
-		MigratedByAnnotation:                     "ops/nightly",
-		volsyncv1alpha1.MigratedByKindAnnotation: "MigrationSchedule",
+		"team":                                            "payments",
+		volsyncv1alpha1.MigratedByAnnotation:              "ops/nightly",
+		volsyncv1alpha1.MigratedByKindAnnotation:          "MigrationSchedule",
 		volsyncv1alpha1.MigratedWithClusterPairAnnotation: "dr",
 	}
 	got := out.GetAnnotations()

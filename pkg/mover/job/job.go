@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -94,8 +96,8 @@ type Spec struct {
 // Labels every mover Job and pod carries, besides the user's.
 func Labels(owner client.Object) map[string]string {
 	return map[string]string{
-		mover.LabelCreatedBy: mover.CreatedByValue,
-		mover.LabelCleanup:   string(owner.GetUID()),
+		volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue,
+		volsyncv1alpha1.CleanupLabel:   string(owner.GetUID()),
 	}
 }
 
@@ -264,6 +266,9 @@ func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, error) {
 	err := c.Get(ctx, client.ObjectKey{Namespace: s.Owner.GetNamespace(), Name: s.Name}, &job)
 	if apierrors.IsNotFound(err) {
 		want := Build(s)
+		if err := requireSecrets(ctx, c, want); err != nil {
+			return nil, err
+		}
 		if err := controllerutil.SetControllerReference(s.Owner, want, c.Scheme()); err != nil {
 			return nil, err
 		}
@@ -315,6 +320,57 @@ func finished(job *batchv1.Job) (succeeded bool, done bool) {
 	return false, false
 }
 
+// secretsOf names the Secrets a pod reads (envFrom, env, volumes), each with whether the pod
+// needs it: false when every reference to it is optional.
+func secretsOf(pod *corev1.PodSpec) map[string]bool {
+	names := map[string]bool{}
+	add := func(name string, optional *bool) {
+		names[name] = names[name] || !ptr.Deref(optional, false)
+	}
+	for _, ct := range pod.Containers {
+		for _, ef := range ct.EnvFrom {
+			if ef.SecretRef != nil {
+				add(ef.SecretRef.Name, ef.SecretRef.Optional)
+			}
+		}
+		for _, e := range ct.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				add(e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Optional)
+			}
+		}
+	}
+	for _, v := range pod.Volumes {
+		if v.Secret != nil {
+			add(v.Secret.SecretName, v.Secret.Optional)
+		}
+	}
+	return names
+}
+
+// requireSecrets checks, before the Job is created, that every Secret it needs exists. A pod whose
+// Secret is missing never starts, and a Job has no deadline: without this the sync would wait in
+// silence. The user is told which Secret to create, and the next pass after it appears goes on.
+func requireSecrets(ctx context.Context, c client.Client, job *batchv1.Job) error {
+	names := secretsOf(&job.Spec.Template.Spec)
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if !names[name] {
+			continue
+		}
+		// Metadata is enough to know it exists, and never brings the values into volsyncd.
+		secret := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}}
+		err := c.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, secret)
+		if apierrors.IsNotFound(err) {
+			missing := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: job.Namespace}}
+			return mover.Transient(mover.ReasonSecretNotFound, missing,
+				"Secret %q, which the mover needs, does not exist in namespace %q; create it and the sync goes on", name, job.Namespace)
+		}
+		if err != nil {
+			return fmt.Errorf("reading Secret %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 func outcome(ctx context.Context, c client.Client, job *batchv1.Job, succeeded bool, failFast []FailFast) (*Outcome, error) {
 	var pods corev1.PodList
 	if err := c.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{jobNameLabel: job.Name}); err != nil {
@@ -329,26 +385,7 @@ func outcome(ctx context.Context, c client.Client, job *batchv1.Job, succeeded b
 		// mask (the log tail the kubelet falls back to, an older mover image). Status and Events
 		// are made from what remains. A Secret that cannot be read is left to the mover.
 		masker := entrypoint.NewMasker()
-		names := map[string]bool{}
-		pod := &job.Spec.Template.Spec
-		for _, ct := range pod.Containers {
-			for _, ef := range ct.EnvFrom {
-				if ef.SecretRef != nil {
-					names[ef.SecretRef.Name] = true
-				}
-			}
-			for _, e := range ct.Env {
-				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-					names[e.ValueFrom.SecretKeyRef.Name] = true
-				}
-			}
-		}
-		for _, v := range pod.Volumes {
-			if v.Secret != nil {
-				names[v.Secret.SecretName] = true
-			}
-		}
-		for name := range names {
+		for name := range secretsOf(&job.Spec.Template.Spec) {
 			var secret corev1.Secret
 			if err := c.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, &secret); err != nil {
 				continue
@@ -475,7 +512,7 @@ func EnsureServiceAccount(ctx context.Context, c client.Client, owner client.Obj
 		return err
 	}
 	sa = corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: map[string]string{mover.LabelCreatedBy: mover.CreatedByValue}},
+		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}},
 		AutomountServiceAccountToken: ptr.To(false),
 	}
 	if err := controllerutil.SetControllerReference(owner, &sa, c.Scheme()); err != nil {

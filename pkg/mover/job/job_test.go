@@ -99,7 +99,7 @@ func TestBuild(t *testing.T) {
 				pod.Spec.Affinity == nil || pod.Spec.ServiceAccountName != "sa" {
 				t.Errorf("pod %+v", pod)
 			}
-			if pod.Labels[mover.LabelCleanup] != "uid-1" {
+			if pod.Labels[volsyncv1alpha1.CleanupLabel] != "uid-1" {
 				t.Errorf("pod labels %v lack the cleanup label", pod.Labels)
 			}
 		}},

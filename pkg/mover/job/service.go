@@ -37,7 +37,7 @@ func EnsureService(ctx context.Context, c client.Client, owner client.Object, s 
 		if svc.Labels == nil {
 			svc.Labels = map[string]string{}
 		}
-		svc.Labels[mover.LabelCreatedBy] = mover.CreatedByValue
+		svc.Labels[volsyncv1alpha1.CreatedByLabel] = volsyncv1alpha1.CreatedByValue
 		if len(s.Annotations) > 0 {
 			if svc.Annotations == nil {
 				svc.Annotations = map[string]string{}
@@ -99,7 +99,7 @@ func EnsureSecret(ctx context.Context, c client.Client, owner client.Object, nam
 		return nil, err
 	}
 	s = corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: map[string]string{mover.LabelCreatedBy: mover.CreatedByValue}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}

@@ -123,7 +123,7 @@ func ensureCache(ctx context.Context, c client.Client, owner client.Object, name
 	if len(modes) == 0 {
 		modes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
 	}
-	labels := map[string]string{mover.LabelCreatedBy: mover.CreatedByValue}
+	labels := map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}
 	if temporary {
 		labels = volume.TemporaryLabels(owner)
 	}

@@ -12,25 +12,19 @@ import (
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
 
-// Copy-trigger annotations on the source PVC (seed 001). The user sets the first two; volsync
-// writes the others.
 const (
-	AnnotationUseCopyTrigger         = "volsync.backube/use-copy-trigger"
-	AnnotationCopyTrigger            = "volsync.backube/copy-trigger"
-	AnnotationLatestCopyStatus       = "volsync.backube/latest-copy-status"
-	AnnotationLatestCopyTrigger      = "volsync.backube/latest-copy-trigger"
-	AnnotationLatestCopyWaitingSince = "volsync.backube/latest-copy-trigger-waiting-since"
-	CopyStatusWaitingForTrigger      = "WaitingForTrigger"
-	CopyStatusInProgress             = "InProgress"
-	CopyStatusCompleted              = "Completed"
 	// CopyTriggerTimeout is how long volsync waits for a copy trigger before it warns. It keeps
 	// waiting after the warning.
 	CopyTriggerTimeout = 10 * time.Minute
+	// CopyTriggerPoll is how often a source waiting for its copy trigger reads the PVC again.
+	// volsyncd does not watch users' PVCs (cachepolicy): a watch on every PVC in the cluster
+	// would cost memory in proportion to the cluster, for the few sources that wait.
+	CopyTriggerPoll = 5 * time.Second
 )
 
 // UsesCopyTrigger says whether pvc asks volsync to wait for a copy trigger.
 func UsesCopyTrigger(pvc *corev1.PersistentVolumeClaim) bool {
-	_, ok := pvc.Annotations[AnnotationUseCopyTrigger]
+	_, ok := pvc.Annotations[volsyncv1alpha1.UseCopyTriggerAnnotation]
 	return ok
 }
 
@@ -43,35 +37,36 @@ func (s *Source) copyTriggerAllows(ctx context.Context, src *corev1.PersistentVo
 	}
 	now := s.now()
 	ann := src.Annotations
-	if ann[AnnotationLatestCopyStatus] != CopyStatusWaitingForTrigger && ann[AnnotationLatestCopyStatus] != CopyStatusInProgress {
+	if ann[volsyncv1alpha1.LatestCopyStatusAnnotation] != volsyncv1alpha1.CopyStatusWaitingForTrigger && ann[volsyncv1alpha1.LatestCopyStatusAnnotation] != volsyncv1alpha1.CopyStatusInProgress {
 		// A new sync: start waiting for a trigger, from now.
-		return false, CopyTriggerTimeout, s.annotate(ctx, src, map[string]string{
-			AnnotationLatestCopyStatus:       CopyStatusWaitingForTrigger,
-			AnnotationLatestCopyWaitingSince: now.UTC().Format(time.RFC3339),
+		return false, CopyTriggerPoll, s.annotate(ctx, src, map[string]string{
+			volsyncv1alpha1.LatestCopyStatusAnnotation:              volsyncv1alpha1.CopyStatusWaitingForTrigger,
+			volsyncv1alpha1.LatestCopyTriggerWaitingSinceAnnotation: now.UTC().Format(time.RFC3339),
 		})
 	}
-	trigger := ann[AnnotationCopyTrigger]
-	if trigger != "" && trigger != ann[AnnotationLatestCopyTrigger] {
-		if ann[AnnotationLatestCopyStatus] != CopyStatusInProgress {
-			if err := s.annotate(ctx, src, map[string]string{AnnotationLatestCopyStatus: CopyStatusInProgress}); err != nil {
+	trigger := ann[volsyncv1alpha1.CopyTriggerAnnotation]
+	if trigger != "" && trigger != ann[volsyncv1alpha1.LatestCopyTriggerAnnotation] {
+		if ann[volsyncv1alpha1.LatestCopyStatusAnnotation] != volsyncv1alpha1.CopyStatusInProgress {
+			if err := s.annotate(ctx, src, map[string]string{volsyncv1alpha1.LatestCopyStatusAnnotation: volsyncv1alpha1.CopyStatusInProgress}); err != nil {
 				return false, 0, err
 			}
 		}
 		return true, 0, nil
 	}
-	since, err := time.Parse(time.RFC3339, ann[AnnotationLatestCopyWaitingSince])
+	since, err := time.Parse(time.RFC3339, ann[volsyncv1alpha1.LatestCopyTriggerWaitingSinceAnnotation])
 	if err != nil {
 		since = now
-		if err := s.annotate(ctx, src, map[string]string{AnnotationLatestCopyWaitingSince: now.UTC().Format(time.RFC3339)}); err != nil {
+		if err := s.annotate(ctx, src, map[string]string{volsyncv1alpha1.LatestCopyTriggerWaitingSinceAnnotation: now.UTC().Format(time.RFC3339)}); err != nil {
 			return false, 0, err
 		}
 	}
 	waited := now.Sub(since)
 	if waited < CopyTriggerTimeout {
-		return false, CopyTriggerTimeout - waited, nil
+		return false, min(CopyTriggerPoll, CopyTriggerTimeout-waited), nil
 	}
+	// Whole minutes, so that the status changes once a minute rather than at every poll.
 	msg := fmt.Sprintf("waited %s for a new value of the %s annotation on PVC %s (the last one used was %q); the sync goes on waiting",
-		waited.Truncate(time.Second), AnnotationCopyTrigger, src.Name, ann[AnnotationLatestCopyTrigger])
+		waited.Truncate(time.Minute), volsyncv1alpha1.CopyTriggerAnnotation, src.Name, ann[volsyncv1alpha1.LatestCopyTriggerAnnotation])
 	st := &s.Owner.Status.ReplicationStatus
 	if st.LatestMoverStatus == nil || st.LatestMoverStatus.Logs != msg {
 		if st.LatestMoverStatus == nil || st.LatestMoverStatus.Logs == "" || !isCopyTriggerMessage(st.LatestMoverStatus.Logs) {
@@ -79,22 +74,21 @@ func (s *Source) copyTriggerAllows(ctx context.Context, src *corev1.PersistentVo
 		}
 		st.LatestMoverStatus = &volsyncv1alpha1.MoverStatus{Result: volsyncv1alpha1.MoverResultFailed, Logs: msg}
 	}
-	// Look again each minute so the message shows how long the wait has been.
-	return false, time.Minute, nil
+	return false, CopyTriggerPoll, nil
 }
 
 func isCopyTriggerMessage(s string) bool {
-	return strings.HasPrefix(s, "waited ") && strings.Contains(s, AnnotationCopyTrigger)
+	return strings.HasPrefix(s, "waited ") && strings.Contains(s, volsyncv1alpha1.CopyTriggerAnnotation)
 }
 
 // copyDone finishes the handshake once the copy exists: Completed, and the trigger it used.
 func (s *Source) copyDone(ctx context.Context, src *corev1.PersistentVolumeClaim) error {
-	if !UsesCopyTrigger(src) || src.Annotations[AnnotationLatestCopyStatus] == CopyStatusCompleted {
+	if !UsesCopyTrigger(src) || src.Annotations[volsyncv1alpha1.LatestCopyStatusAnnotation] == volsyncv1alpha1.CopyStatusCompleted {
 		return nil
 	}
 	return s.annotate(ctx, src, map[string]string{
-		AnnotationLatestCopyStatus:  CopyStatusCompleted,
-		AnnotationLatestCopyTrigger: src.Annotations[AnnotationCopyTrigger],
+		volsyncv1alpha1.LatestCopyStatusAnnotation:  volsyncv1alpha1.CopyStatusCompleted,
+		volsyncv1alpha1.LatestCopyTriggerAnnotation: src.Annotations[volsyncv1alpha1.CopyTriggerAnnotation],
 	})
 }
 

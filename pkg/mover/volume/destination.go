@@ -31,9 +31,6 @@ func SnapshotName(owner string, start time.Time) string {
 	return mover.ObjectName("dst", owner) + "-" + start.UTC().Format("20060102150405")
 }
 
-// LabelImageOf marks the VolumeSnapshots a destination published, with its UID.
-const LabelImageOf = "volsync.backube/image-of"
-
 // Destination makes the volume a destination mover writes and publishes its images.
 type Destination struct {
 	Client   client.Client
@@ -93,7 +90,7 @@ func (d *Destination) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, e
 	if len(accessModes) == 0 {
 		accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
 	}
-	labels := map[string]string{mover.LabelCreatedBy: mover.CreatedByValue}
+	labels := map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}
 	if d.Options.CleanupTempPVC && Method(d.Options.CopyMethod) == volsyncv1alpha1.CopyMethodSnapshot {
 		labels = TemporaryLabels(d.Owner)
 	}
@@ -134,7 +131,7 @@ func (d *Destination) Image(ctx context.Context, pvc *corev1.PersistentVolumeCla
 		// The sync before this one started in the same second (status times are whole seconds).
 		name += "-1"
 	}
-	labels := map[string]string{mover.LabelCreatedBy: mover.CreatedByValue, LabelImageOf: string(d.Owner.UID)}
+	labels := map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue, volsyncv1alpha1.ImageOfLabel: string(d.Owner.UID)}
 	snap, retry, err := ensureSnapshot(ctx, d.Client, d.Owner, name, pvc.Name, d.Options.VolumeSnapshotClassName, labels, d.now(), d.warn)
 	if err != nil || snap == nil {
 		return nil, retry, err

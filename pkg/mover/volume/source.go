@@ -27,9 +27,9 @@ const (
 	ReasonCopyTriggerTimeout   = "CopyTriggerTimeoutError"
 	ReasonSourcePVCNotFound    = "SourcePVCNotFound"
 	ReasonDestinationPVCAbsent = "DestinationPVCNotFound"
-	// missingPVCRetry is how often a missing user-named PVC is looked for when no watch would
-	// tell.
-	missingPVCRetry = time.Minute
+	// missingPVCRetry is how often a missing user-named PVC is looked for. volsyncd does not
+	// watch users' PVCs (cachepolicy), so nothing else would tell when it appears.
+	missingPVCRetry = 10 * time.Second
 )
 
 // Source makes the volume a source mover reads.
@@ -78,8 +78,7 @@ func (s *Source) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, time.D
 	var src corev1.PersistentVolumeClaim
 	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Owner.Namespace, Name: s.Owner.Spec.SourcePVC}, &src); err != nil {
 		if apierrors.IsNotFound(err) {
-			// Waiting, not failing: the PVC may be on its way, and its creation brings the
-			// ReplicationSource back (the controller watches PVCs by spec.sourcePVC).
+			// Waiting, not failing: the PVC may be on its way.
 			s.warn(ReasonSourcePVCNotFound, fmt.Sprintf("source PVC %q not found in namespace %q; waiting for it", s.Owner.Spec.SourcePVC, s.Owner.Namespace))
 			return nil, missingPVCRetry, nil
 		}
@@ -265,13 +264,13 @@ func ensureSnapshot(ctx context.Context, c client.Client, owner client.Object, n
 
 // TemporaryLabels mark an object to be deleted when the owner's sync is cleaned up.
 func TemporaryLabels(owner client.Object) map[string]string {
-	return map[string]string{mover.LabelCreatedBy: mover.CreatedByValue, mover.LabelCleanup: string(owner.GetUID())}
+	return map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue, volsyncv1alpha1.CleanupLabel: string(owner.GetUID())}
 }
 
 // DeleteTemporaries deletes the PVCs and VolumeSnapshots labelled as owner's temporaries. It
 // returns once the deletes are issued; a PVC still in use goes when its pod does.
 func DeleteTemporaries(ctx context.Context, c client.Client, owner client.Object) error {
-	sel := client.MatchingLabels{mover.LabelCleanup: string(owner.GetUID())}
+	sel := client.MatchingLabels{volsyncv1alpha1.CleanupLabel: string(owner.GetUID())}
 	ns := client.InNamespace(owner.GetNamespace())
 	var snaps snapv1.VolumeSnapshotList
 	if err := c.List(ctx, &snaps, ns, sel); err != nil {
@@ -298,7 +297,7 @@ func deleteUnlessKept(ctx context.Context, c client.Client, obj client.Object) e
 	if obj.GetDeletionTimestamp() != nil {
 		return nil
 	}
-	if _, keep := obj.GetLabels()[mover.LabelDoNotDelete]; keep {
+	if _, keep := obj.GetLabels()[volsyncv1alpha1.DoNotDeleteLabel]; keep {
 		return nil
 	}
 	if err := c.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {

@@ -38,7 +38,7 @@ func TestCopyTriggersAreUsedOnlyWhenThePVCAsks(t *testing.T) {
 	if UsesCopyTrigger(&corev1.PersistentVolumeClaim{}) {
 		t.Error("a PVC without annotations uses copy triggers")
 	}
-	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationUseCopyTrigger: ""}}}
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{volsyncv1alpha1.UseCopyTriggerAnnotation: ""}}}
 	if !UsesCopyTrigger(pvc) {
 		t.Error("an empty use-copy-trigger annotation is ignored; seed 001 says any value counts")
 	}

@@ -51,4 +51,60 @@ const (
 	// Never copied by a migration.
 	RecoveryPointAnnotation          = "volsync.backube/recovery-point"
 	RecoveryPointMigrationAnnotation = "volsync.backube/recovery-point-migration"
+
+	// CreatedByLabel, with the value CreatedByValue, is on every object volsync creates. volsyncd
+	// caches Secrets, PVCs, Services, VolumeSnapshots, Jobs and pods only when they carry it.
+	CreatedByLabel = "app.kubernetes.io/created-by"
+	CreatedByValue = "volsync"
+	// CleanupLabel marks a temporary object with the UID of the ReplicationSource or
+	// ReplicationDestination that made it; cleanup deletes what carries its owner's UID.
+	CleanupLabel = "volsync.backube/cleanup"
+	// DoNotDeleteLabel on a VolumeSnapshot keeps volsync from deleting it, even once replaced.
+	DoNotDeleteLabel = "volsync.backube/do-not-delete"
+	// PrivilegedMoversAnnotation, "true" on a namespace, lets movers there run as root with the
+	// capabilities rsync needs to keep ownership.
+	PrivilegedMoversAnnotation = "volsync.backube/privileged-movers"
+	// ImageOfLabel marks the VolumeSnapshots a destination published, with its UID.
+	ImageOfLabel = "volsync.backube/image-of"
+
+	// The copy-trigger handshake on a source PVC (seed 001). The user sets UseCopyTriggerAnnotation
+	// and, when the volume is ready to copy, a new value of CopyTriggerAnnotation; volsync writes
+	// the latest-copy ones.
+	UseCopyTriggerAnnotation                = "volsync.backube/use-copy-trigger"
+	CopyTriggerAnnotation                   = "volsync.backube/copy-trigger"
+	LatestCopyStatusAnnotation              = "volsync.backube/latest-copy-status"
+	LatestCopyTriggerAnnotation             = "volsync.backube/latest-copy-trigger"
+	LatestCopyTriggerWaitingSinceAnnotation = "volsync.backube/latest-copy-trigger-waiting-since"
+	// The values of LatestCopyStatusAnnotation.
+	CopyStatusWaitingForTrigger = "WaitingForTrigger"
+	CopyStatusInProgress        = "InProgress"
+	CopyStatusCompleted         = "Completed"
+
+	// MigratedFromLabel marks every object a Migration applied with the source cluster's identity.
+	// purgeDeletedResources deletes only objects that carry it with this source's value, so it can
+	// never touch what people or other sources put on the destination.
+	MigratedFromLabel = "volsync.backube/migrated-from"
+	// MigratedFromNamespaceLabel marks a copy that spec.namespaceMapping put in another namespace
+	// with the namespace it was copied from. The purge of a renamed namespace requires it, and the
+	// purge of a namespace that keeps its name requires its absence, so two migrations that write
+	// into one destination namespace from different source namespaces never purge each other's
+	// copies.
+	MigratedFromNamespaceLabel = "volsync.backube/migrated-from-namespace"
+	// MigratedByAnnotation names what copied the object: "<namespace>/<MigrationSchedule>" for a
+	// scheduled run, "<namespace>/<Migration>" otherwise. It stays the same from one scheduled run to
+	// the next, so an unchanged object is not rewritten by every run.
+	MigratedByAnnotation = "volsync.backube/migrated-by"
+	// MigrationAnnotation marks the replication objects and key Secrets a Migration made, with
+	// the Migration's namespace/name.
+	MigrationAnnotation = "volsync.backube/migration"
+	// MigrationUIDAnnotation is, beside MigrationAnnotation, the UID of that Migration: a
+	// ReplicationSource left by an earlier Migration of the same name is not this run's.
+	// MigrationUIDLabel carries the same UID as a label on everything the volume path makes on
+	// the source cluster, so the cleanup finds it by selector, even what a pass made just before a
+	// crash and never recorded.
+	MigrationUIDAnnotation = "volsync.backube/migration-uid"
+	MigrationUIDLabel      = MigrationUIDAnnotation
+	// ScheduledTimeAnnotation is the scheduled time, RFC 3339 in UTC, a Migration was created for.
+	// It lets a restarted controller put a Migration it finds back into the history it belongs to.
+	ScheduledTimeAnnotation = "volsync.backube/scheduled-time"
 )
