@@ -10,6 +10,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/populator"
 	"github.com/volsync/volsync/pkg/replication"
 	"github.com/volsync/volsync/pkg/schedulepolicy"
 )
@@ -46,6 +47,9 @@ var controllers = []func(ctrl.Manager, Options) error{
 	},
 	func(mgr ctrl.Manager, _ Options) error {
 		return (&replication.DestinationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
+	},
+	func(mgr ctrl.Manager, _ Options) error {
+		return (&populator.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
 	},
 	func(_ ctrl.Manager, o Options) error {
 		mover.Register(&rsync.Builder{Image: o.MoverImage})
