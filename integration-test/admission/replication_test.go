@@ -13,7 +13,7 @@ const (
 	oneMoverPhrase    = "exactly one mover of rsync, rsyncTLS, rclone, restic, external must be set"
 	cronPhrase        = "schedule must be a cron expression of 5 fields (6 with seconds)"
 	cronZonePhrase    = "the zone after CRON_TZ= must be an IANA name such as Europe/Berlin"
-	oneTriggerPhrase  = "trigger takes at most one of schedule, manual, schedulePolicyName"
+	oneTriggerPhrase  = "trigger takes schedule or schedulePolicyName, not both"
 	requiredPhrase    = "Required value"
 	unsupportedPhrase = "Unsupported value"
 	immutablePhrase   = "spec is immutable"
@@ -70,9 +70,6 @@ var replicationSourceRefusals = []refusal{
 	{name: "an empty schedule is refused", kind: "ReplicationSource",
 		body: cronSource(""),
 		want: []cause{{"spec.trigger.schedule", cronPhrase}}},
-	{name: "a trigger with both schedule and manual is refused", kind: "ReplicationSource",
-		body: `spec: {sourcePVC: data, restic: {repository: restic-config}, trigger: {schedule: "@hourly", manual: now}}`,
-		want: []cause{{"spec.trigger", oneTriggerPhrase}}},
 	{name: "a trigger with both schedule and schedulePolicyName is refused", kind: "ReplicationSource",
 		body: `spec: {sourcePVC: data, restic: {repository: restic-config}, trigger: {schedule: "@hourly", schedulePolicyName: testpolicy}}`,
 		want: []cause{{"spec.trigger", oneTriggerPhrase}}},
@@ -100,9 +97,21 @@ var replicationSourceRefusals = []refusal{
 	{name: "a seed's name with capitals (mySource) is refused by the naming rules", kind: "ReplicationSource",
 		body: `{metadata: {name: mySource}, spec: {sourcePVC: data, rsync: {address: my.host.com}}}`,
 		want: []cause{{"metadata.name", "lowercase RFC 1123 subdomain"}}},
+	{name: "restic retain.last of words is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config, retain: {last: five}}}`,
+		want: []cause{{"spec.restic.retain.last", "last must be a whole number of snapshots"}}},
+	{name: "a negative restic retain.last is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config, retain: {last: -1}}}`,
+		want: []cause{{"spec.restic.retain.last", "last must be a whole number of snapshots"}}},
 }
 
 var replicationSourceAcceptances = []acceptance{
+	{name: "restic retain.last as VolSync's string is accepted", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config, retain: {last: "5", daily: 7}}}`},
+	{name: "restic retain.last as a number is accepted", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config, retain: {last: 5}}}`},
+	{name: "a trigger with schedule and manual together is accepted, as VolSync does (manual wins)", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config}, trigger: {schedule: "@hourly", manual: now}}`},
 	{name: "a cron of '*/6 * * * *' is accepted", kind: "ReplicationSource", body: cronSource("*/6 * * * *")},
 	{name: "a descriptor of @hourly is accepted", kind: "ReplicationSource", body: cronSource("@hourly")},
 	{name: "a cron of 'CRON_TZ=Europe/Berlin 0 3 * * *' is accepted", kind: "ReplicationSource",
@@ -154,15 +163,14 @@ var replicationDestinationRefusals = []refusal{
 	{name: "a destination cron of 'garbage 0 3 * * *' is refused", kind: "ReplicationDestination",
 		body: `spec: {rclone: {rcloneConfig: rclone-secret}, trigger: {schedule: "garbage 0 3 * * *"}}`,
 		want: []cause{{"spec.trigger.schedule", cronPhrase}}},
-	{name: "a destination trigger with both manual and schedulePolicyName is refused", kind: "ReplicationDestination",
-		body: `spec: {rclone: {rcloneConfig: rclone-secret}, trigger: {manual: once, schedulePolicyName: testpolicy}}`,
-		want: []cause{{"spec.trigger", oneTriggerPhrase}}},
 	{name: "an rsync destination port of 0 is refused", kind: "ReplicationDestination",
 		body: `spec: {rsync: {capacity: 1Gi, port: 0}}`,
 		want: []cause{{"spec.rsync.port", atLeastOne}}},
 }
 
 var replicationDestinationAcceptances = []acceptance{
+	{name: "a destination trigger with manual beside schedulePolicyName is accepted (manual wins)", kind: "ReplicationDestination",
+		body: `spec: {rclone: {rcloneConfig: rclone-secret}, trigger: {manual: once, schedulePolicyName: testpolicy}}`},
 	{name: "a destination copyMethod of None is accepted", kind: "ReplicationDestination",
 		body: `spec: {restic: {repository: restic-config, destinationPVC: datavol, copyMethod: None}}`},
 	{name: "a destination copyMethod of Direct is accepted", kind: "ReplicationDestination",

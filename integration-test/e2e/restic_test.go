@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -37,7 +38,7 @@ func TestResticBackupsRestoreLatestAndPrevious(t *testing.T) {
 				},
 				Repository: "repository",
 				// The default keeps only the last snapshot; the previous one is restored below.
-				Retain: &volsyncv1alpha1.ResticRetainPolicy{Last: ptr.To[int32](5)},
+				Retain: &volsyncv1alpha1.ResticRetainPolicy{Last: ptr.To(intstr.FromInt32(5))},
 			},
 		},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
 	"github.com/volsync/volsync/pkg/mover/volume"
+	"github.com/volsync/volsync/pkg/replication"
 	"github.com/volsync/volsync/pkg/schedule"
 )
 
@@ -156,6 +157,16 @@ func TestADestinationListensPublishesItsAddressAndKeyAndHandsOverLatestImage(t *
 	if keep.DeletionTimestamp != nil {
 		t.Fatal("a snapshot labelled do-not-delete was deleted")
 	}
+	// It is the user's now: no owner reference, so garbage collection does not take it with the
+	// ReplicationDestination either (VolSync's behaviour).
+	eventually(t, wait, func() error {
+		get(t, &keep)
+		if len(keep.OwnerReferences) != 0 {
+			return fmt.Errorf("owner references %+v remain", keep.OwnerReferences)
+		}
+		return nil
+	})
+	waitEvent(t, ns, rd.Name, replication.ReasonSnapshotKept)
 }
 
 func TestADirectDestinationPublishesItsPVC(t *testing.T) {

@@ -83,7 +83,17 @@ func TestACronScheduleSyncsAtItsTimesAndRequeuesForTheNext(t *testing.T) {
 	rs := tlsSource(ns, "cron", "data", &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/10 * * * *")})
 	create(t, rs)
 
+	// As in VolSync, a new object on a schedule syncs at once, then at the schedule's times.
 	get(t, rs)
+	created := waitJob(t, ns, tlsSourceJob(rs.Name), "")
+	finishJob(t, created, 0, summary("Successful", 1, 1, "synced"), "")
+	eventually(t, wait, func() error {
+		get(t, rs)
+		if got := rs.Status.LastTriggers[schedule.TypeSchedule]; got.IsZero() || got.Sub(rs.CreationTimestamp.Time).Abs() > time.Second || rs.Status.LastSyncTime == nil {
+			return fmt.Errorf("lastTriggers[Schedule] %v, want the creation %s", got, rs.CreationTimestamp)
+		}
+		return nil
+	})
 	first := rs.CreationTimestamp.Time.Truncate(10 * time.Minute).Add(10 * time.Minute)
 	eventually(t, wait, func() error {
 		get(t, rs)
@@ -100,7 +110,7 @@ func TestACronScheduleSyncsAtItsTimesAndRequeuesForTheNext(t *testing.T) {
 
 	fakeClock.SetTime(first)
 	poke(t, rs)
-	job := waitJob(t, ns, tlsSourceJob(rs.Name), "")
+	job := waitJob(t, ns, tlsSourceJob(rs.Name), string(created.UID))
 	eventually(t, wait, func() error {
 		get(t, rs)
 		if got := rs.Status.LastTriggers[schedule.TypeSchedule]; !got.Time.Equal(first) {

@@ -25,6 +25,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/volume"
 	"github.com/volsync/volsync/pkg/replication/statemachine"
 	"github.com/volsync/volsync/pkg/schedule"
 )
@@ -42,6 +43,9 @@ var policyChanged = builder.WithPredicates(predicate.GenerationChangedPredicate{
 
 // ReasonMoverNotFound is the Event reason when the catalog cannot pick a mover.
 const ReasonMoverNotFound = "MoverNotFound"
+
+// ReasonSnapshotKept is the Event of a do-not-delete snapshot handed over to its user.
+const ReasonSnapshotKept = "SnapshotKept"
 
 // base is what both reconcilers share.
 type base struct {
@@ -78,6 +82,15 @@ func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ct
 		statemachine.ShowError(t.status, prev, t.obj.GetNamespace(), t.paused, err, now, func(reason, msg string, related client.Object) {
 			b.event(t.obj, related, corev1.EventTypeWarning, reason, msg)
 		})
+		return ctrl.Result{}, err
+	}
+	released, err := volume.ReleaseKept(ctx, b.client, t.obj)
+	for _, name := range released {
+		b.event(t.obj, nil, corev1.EventTypeNormal, ReasonSnapshotKept, fmt.Sprintf(
+			"VolumeSnapshot %s is labelled %s: it no longer belongs to this %s, and volsync never deletes it",
+			name, volsyncv1alpha1.DoNotDeleteLabel, t.kind))
+	}
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	m, err := t.build(privileged)

@@ -181,6 +181,16 @@ func (c *CronTrigger) Due(h History, now time.Time) []Decision {
 	}
 	s, n, ok := c.window(lo, now)
 	if !ok {
+		if h.Last[TypeSchedule].IsZero() {
+			// VolSync's rule, which automation waits on: an object on a cron schedule syncs once
+			// as soon as it exists, then at the schedule's times. Without it, "0 0 1 1 *" created
+			// in December would have no copy until January.
+			at := startOf(h, now)
+			if at.After(now) {
+				at = now.Truncate(time.Second) // the API server's clock ahead of ours
+			}
+			return []Decision{decide(TypeSchedule, at, 1, c.StartingDeadline, now)}
+		}
 		return nil
 	}
 	return []Decision{decide(TypeSchedule, s, n, c.StartingDeadline, now)}

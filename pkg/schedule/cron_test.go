@@ -118,8 +118,15 @@ func TestCronDue(t *testing.T) {
 		{"a leap-day cron over twelve years finds the newest run and counts the rest", "0 0 29 2 *", 0,
 			History{Start: utc(t, "2012-01-01T00:00:00Z")},
 			"2024-03-01T00:00:00Z", []Decision{{TypeSchedule, utc(t, "2024-02-29T00:00:00Z"), true, 3}}},
-		{"a cron that never matches is never due", "0 0 30 2 *", 0,
-			History{Start: utc(t, "2012-01-01T00:00:00Z")}, "2024-03-01T00:00:00Z", nil},
+		{"a new cron with no time since Start syncs once at creation, as VolSync does", "0 0 1 1 *", 0,
+			History{Start: utc(t, "2024-12-02T10:00:00Z")}, "2024-12-02T10:00:03Z",
+			[]Decision{{TypeSchedule, utc(t, "2024-12-02T10:00:00Z"), true, 0}}},
+		{"the creation sync past its deadline is skipped and counted", "0 0 1 1 *", time.Minute,
+			History{Start: utc(t, "2024-12-02T10:00:00Z")}, "2024-12-02T10:05:00Z",
+			[]Decision{{TypeSchedule, utc(t, "2024-12-02T10:00:00Z"), false, 1}}},
+		{"a cron that never matches syncs at creation only", "0 0 30 2 *", 0,
+			History{Start: utc(t, "2012-01-01T00:00:00Z"), Last: map[Type]time.Time{TypeSchedule: utc(t, "2012-01-01T00:00:00Z")}},
+			"2024-03-01T00:00:00Z", nil},
 		{"missed counts stop at MissedCountLimit", "* * * * * *", 0,
 			History{Start: utc(t, "2024-05-01T00:00:00Z"), Last: map[Type]time.Time{TypeSchedule: utc(t, "2024-05-01T00:00:00Z")}},
 			"2024-05-03T00:00:00Z", []Decision{{TypeSchedule, utc(t, "2024-05-03T00:00:00Z"), true, MissedCountLimit}}},
@@ -129,8 +136,12 @@ func TestCronDue(t *testing.T) {
 		{"@every catches up once from the last run", "@every 90m", 0,
 			History{Start: utc(t, "2024-05-01T10:00:00Z"), Last: map[Type]time.Time{TypeSchedule: utc(t, "2024-05-01T11:30:00Z")}},
 			"2024-05-01T14:31:00Z", []Decision{{TypeSchedule, utc(t, "2024-05-01T14:30:00Z"), true, 1}}},
-		{"@every waits a full period", "@every 90m", 0,
-			History{Start: utc(t, "2024-05-01T10:00:00Z")}, "2024-05-01T11:29:59Z", nil},
+		{"@every syncs at creation", "@every 90m", 0,
+			History{Start: utc(t, "2024-05-01T10:00:00Z")}, "2024-05-01T10:00:01Z",
+			[]Decision{{TypeSchedule, utc(t, "2024-05-01T10:00:00Z"), true, 0}}},
+		{"@every then waits a full period", "@every 90m", 0,
+			History{Start: utc(t, "2024-05-01T10:00:00Z"), Last: map[Type]time.Time{TypeSchedule: utc(t, "2024-05-01T10:00:00Z")}},
+			"2024-05-01T11:29:59Z", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,7 +180,11 @@ func TestCronNextTriggers(t *testing.T) {
 		{"@every shows one period after the last run", "@every 90m",
 			History{Start: utc(t, "2024-05-01T10:00:00Z"), Last: map[Type]time.Time{TypeSchedule: utc(t, "2024-05-01T11:30:00Z")}},
 			"2024-05-01T12:00:00Z", "2024-05-01T13:00:00Z"},
-		{"a cron that never matches shows nothing", "0 0 30 2 *", History{}, "2024-05-01T12:00:00Z", ""},
+		{"a new cron shows its sync at creation", "0 0 30 2 *", History{Start: utc(t, "2024-05-01T11:59:00Z")},
+			"2024-05-01T12:00:00Z", "2024-05-01T11:59:00Z"},
+		{"a cron that never matches shows nothing once it synced at creation", "0 0 30 2 *",
+			History{Start: utc(t, "2024-05-01T11:59:00Z"), Last: map[Type]time.Time{TypeSchedule: utc(t, "2024-05-01T11:59:00Z")}},
+			"2024-05-01T12:00:00Z", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,7 +251,9 @@ func TestReplicationTrigger(t *testing.T) {
 		{"a policy name without its policy is an error", &v1alpha1.ReplicationTriggerSpec{SchedulePolicyName: "nightly"}, nil, ""},
 		{"a policy name with another policy is an error", &v1alpha1.ReplicationTriggerSpec{SchedulePolicyName: "weekly"}, policy, ""},
 		{"a bad schedule is an error", &v1alpha1.ReplicationTriggerSpec{Schedule: ptr("every day")}, nil, ""},
-		{"two trigger kinds at once are an error", &v1alpha1.ReplicationTriggerSpec{Schedule: ptr("@daily"), Manual: "x"}, nil, ""},
+		{"manual beside a schedule wins, as in VolSync", &v1alpha1.ReplicationTriggerSpec{Schedule: ptr("@daily"), Manual: "x"}, nil, "schedule.ManualTrigger"},
+		{"manual beside a policy wins", &v1alpha1.ReplicationTriggerSpec{SchedulePolicyName: "nightly", Manual: "x"}, policy, "schedule.ManualTrigger"},
+		{"a schedule and a policy at once are an error", &v1alpha1.ReplicationTriggerSpec{Schedule: ptr("@daily"), SchedulePolicyName: "nightly"}, policy, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

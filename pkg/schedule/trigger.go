@@ -14,24 +14,19 @@ func ReplicationTrigger(spec *v1alpha1.ReplicationTriggerSpec, lastManualSync st
 	if spec == nil {
 		return AlwaysTrigger{}, nil
 	}
-	set := 0
-	for _, b := range []bool{spec.Schedule != nil, spec.Manual != "", spec.SchedulePolicyName != ""} {
-		if b {
-			set++
-		}
-	}
-	if set > 1 {
-		return nil, fmt.Errorf("trigger takes at most one of schedule, manual, schedulePolicyName")
+	if spec.Schedule != nil && spec.SchedulePolicyName != "" {
+		return nil, fmt.Errorf("trigger takes schedule or schedulePolicyName, not both (manual may go with either, and wins)")
 	}
 	switch {
+	case spec.Manual != "":
+		// Manual wins over a schedule beside it, as in VolSync.
+		return ManualTrigger{Requested: spec.Manual, Completed: lastManualSync}, nil
 	case spec.Schedule != nil:
 		c, err := ParseCron(*spec.Schedule)
 		if err != nil {
 			return nil, fmt.Errorf("trigger.schedule: %w", err)
 		}
 		return c, nil
-	case spec.Manual != "":
-		return ManualTrigger{Requested: spec.Manual, Completed: lastManualSync}, nil
 	case spec.SchedulePolicyName != "":
 		if policy == nil {
 			return nil, fmt.Errorf("trigger.schedulePolicyName: schedule policy %q was not supplied", spec.SchedulePolicyName)

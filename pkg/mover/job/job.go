@@ -43,8 +43,9 @@ const (
 	MaxLogBytes = 1024
 	// unprivilegedUID runs unprivileged movers when the user gave no security context.
 	unprivilegedUID int64 = 65534
-	// jobNameLabel is set by the Job controller on the Job's pods.
-	jobNameLabel = "batch.kubernetes.io/job-name"
+	// jobUIDLabel is set by the API server on a Job's pod template, so on all its pods. It tells
+	// the pods of this Job from those of an earlier Job of the same name still being deleted.
+	jobUIDLabel = "batch.kubernetes.io/controller-uid"
 )
 
 // privilegedCapabilities are what rsync needs, as root, to keep ownership and permissions, and what
@@ -373,7 +374,7 @@ func requireSecrets(ctx context.Context, c client.Client, job *batchv1.Job) erro
 
 func outcome(ctx context.Context, c client.Client, job *batchv1.Job, succeeded bool, failFast []FailFast) (*Outcome, error) {
 	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{jobNameLabel: job.Name}); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{jobUIDLabel: string(job.UID)}); err != nil {
 		return nil, fmt.Errorf("listing the pods of mover job %s: %w", job.Name, err)
 	}
 	term := lastTermination(pods.Items, succeeded)

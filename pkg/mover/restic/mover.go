@@ -70,7 +70,10 @@ func ForgetOptions(r *volsyncv1alpha1.ResticRetainPolicy) string {
 	if r.Within != nil && *r.Within != "" {
 		opts = append(opts, "--keep-within "+*r.Within)
 	}
-	add("last", r.Last)
+	if r.Last != nil {
+		// Admission allows an int or a string of digits; IntValue reads either.
+		opts = append(opts, fmt.Sprintf("--keep-last %d", r.Last.IntValue()))
+	}
 	if len(opts) == 0 {
 		return "--keep-last 1"
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -19,7 +20,7 @@ func TestForgetOptionsFromTheRetainPolicy(t *testing.T) {
 		{"no policy keeps the last snapshot", nil, "--keep-last 1"},
 		{"an empty policy keeps the last snapshot", &volsyncv1alpha1.ResticRetainPolicy{}, "--keep-last 1"},
 		{"each field becomes its --keep flag, in restic's order", &volsyncv1alpha1.ResticRetainPolicy{
-			Hourly: ptr.To[int32](3), Daily: ptr.To[int32](2), Monthly: ptr.To[int32](1), Within: ptr.To("3d"), Last: ptr.To[int32](5),
+			Hourly: ptr.To[int32](3), Daily: ptr.To[int32](2), Monthly: ptr.To[int32](1), Within: ptr.To("3d"), Last: ptr.To(intstr.FromInt32(5)),
 		}, "--keep-hourly 3 --keep-daily 2 --keep-monthly 1 --keep-within 3d --keep-last 5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

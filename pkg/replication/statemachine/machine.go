@@ -328,6 +328,11 @@ func (r *run) history() schedule.History {
 	for t, at := range r.st.LastTriggers {
 		h.Last[t] = at.Time
 	}
+	if s := r.m.TriggerSpec(); s != nil && s.Manual == "" && s.Schedule != nil && h.Last[schedule.TypeSchedule].IsZero() && r.st.LastSyncTime != nil {
+		// A cron schedule put on an object that synced before (under another trigger) counts
+		// from that sync: only a never-synced object syncs at once (see CronTrigger.Due).
+		h.Last[schedule.TypeSchedule] = r.st.LastSyncTime.Time
+	}
 	return h
 }
 
@@ -342,15 +347,15 @@ func (r *run) handled(t schedule.Type, at time.Time) {
 }
 
 // scheduled says whether the trigger has times of its own (cron or policy); only then is
-// nextSyncTime shown.
+// nextSyncTime shown. A manual trigger beside a schedule wins, so then it has none.
 func (r *run) scheduled() bool {
 	s := r.m.TriggerSpec()
-	return s != nil && (s.Schedule != nil || s.SchedulePolicyName != "")
+	return s != nil && s.Manual == "" && (s.Schedule != nil || s.SchedulePolicyName != "")
 }
 
 func (r *run) policy() bool {
 	s := r.m.TriggerSpec()
-	return s != nil && s.SchedulePolicyName != ""
+	return s != nil && s.Manual == "" && s.SchedulePolicyName != ""
 }
 
 func (r *run) manual() bool {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -142,8 +143,24 @@ func TestThePassThatStartsASyncEndsOnceTheStartIsRecorded(t *testing.T) {
 	}
 }
 
+func TestANewCronScheduleSyncsAtOnceThenWaitsForItsTime(t *testing.T) {
+	f := &fake{created: t0.Add(30 * time.Second), spec: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("0 0 1 1 *")}, syncDone: true, cleanupDone: true}
+	step(t, f, t0.Add(31*time.Second))
+	if len(f.started) != 1 || !f.started[0].Scheduled.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("started %+v; want one sync at creation", f.started)
+	}
+	step(t, f, t0.Add(32*time.Second)) // the mover completes
+	step(t, f, t0.Add(33*time.Second)) // cleanup completes
+	step(t, f, t0.Add(34*time.Second))
+	if len(f.started) != 1 || f.reason() != volsyncv1alpha1.ReasonWaitingForSchedule {
+		t.Fatalf("started %d, reason %q; want waiting for 1 January", len(f.started), f.reason())
+	}
+}
+
 func TestACronScheduleWaitsForItsTimeAndShowsNextSyncTime(t *testing.T) {
 	f := &fake{created: t0.Add(30 * time.Second), spec: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/10 * * * *")}, syncDone: true, cleanupDone: true}
+	// It synced under another trigger before: the schedule counts from that sync.
+	f.status.LastSyncTime = &metav1.Time{Time: t0.Add(40 * time.Second)}
 	res := step(t, f, t0.Add(time.Minute))
 	if len(f.started) != 0 || f.reason() != volsyncv1alpha1.ReasonWaitingForSchedule {
 		t.Fatalf("started %d, reason %q; want waiting", len(f.started), f.reason())

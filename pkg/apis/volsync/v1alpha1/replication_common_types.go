@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // CronPattern is the anchored shape of a schedule robfig/cron/v3 accepts with optional seconds and
@@ -14,9 +15,12 @@ import (
 const CronPattern = `^((CRON_TZ|TZ)=[A-Za-z0-9_/+-]+ +)?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9a-z.]+|(([*?]|([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat))(-([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]+)?(,([*?]|([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat))(-([0-9]+|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]+)?)*( +|$)){5,6})$`
 
 // ReplicationTriggerSpec says when a replication runs. With no field set it runs continuously
-// ("always"). At most one of schedule, manual and schedulePolicyName may be set.
+// ("always"). schedule and schedulePolicyName exclude each other. manual may be set beside either
+// and then wins, as in VolSync: while it is set, the object syncs once for each new value and the
+// schedule is not followed (automation patches a manual trigger onto a scheduled source to run a
+// last sync before a failover).
 //
-// +kubebuilder:validation:XValidation:rule="[has(self.schedule), has(self.manual), has(self.schedulePolicyName)].filter(x, x).size() <= 1",message="trigger takes at most one of schedule, manual, schedulePolicyName"
+// +kubebuilder:validation:XValidation:rule="!(has(self.schedule) && has(self.schedulePolicyName))",message="trigger takes schedule or schedulePolicyName, not both (manual may go with either, and wins)"
 type ReplicationTriggerSpec struct {
 	// Schedule is a cron expression: 5 fields, 6 with leading seconds, or a descriptor such as
 	// @hourly, optionally prefixed with CRON_TZ=Zone. The zone must be one the controller can load
@@ -162,9 +166,11 @@ type ResticRetainPolicy struct {
 	// +optional
 	// +kubebuilder:validation:Pattern=`^([0-9]+[ymdh])+$`
 	Within *string `json:"within,omitempty"`
-	// Last snapshots to keep.
+	// Last snapshots to keep: a number, or a string of digits as VolSync spells it ("5").
 	// +optional
-	Last *int32 `json:"last,omitempty"`
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^[0-9]+$')",message="last must be a whole number of snapshots, such as 5 or \"5\""
+	Last *intstr.IntOrString `json:"last,omitempty"`
 }
 
 // ExternalSpec hands the object to a storage vendor's own controller; volsync leaves it alone.

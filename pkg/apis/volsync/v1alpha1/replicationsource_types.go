@@ -10,7 +10,7 @@ import (
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=rs;repsrc
+// +kubebuilder:resource:shortName=repsrc
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.sourcePVC`
 // +kubebuilder:printcolumn:name="Last sync",type=string,format=date-time,JSONPath=`.status.lastSyncTime`
 // +kubebuilder:printcolumn:name="Duration",type=string,JSONPath=`.status.lastSyncDuration`
