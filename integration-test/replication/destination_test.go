@@ -70,7 +70,7 @@ func TestADestinationListensPublishesItsAddressAndKeyAndHandsOverLatestImage(t *
 	jobName := mover.ObjectName("rsync-tls-dst", rd.Name)
 
 	job := waitJob(t, ns, jobName, "")
-	pvcName := volume.PVCName(rd.Name)
+	pvcName := volume.PVCName(rd.Name, "dst")
 	if dataClaim(job) != pvcName {
 		t.Fatalf("job writes into %q, want the provisioned %q", dataClaim(job), pvcName)
 	}
@@ -244,7 +244,7 @@ func TestADestinationOnAPolicyRecordsItsSyncsAsChildrenToo(t *testing.T) {
 		if child.Status.Status != volsyncv1alpha1.RunStatusSuccessful {
 			return fmt.Errorf("child status %q", child.Status.Status)
 		}
-		if img := rd.Status.LatestImage; img == nil || img.Name != volume.PVCName(rd.Name) {
+		if img := rd.Status.LatestImage; img == nil || img.Name != volume.PVCName(rd.Name, "dest") {
 			return fmt.Errorf("latestImage %+v, want the provisioned PVC", img)
 		}
 		return nil

@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
@@ -45,4 +49,30 @@ func TestAManualTriggerBesideAScheduleWinsAsInVolSync(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestMoversNameTheirPVCsAsVolSyncDoes: automation and docs written for VolSync look for
+// volsync-<rd>-dst (rsync, rsync-tls), volsync-<rd>-dest (rclone, restic) and
+// volsync-<role>-<owner>-cache (restic's cache), never cut at 63 characters.
+func TestMoversNameTheirPVCsAsVolSyncDoes(t *testing.T) {
+	ns := namespace(t, false)
+	long := "a-destination-whose-name-is-longer-than-a-label-value-may-be-at-all"
+	rd := &volsyncv1alpha1.ReplicationDestination{
+		ObjectMeta: metav1.ObjectMeta{Name: long, Namespace: ns},
+		Spec: volsyncv1alpha1.ReplicationDestinationSpec{
+			Trigger: &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "go"},
+			Restic: &volsyncv1alpha1.ReplicationDestinationResticSpec{
+				ReplicationDestinationVolumeOptions: volsyncv1alpha1.ReplicationDestinationVolumeOptions{Capacity: ptr.To(resource.MustParse("1Gi"))},
+				Repository:                          "restic-repo",
+			},
+		},
+	}
+	create(t, rd)
+	tls := tlsDestination(ns, "plain", volsyncv1alpha1.CopyMethodDirect)
+	create(t, tls)
+	for _, name := range []string{"volsync-" + long + "-dest", "volsync-dst-" + long + "-cache", "volsync-plain-dst"} {
+		eventually(t, wait, func() error {
+			return k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &corev1.PersistentVolumeClaim{})
+		})
+	}
 }

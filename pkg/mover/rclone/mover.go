@@ -60,7 +60,7 @@ func newUploadMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newDownloadMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.Rclone
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, Options: spec.ReplicationDestinationVolumeOptions}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dest", Options: spec.ReplicationDestinationVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	return &rcloneMover{job.Flow{
 		Client: c, Owner: rd, Status: &rd.Status.ReplicationStatus, Config: spec.MoverConfig,

@@ -48,8 +48,24 @@ type resticMover struct{ job.Flow }
 // Name is the mover's name, as metrics and Job names use it.
 func (m *resticMover) Name() string { return MoverName }
 
-// CacheName is the cache PVC of an owner in a role ("src" or "dst").
-func CacheName(role, owner string) string { return mover.ObjectName("restic-cache-"+role, owner) }
+// CacheName is the cache PVC of an owner in a role ("src" or "dst"), as VolSync names it:
+// "volsync-<role>-<owner>-cache".
+func CacheName(role, owner string) string { return mover.PVCName(role, owner, "cache") }
+
+// cacheName is the cache PVC owner uses: the name an earlier version of volsync gave it when the
+// owner has one of that name (an upgrade keeps its cache), CacheName otherwise.
+func cacheName(ctx context.Context, c client.Client, owner client.Object, role string) (string, error) {
+	legacy := mover.ObjectName("restic-cache-"+role, owner.GetName())
+	var pvc corev1.PersistentVolumeClaim
+	err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: legacy}, &pvc)
+	if err == nil && metav1.IsControlledBy(&pvc, owner) {
+		return legacy, nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", err
+	}
+	return CacheName(role, owner.GetName()), nil
+}
 
 // ForgetOptions turns a retain policy into restic forget's flags; nothing set keeps the last one.
 func ForgetOptions(r *volsyncv1alpha1.ResticRetainPolicy) string {
@@ -177,6 +193,10 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 		Client: c, Owner: rs, Status: &rs.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
 		Prepare: func(ctx context.Context) (bool, error) {
+			var err error
+			if cache, err = cacheName(ctx, c, rs, "src"); err != nil {
+				return false, err
+			}
 			return ensureCache(ctx, c, rs, cache, spec.CacheCapacity, spec.CacheStorageClassName, spec.CacheAccessModes, false)
 		},
 		Volume: vol.PVC,
@@ -219,7 +239,7 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newRestoreMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.Restic
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, Options: spec.ReplicationDestinationVolumeOptions}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dest", Options: spec.ReplicationDestinationVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	cache := CacheName("dst", rd.Name)
 	lastUnlocked := ""
@@ -230,6 +250,10 @@ func newRestoreMover(b *Builder, c client.Client, rec events.EventRecorder, rd *
 		Client: c, Owner: rd, Status: &rd.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
 		Prepare: func(ctx context.Context) (bool, error) {
+			var err error
+			if cache, err = cacheName(ctx, c, rd, "dst"); err != nil {
+				return false, err
+			}
 			return ensureCache(ctx, c, rd, cache, spec.CacheCapacity, spec.CacheStorageClassName, spec.CacheAccessModes, spec.CleanupCachePVC)
 		},
 		Volume: job.DestinationVolume(vol),

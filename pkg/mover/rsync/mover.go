@@ -94,7 +94,7 @@ func newSenderMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newReceiverMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.Rsync
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dst", Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	keys, published := DestinationKeysName(rd.Name), SourceKeysName(rd.Name)
 	userKeys := spec.SSHKeys != nil && *spec.SSHKeys != ""

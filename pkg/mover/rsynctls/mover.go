@@ -69,7 +69,7 @@ func newSourceMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newDestinationMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.RsyncTLS
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dst", Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	keySecret := KeySecretName(rd.Name)
 	if spec.KeySecret != nil && *spec.KeySecret != "" {

@@ -40,10 +40,38 @@ type Destination struct {
 	Options  volsyncv1alpha1.ReplicationDestinationVolumeOptions
 	// VolumeMode of a provisioned PVC (rsync movers offer it).
 	VolumeMode *corev1.PersistentVolumeMode
+	// PVCSuffix ends the provisioned PVC's name, as VolSync names it: "dst" for the rsync movers,
+	// "dest" for rclone and restic.
+	PVCSuffix string
 }
 
-// PVCName is the PVC provisioned for owner when destinationPVC is unset.
-func PVCName(owner string) string { return mover.ObjectName("dst", owner) }
+// PVCName is the PVC provisioned for owner when destinationPVC is unset, under VolSync's name:
+// "volsync-<owner>-<suffix>", the suffix being "dst" for the rsync movers and "dest" for rclone
+// and restic.
+func PVCName(owner, suffix string) string { return mover.PVCName(owner, suffix) }
+
+// legacyPVCName is what an earlier version of volsync called that PVC. A destination that has one
+// keeps using it, so that an upgrade never starts it over on an empty volume.
+func legacyPVCName(owner string) string { return mover.ObjectName("dst", owner) }
+
+// provisionedName is the provisioned PVC's name for this destination: the legacy one when the
+// owner already has a PVC of that name, VolSync's otherwise.
+func (d *Destination) provisionedName(ctx context.Context) (string, error) {
+	name := PVCName(d.Owner.Name, d.PVCSuffix)
+	legacy := legacyPVCName(d.Owner.Name)
+	if legacy == name {
+		return name, nil
+	}
+	var pvc corev1.PersistentVolumeClaim
+	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Owner.Namespace, Name: legacy}, &pvc)
+	if err == nil && metav1.IsControlledBy(&pvc, d.Owner) {
+		return legacy, nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", err
+	}
+	return name, nil
+}
 
 func (d *Destination) now() time.Time {
 	if d.Clock == nil {
@@ -71,9 +99,12 @@ func (d *Destination) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, e
 		}
 		return &pvc, nil
 	}
-	name := PVCName(d.Owner.Name)
+	name, err := d.provisionedName(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var pvc corev1.PersistentVolumeClaim
-	err := d.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pvc)
+	err = d.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pvc)
 	if err == nil {
 		if pvc.DeletionTimestamp != nil {
 			return nil, nil
@@ -153,7 +184,7 @@ func (d *Destination) Image(ctx context.Context, pvc *corev1.PersistentVolumeCla
 // Cleanup deletes the temporaries (the provisioned PVC too, with cleanupTempPVC), and the snapshot
 // name an earlier version recorded on the PVC.
 func (d *Destination) Cleanup(ctx context.Context) error {
-	for _, name := range []string{PVCName(d.Owner.Name), ptr.Deref(d.Options.DestinationPVC, "")} {
+	for _, name := range []string{PVCName(d.Owner.Name, d.PVCSuffix), legacyPVCName(d.Owner.Name), ptr.Deref(d.Options.DestinationPVC, "")} {
 		if name == "" {
 			continue
 		}
