@@ -182,4 +182,3 @@ func TestAClaimInThePrimeClaimsPlaceIsNeverUsed(t *testing.T) {
 		t.Errorf("the other claim was changed: %+v", squatter)
 	}
 }
-

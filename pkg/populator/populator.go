@@ -17,14 +17,12 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
@@ -96,43 +94,41 @@ type Reconciler struct {
 	APIReader client.Reader
 	// NoImageWarning is DefaultNoImageWarning unless set.
 	NoImageWarning time.Duration
-	// Claims is the claim cache (see claims.go); SetupWithManager makes it unless set.
-	Claims cache.Cache
+	// Claims is the claim watch (see claims.go); SetupWithManager makes it unless set.
+	Claims *ClaimWatch
 
-	// said is the last Event recorded per claim UID, so that a reconcile that finds the same
-	// state (a destination's status changes often while it syncs) does not record it again. A
-	// restart forgets it and may repeat the latest Event once.
+	// said is the last Event recorded per claim (with the claim's UID), so that a reconcile that
+	// finds the same state (a destination's status changes often while it syncs) does not record
+	// it again. A restart forgets it and may repeat the latest Event once.
 	mu   sync.Mutex
-	said map[types.UID]string
+	said map[types.NamespacedName]string
 }
 
 // Reconcile takes one claim a step towards being bound to a volume restored from its
 // destination's latestImage.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var pvc corev1.PersistentVolumeClaim
-	if err := r.Claims.Get(ctx, req.NamespacedName, &pvc); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	pvc := r.Claims.Get(req.NamespacedName)
+	if pvc == nil {
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil // deleted; its prime claim, owned by it, goes with it
 	}
-	rdName := replicationDestinationOf(&pvc)
-	if rdName == "" {
-		return ctrl.Result{}, nil
-	}
+	rdName := replicationDestinationOf(pvc)
 	if pvc.DeletionTimestamp != nil {
 		// The prime claim is owned by this one: the garbage collector takes it along.
-		r.forget(pvc.UID)
+		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	prime, err := r.prime(ctx, &pvc)
+	prime, err := r.prime(ctx, pvc)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if pvc.Spec.VolumeName != "" {
-		return r.finish(ctx, &pvc, prime)
+		return r.finish(ctx, pvc, prime)
 	}
 	if prime == nil {
-		return r.startRestore(ctx, &pvc, rdName)
+		return r.startRestore(ctx, pvc, rdName)
 	}
-	return r.rebind(ctx, &pvc, prime)
+	return r.rebind(ctx, pvc, prime)
 }
 
 // primeName is the name of pvc's prime claim.
@@ -328,7 +324,7 @@ func (r *Reconciler) rebind(ctx context.Context, pvc, prime *corev1.PersistentVo
 // finish cleans up after pvc is bound: the prime claim goes, once its volume is pvc's.
 func (r *Reconciler) finish(ctx context.Context, pvc, prime *corev1.PersistentVolumeClaim) (ctrl.Result, error) {
 	if prime == nil {
-		r.forget(pvc.UID)
+		r.forget(client.ObjectKeyFromObject(pvc))
 		return ctrl.Result{}, nil
 	}
 	if prime.DeletionTimestamp != nil {
@@ -362,13 +358,14 @@ func (r *Reconciler) finish(ctx context.Context, pvc, prime *corev1.PersistentVo
 
 // event records an Event on pvc unless the last one recorded for it was the same.
 func (r *Reconciler) event(pvc *corev1.PersistentVolumeClaim, eventType, reason, msg string) {
-	key := eventType + "/" + reason + "/" + msg
+	key := string(pvc.UID) + "/" + eventType + "/" + reason + "/" + msg
+	name := client.ObjectKeyFromObject(pvc)
 	r.mu.Lock()
 	if r.said == nil {
-		r.said = map[types.UID]string{}
+		r.said = map[types.NamespacedName]string{}
 	}
-	same := r.said[pvc.UID] == key
-	r.said[pvc.UID] = key
+	same := r.said[name] == key
+	r.said[name] = key
 	r.mu.Unlock()
 	if same || r.Recorder == nil {
 		return
@@ -376,9 +373,9 @@ func (r *Reconciler) event(pvc *corev1.PersistentVolumeClaim, eventType, reason,
 	r.Recorder.Eventf(pvc, nil, eventType, reason, "Populate", "%s", msg)
 }
 
-func (r *Reconciler) forget(uid types.UID) {
+func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
-	delete(r.said, uid)
+	delete(r.said, key)
 	r.mu.Unlock()
 }
 
@@ -392,15 +389,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.APIReader = mgr.GetAPIReader()
 	}
 	if r.Claims == nil {
-		c, err := newClaimCache(context.Background(), mgr, mgr.GetConfig())
+		c, err := NewClaimWatch(mgr.GetConfig(), mgr.GetHTTPClient())
 		if err != nil {
-			return fmt.Errorf("building the populator's claim cache: %w", err)
+			return fmt.Errorf("building the populator's claim watch: %w", err)
 		}
 		r.Claims = c
 	}
-	toPopulate := predicate.NewTypedPredicateFuncs(func(pvc *corev1.PersistentVolumeClaim) bool {
-		return replicationDestinationOf(pvc) != ""
-	})
 	primes := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[PopulatorForLabel] != ""
 	})
@@ -410,21 +404,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	claims := r.Claims
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("volumepopulator").
-		WatchesRawSource(source.Kind(r.Claims, &corev1.PersistentVolumeClaim{},
-			&handler.TypedEnqueueRequestForObject[*corev1.PersistentVolumeClaim]{}, toPopulate)).
+		WatchesRawSource(r.Claims).
 		Watches(&corev1.PersistentVolumeClaim{},
 			handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &corev1.PersistentVolumeClaim{}, handler.OnlyControllerOwner()),
 			builder.WithPredicates(primes)).
 		Watches(&volsyncv1alpha1.ReplicationDestination{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			var list corev1.PersistentVolumeClaimList
-			if err := claims.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexReplicationDestination: o.GetName()}); err != nil {
-				return nil
-			}
 			var reqs []reconcile.Request
-			for _, pvc := range list.Items {
-				if pvc.Spec.VolumeName == "" {
-					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pvc)})
-				}
+			for _, key := range claims.ForDestination(o.GetNamespace(), o.GetName()) {
+				reqs = append(reqs, reconcile.Request{NamespacedName: key})
 			}
 			return reqs
 		}), builder.WithPredicates(imageChanged)).
