@@ -204,8 +204,11 @@ func teardown(ctx context.Context, namespaces []string) error {
 // mover that ran twice, orphan, or copy that differs from its source.
 func report(t *testing.T, k *killer, tallies []*tally, diffs map[string]string, orphaned []string, chaosEnd time.Time) {
 	t.Helper()
-	survived, withinLease := 0, 0
+	survived, withinLease, sigkilled := 0, 0, 0
 	for _, kl := range k.kills {
+		if kl.exitCode == 137 {
+			sigkilled++
+		}
 		if kl.newLeader != "" {
 			survived++
 			if kl.takeover <= maxTakeover {
@@ -267,6 +270,7 @@ func report(t *testing.T, k *killer, tallies []*tally, diffs map[string]string, 
 	}
 	fmt.Fprintf(&b, "\n| chaos for %s (ended %s), seed %d | |\n|---|---|\n", duration, chaosEnd.UTC().Format(time.RFC3339), seed)
 	fmt.Fprintf(&b, "| kills of the leader (SIGKILL) | %d |\n", len(k.kills))
+	fmt.Fprintf(&b, "| containers kubelet saw end with exit code 137 (SIGKILL) | %d |\n", sigkilled)
 	fmt.Fprintf(&b, "| kills survived (another volsyncd took the Lease over) | %d |\n", survived)
 	fmt.Fprintf(&b, "| takeover after a kill: min / median / max | %s / %s / %s |\n", lo.Round(100*time.Millisecond), mid.Round(100*time.Millisecond), hi.Round(100*time.Millisecond))
 	fmt.Fprintf(&b, "| takeovers within the lease duration and two jittered retry periods (%s) | %d |\n", maxTakeover, withinLease)

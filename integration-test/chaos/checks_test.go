@@ -265,7 +265,11 @@ func countChildren(o *owner, s seen, end time.Time) *tally {
 			tl.failed++
 		}
 	}
-	tl.checkJobs(s)
+	inWindow := map[string]bool{}
+	for _, t := range times {
+		inWindow[schedule.ChildName(o.name, schedule.TypeInterval, t)] = true
+	}
+	tl.checkJobs(s, inWindow)
 	return tl
 }
 
@@ -292,8 +296,9 @@ func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {
 // checkJobs finds children whose mover ran twice: a second Job after one that had not failed (a
 // Job retried after a failure is the retry policy at work), or a Job with two successful pods.
 // A policy owner's Jobs belong to the child whose run their creation falls in; a Migration's are
-// those of the ReplicationSources its volume path made.
-func (tl *tally) checkJobs(s seen) {
+// those of the ReplicationSources its volume path made. Only the children named in inWindow (the
+// scheduled times counted) are checked, so the figures describe the same runs.
+func (tl *tally) checkJobs(s seen, inWindow map[string]bool) {
 	o := tl.owner
 	type run struct {
 		name          string
@@ -304,7 +309,7 @@ func (tl *tally) checkJobs(s seen) {
 	if o.kind == "MigrationSchedule" {
 		for _, uids := range s.migrations {
 			for _, m := range uids {
-				if controllerUID(m) != o.uid {
+				if controllerUID(m) != o.uid || !inWindow[m.Name] {
 					continue
 				}
 				r := &run{name: m.Name}
@@ -319,7 +324,7 @@ func (tl *tally) checkJobs(s seen) {
 	} else {
 		for _, uids := range s.syncs {
 			for _, c := range uids {
-				if controllerUID(c) != o.uid || c.Status.StartTime == nil || c.Status.FinishTime == nil {
+				if controllerUID(c) != o.uid || !inWindow[c.Name] || c.Status.StartTime == nil || c.Status.FinishTime == nil {
 					continue
 				}
 				r := &run{name: c.Name, start: c.Status.StartTime.Time, finish: c.Status.FinishTime.Time}

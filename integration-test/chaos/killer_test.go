@@ -99,7 +99,6 @@ type leader struct {
 	identity    string // the Lease's holderIdentity: <pod name>_<uuid>
 	pod         string
 	containerID string // without the runtime's prefix
-	restarts    int32
 	acquired    time.Time
 }
 
@@ -141,7 +140,7 @@ func currentLeader(ctx context.Context) (*leader, error) {
 		if !ok {
 			return nil, fmt.Errorf("container ID %q has no runtime prefix", cs.ContainerID)
 		}
-		l := &leader{identity: holder, pod: podName, containerID: id, restarts: cs.RestartCount}
+		l := &leader{identity: holder, pod: podName, containerID: id}
 		if lease.Spec.AcquireTime != nil {
 			l.acquired = lease.Spec.AcquireTime.Time
 		}
@@ -281,16 +280,23 @@ func (k *killer) killLeader(ctx context.Context, l *leader) (*kill, error) {
 		k.logf("after the kill of %s no other process took the Lease over: %v", l.pod, err)
 		return kl, nil
 	}
-	// kubelet saw the container end by the signal: exit code 137.
+	// kubelet saw the container end by the signal: exit code 137. The end of the killed container
+	// is its current state until kubelet restarts it, then its last state (also while kubelet
+	// holds the next start in back-off).
 	_ = poll(ctx, 20*time.Second, 200*time.Millisecond, func() error {
 		pod, err := clientset.CoreV1().Pods(systemNamespace).Get(ctx, l.pod, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
 		for _, cs := range pod.Status.ContainerStatuses {
-			if cs.Name == managerContainer && cs.RestartCount > l.restarts && cs.LastTerminationState.Terminated != nil {
-				kl.exitCode = cs.LastTerminationState.Terminated.ExitCode
-				return nil
+			if cs.Name != managerContainer {
+				continue
+			}
+			for _, end := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+				if end != nil && strings.HasSuffix(end.ContainerID, "://"+l.containerID) {
+					kl.exitCode = end.ExitCode
+					return nil
+				}
 			}
 		}
 		return errors.New("kubelet has not recorded the container's end yet")
