@@ -103,9 +103,27 @@ var replicationSourceRefusals = []refusal{
 	{name: "a negative restic retain.last is refused", kind: "ReplicationSource",
 		body: `spec: {sourcePVC: data, restic: {repository: restic-config, retain: {last: -1}}}`,
 		want: []cause{{"spec.restic.retain.last", "last must be a whole number of snapshots"}}},
+	{name: "a moverVolumes mountPath that climbs out of /mnt is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config, moverVolumes: [{mountPath: ../etc, volumeSource: {secret: {secretName: x}}}]}}`,
+		want: []cause{{"spec.restic.moverVolumes[0].mountPath", "mountPath must be a path relative to /mnt"}}},
+	{name: "an absolute moverVolumes mountPath is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, rclone: {rcloneConfig: rclone-secret, moverVolumes: [{mountPath: /etc, volumeSource: {secret: {secretName: x}}}]}}`,
+		want: []cause{{"spec.rclone.moverVolumes[0].mountPath", "mountPath must be a path relative to /mnt"}}},
+	{name: "a moverVolume with both a Secret and a PVC is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, rsyncTLS: {moverVolumes: [{mountPath: x, volumeSource: {secret: {secretName: x}, persistentVolumeClaim: {claimName: other}}}]}}`,
+		want: []cause{{"spec.rsyncTLS.moverVolumes[0].volumeSource", "exactly one of secret and persistentVolumeClaim"}}},
+	{name: "two moverVolumes at one mountPath are refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config, moverVolumes: [{mountPath: a, volumeSource: {secret: {secretName: x}}}, {mountPath: a, volumeSource: {secret: {secretName: other}}}]}}`,
+		want: []cause{{"spec.restic.moverVolumes", "each moverVolumes mountPath must be different"}}},
 }
 
 var replicationSourceAcceptances = []acceptance{
+	{name: "moverVolumes on rsyncTLS, as VolSync writes them, are accepted", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, rsyncTLS: {address: dst.example, moverVolumes: [{mountPath: certs, volumeSource: {secret: {secretName: ca}}}]}}`},
+	{name: "moverVolumes on rclone are accepted", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, rclone: {rcloneConfig: rclone-secret, moverVolumes: [{mountPath: cache/extra, volumeSource: {persistentVolumeClaim: {claimName: more, readOnly: true}}}]}}`},
+	{name: "moverVolumes on restic are accepted", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, restic: {repository: restic-config, moverVolumes: [{mountPath: a, volumeSource: {secret: {secretName: x}}}, {mountPath: b, volumeSource: {secret: {secretName: other}}}]}}`},
 	{name: "restic retain.last as VolSync's string is accepted", kind: "ReplicationSource",
 		body: `spec: {sourcePVC: data, restic: {repository: restic-config, retain: {last: "5", daily: 7}}}`},
 	{name: "restic retain.last as a number is accepted", kind: "ReplicationSource",
@@ -169,6 +187,12 @@ var replicationDestinationRefusals = []refusal{
 }
 
 var replicationDestinationAcceptances = []acceptance{
+	{name: "moverVolumes on a restic destination are accepted", kind: "ReplicationDestination",
+		body: `spec: {restic: {repository: restic-config, capacity: 1Gi, moverVolumes: [{mountPath: certs, volumeSource: {secret: {secretName: ca}}}]}}`},
+	{name: "moverVolumes on an rsyncTLS destination are accepted", kind: "ReplicationDestination",
+		body: `spec: {rsyncTLS: {capacity: 1Gi, moverVolumes: [{mountPath: certs, volumeSource: {secret: {secretName: ca}}}]}}`},
+	{name: "moverVolumes on an rclone destination are accepted", kind: "ReplicationDestination",
+		body: `spec: {rclone: {rcloneConfig: rclone-secret, capacity: 1Gi, moverVolumes: [{mountPath: certs, volumeSource: {secret: {secretName: ca}}}]}}`},
 	{name: "a destination trigger with manual beside schedulePolicyName is accepted (manual wins)", kind: "ReplicationDestination",
 		body: `spec: {rclone: {rcloneConfig: rclone-secret}, trigger: {manual: once, schedulePolicyName: testpolicy}}`},
 	{name: "a destination copyMethod of None is accepted", kind: "ReplicationDestination",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -94,6 +95,35 @@ type Spec struct {
 	FailFast []FailFast
 }
 
+// UserVolumesDir is where a spec's moverVolumes are mounted, each at its mountPath, as in VolSync.
+const UserVolumesDir = "/mnt"
+
+// userVolumes are a spec's moverVolumes as the pod's volumes. Admission keeps every mountPath a
+// plain relative path; one that is not (stored before that rule, or by a client that skipped it)
+// is left out rather than mounted somewhere the mover did not expect.
+func userVolumes(vs []volsyncv1alpha1.MoverVolume) []Volume {
+	var out []Volume
+	for i, v := range vs {
+		clean := path.Clean("/" + v.MountPath)
+		if clean == "/" || clean[1:] != v.MountPath || strings.Contains(v.MountPath, "/.") || strings.HasPrefix(v.MountPath, ".") {
+			continue
+		}
+		vol := Volume{Volume: corev1.Volume{Name: fmt.Sprintf("mover-volume-%d", i)}, MountPath: UserVolumesDir + clean}
+		switch src := v.VolumeSource; {
+		case src.Secret != nil:
+			vol.Volume.Secret = src.Secret.DeepCopy()
+			vol.ReadOnly = true
+		case src.PersistentVolumeClaim != nil:
+			vol.Volume.PersistentVolumeClaim = src.PersistentVolumeClaim.DeepCopy()
+			vol.ReadOnly = src.PersistentVolumeClaim.ReadOnly
+		default:
+			continue
+		}
+		out = append(out, vol)
+	}
+	return out
+}
+
 // Labels every mover Job and pod carries, besides the user's.
 func Labels(owner client.Object) map[string]string {
 	return map[string]string{
@@ -123,7 +153,7 @@ func Build(s Spec) *batchv1.Job {
 
 	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: TmpMountPath}}
-	for _, v := range s.Volumes {
+	for _, v := range append(slices.Clone(s.Volumes), userVolumes(s.Config.MoverVolumes)...) {
 		volumes = append(volumes, v.Volume)
 		mounts = append(mounts, corev1.VolumeMount{Name: v.Volume.Name, MountPath: v.MountPath, ReadOnly: v.ReadOnly})
 	}

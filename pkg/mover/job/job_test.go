@@ -25,6 +25,29 @@ func TestBuild(t *testing.T) {
 		spec  Spec
 		check func(t *testing.T, j *batchv1.Job)
 	}{
+		{"moverVolumes are mounted under /mnt, Secrets read-only, and an unsafe path is left out", Spec{Config: volsyncv1alpha1.MoverConfig{
+			MoverVolumes: []volsyncv1alpha1.MoverVolume{
+				{MountPath: "certs", VolumeSource: volsyncv1alpha1.MoverVolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "ca"}}},
+				{MountPath: "data/extra", VolumeSource: volsyncv1alpha1.MoverVolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "more"}}},
+				{MountPath: "../etc", VolumeSource: volsyncv1alpha1.MoverVolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "evil"}}},
+			},
+		}}, func(t *testing.T, j *batchv1.Job) {
+			mounts := map[string]corev1.VolumeMount{}
+			for _, m := range j.Spec.Template.Spec.Containers[0].VolumeMounts {
+				mounts[m.MountPath] = m
+			}
+			if m, ok := mounts["/mnt/certs"]; !ok || !m.ReadOnly {
+				t.Errorf("/mnt/certs %+v, want the Secret read-only", m)
+			}
+			if m, ok := mounts["/mnt/data/extra"]; !ok || m.ReadOnly {
+				t.Errorf("/mnt/data/extra %+v, want the PVC writable", m)
+			}
+			for p := range mounts {
+				if strings.Contains(p, "etc") {
+					t.Errorf("the unsafe mountPath was mounted at %s", p)
+				}
+			}
+		}},
 		{"an unprivileged mover runs as non-root with no capabilities and a read-only root", Spec{}, func(t *testing.T, j *batchv1.Job) {
 			pod, c := j.Spec.Template.Spec, j.Spec.Template.Spec.Containers[0]
 			if !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.RunAsUser == 0 {

@@ -127,6 +127,35 @@ type MoverConfig struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=20
 	MoverBackoffLimit *int32 `json:"moverBackoffLimit,omitempty"`
+	// MoverVolumes are more volumes for the mover pod, each mounted at /mnt/<mountPath>, as in
+	// VolSync: a Secret or a PVC, for a mover that needs a file the spec has no field for.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(v, self.exists_one(w, w.mountPath == v.mountPath))",message="each moverVolumes mountPath must be different"
+	MoverVolumes []MoverVolume `json:"moverVolumes,omitempty"`
+}
+
+// MoverVolume is one of MoverConfig's moverVolumes.
+type MoverVolume struct {
+	// MountPath is where the volume is mounted, relative to /mnt. Its segments may not start with
+	// a dot, so it can never climb out of /mnt or shadow what the mover itself mounts.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$')",message="mountPath must be a path relative to /mnt, such as certs or config/extra, with no segment that starts with a dot"
+	MountPath string `json:"mountPath"`
+	// VolumeSource is the volume: a Secret or a PVC.
+	VolumeSource MoverVolumeSource `json:"volumeSource"`
+}
+
+// MoverVolumeSource is a moverVolume's content: exactly one of secret and persistentVolumeClaim.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.secret) != has(self.persistentVolumeClaim)",message="volumeSource takes exactly one of secret and persistentVolumeClaim"
+type MoverVolumeSource struct {
+	// +optional
+	Secret *corev1.SecretVolumeSource `json:"secret,omitempty"`
+	// +optional
+	PersistentVolumeClaim *corev1.PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
 }
 
 // CustomCASpec names a CA bundle in a Secret or ConfigMap for TLS to the remote end.
