@@ -217,3 +217,22 @@ func poke(t *testing.T, pvc *corev1.PersistentVolumeClaim) {
 		t.Fatal(err)
 	}
 }
+
+// releaseClaim removes the finalizers of a claim being deleted, as the pvc-protection controller
+// does once no pod uses it.
+func releaseClaim(t *testing.T, pvc *corev1.PersistentVolumeClaim) {
+	t.Helper()
+	var got corev1.PersistentVolumeClaim
+	err := k8s.Get(context.Background(), client.ObjectKeyFromObject(pvc), &got)
+	if apierrors.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Finalizers = nil
+	if err := k8s.Patch(context.Background(), &got, patch); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+}

@@ -182,3 +182,37 @@ func TestAClaimInThePrimeClaimsPlaceIsNeverUsed(t *testing.T) {
 		t.Errorf("the other claim was changed: %+v", squatter)
 	}
 }
+
+// TestASnapshotGoneBeforeItsRestoreStartsAgainFromTheNewImage: the destination replaced its image
+// and deleted the old snapshot before the provisioner restored it; the prime claim, which could
+// never be bound, is replaced by one from the new image.
+func TestASnapshotGoneBeforeItsRestoreStartsAgainFromTheNewImage(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	sc := storageClass(t, storagev1.VolumeBindingImmediate)
+	rd := destination(t, ns, "backup")
+	publishImage(t, rd, "old")
+	pvc := claim(t, ns, "restored", sc, "backup")
+	prime := waitPrime(t, pvc)
+
+	publishImage(t, rd, "new")
+	if err := k8s.Delete(ctx, &snapv1.VolumeSnapshot{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "old"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ns, pvc.Name, corev1.EventTypeNormal, populator.ReasonRestarting)
+	waitPrimeGone(t, prime)
+	releaseClaim(t, prime) // the pvc-protection controller's part
+	eventually(t, func() error {
+		var again corev1.PersistentVolumeClaim
+		if err := k8s.Get(ctx, primeKey(pvc), &again); err != nil {
+			return err
+		}
+		if again.UID == prime.UID {
+			return fmt.Errorf("the old prime claim is still there")
+		}
+		if again.Spec.DataSourceRef == nil || again.Spec.DataSourceRef.Name != "new" {
+			return fmt.Errorf("the new prime claim restores %+v, want snapshot new", again.Spec.DataSourceRef)
+		}
+		return nil
+	})
+}

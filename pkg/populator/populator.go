@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -50,6 +51,9 @@ const (
 	ReasonWaitingForConsumer = "VolSyncPopulatorWaitingForFirstConsumer"
 	// ReasonRebinding: the prime claim is bound and its volume is being handed to the claim.
 	ReasonRebinding = "VolSyncPopulatorRebinding"
+	// ReasonRestarting: the snapshot went before the prime claim was restored from it; the prime
+	// claim is deleted and the restore starts again from the destination's current latestImage.
+	ReasonRestarting = "VolSyncPopulatorRestarting"
 )
 
 // Labels and annotations of the populator.
@@ -127,6 +131,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if prime == nil {
 		return r.startRestore(ctx, pvc, rdName)
+	}
+	if prime.DeletionTimestamp != nil {
+		// Deleted to start again (restoring); its delete event, or this, brings the next pass.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	return r.rebind(ctx, pvc, prime)
 }
@@ -286,8 +294,11 @@ func (r *Reconciler) node(ctx context.Context, pvc *corev1.PersistentVolumeClaim
 // one window where that policy could lose the restored data is a deleted prime claim whose
 // volume still names it; finish deletes the prime claim only after the volume names pvc.
 func (r *Reconciler) rebind(ctx context.Context, pvc, prime *corev1.PersistentVolumeClaim) (ctrl.Result, error) {
-	if prime.Spec.VolumeName == "" || prime.Status.Phase != corev1.ClaimBound {
-		return ctrl.Result{}, nil // the provisioner is restoring; the prime claim's update brings us back
+	if prime.Spec.VolumeName == "" {
+		return r.restoring(ctx, pvc, prime)
+	}
+	if prime.Status.Phase != corev1.ClaimBound {
+		return ctrl.Result{}, nil // the PersistentVolume controller is binding it
 	}
 	var pv corev1.PersistentVolume
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: prime.Spec.VolumeName}, &pv); err != nil {
@@ -319,6 +330,30 @@ func (r *Reconciler) rebind(ctx context.Context, pvc, prime *corev1.PersistentVo
 	r.event(pvc, corev1.EventTypeNormal, ReasonRebinding,
 		fmt.Sprintf("the prime claim %s is bound; handing its PersistentVolume %s to this claim", prime.Name, pv.Name))
 	return ctrl.Result{}, nil
+}
+
+// restoring waits for the provisioner to restore the prime claim. The snapshot it restores may go
+// before the provisioner starts (the destination replaces its image and deletes the old one;
+// the snapshotter protects a snapshot from deletion only once a restore from it is under way):
+// then the prime claim could never be bound, and it is deleted, so that the next pass restores
+// the destination's current latestImage. The snapshot watch is the destination's: a new image is
+// a change of the destination, which brings this claim back.
+func (r *Reconciler) restoring(ctx context.Context, pvc, prime *corev1.PersistentVolumeClaim) (ctrl.Result, error) {
+	ref := prime.Spec.DataSourceRef
+	if ref == nil || ref.Kind != "VolumeSnapshot" {
+		return ctrl.Result{}, nil
+	}
+	var snap snapv1.VolumeSnapshot
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: prime.Namespace, Name: ref.Name}, &snap)
+	if !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	if err := r.Client.Delete(ctx, prime, client.Preconditions{UID: &prime.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	r.event(pvc, corev1.EventTypeNormal, ReasonRestarting,
+		fmt.Sprintf("VolumeSnapshot %s went before it was restored; deleted the prime claim %s to restore the destination's current latestImage", ref.Name, prime.Name))
+	return ctrl.Result{RequeueAfter: time.Second}, nil
 }
 
 // finish cleans up after pvc is bound: the prime claim goes, once its volume is pvc's.
@@ -402,7 +437,31 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	claims := r.Claims
-	return ctrl.NewControllerManagedBy(mgr).
+	c := mgr.GetClient()
+	b := ctrl.NewControllerManagedBy(mgr)
+	if _, err := mgr.GetRESTMapper().RESTMapping(schema.GroupKind{Group: snapv1.GroupName, Kind: "VolumeSnapshot"}, snapv1.SchemeGroupVersion.Version); err == nil {
+		// A snapshot deleted before its restore started (see restoring). Without the
+		// VolumeSnapshot CRDs there is nothing to restore from, and no watch (a watch on a kind the
+		// API server does not serve would stop the manager).
+		b = b.Watches(&snapv1.VolumeSnapshot{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var primes corev1.PersistentVolumeClaimList
+			if err := c.List(ctx, &primes, client.InNamespace(o.GetNamespace()), client.HasLabels{PopulatorForLabel}); err != nil {
+				return nil
+			}
+			var reqs []reconcile.Request
+			for _, p := range primes.Items {
+				ref := metav1.GetControllerOf(&p)
+				if p.Spec.DataSourceRef != nil && p.Spec.DataSourceRef.Name == o.GetName() && ref != nil {
+					reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}})
+				}
+			}
+			return reqs
+		}), builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false },
+			UpdateFunc: func(event.UpdateEvent) bool { return false },
+		}))
+	}
+	return b.
 		Named("volumepopulator").
 		WatchesRawSource(r.Claims).
 		Watches(&corev1.PersistentVolumeClaim{},
