@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
+
 	"github.com/volsync/volsync/integration-test/testenv"
 )
 
@@ -249,12 +251,7 @@ func (p *moverProc) summary() moverSummary {
 	return s
 }
 
-type moverSummary struct {
-	Result  string `json:"result"`
-	Message string `json:"message"`
-	Bytes   int64  `json:"bytes"`
-	Files   int64  `json:"files"`
-}
+type moverSummary = entrypoint.Summary
 
 // moverKind describes one mover under test.
 type moverKind struct {

@@ -185,9 +185,12 @@ func TestResticRestoresLatestPreviousAndAsOf(t *testing.T) {
 	})
 }
 
-// TestResticRestoreWithNothingToRestoreFails: a restore that restores nothing must fail and say
-// why, never report success over an empty volume (volsync #1211, #1138).
-func TestResticRestoreWithNothingToRestoreFails(t *testing.T) {
+// TestResticRestoreWithNothingToRestoreCompletesEmpty: a restore that selects nothing (a new or
+// empty repository, previous beyond the history, restoreAsOf before the first snapshot)
+// completes as an empty restore, as in VolSync, so that automation waiting for lastManualSync
+// goes on; it says why in the log, the message and a Warning, and writes nothing. A new
+// repository is initialised. Wrong passwords and malformed settings still fail.
+func TestResticRestoreWithNothingToRestoreCompletesEmpty(t *testing.T) {
 	s3 := startS3(t)
 	s3.MakeBucket(t, "restic")
 	empty := s3.resticEnv(t, "restic", "initialized-but-empty")
@@ -198,37 +201,48 @@ func TestResticRestoreWithNothingToRestoreFails(t *testing.T) {
 	src := tempDir(t, asRoot, "restic-src")
 	makeTree(t, src, treeSpec{SmallFiles: 10, SmallSize: 100, Seed: 3})
 	runMoverOK(t, asRoot, "restic", "source", withEnv(one, "DATA_DIR", src, "CACHE_DIR", tempDir(t, asRoot, "cache")))
+	never := s3.resticEnv(t, "restic", "never-written")
 
 	cases := []struct {
 		name    string
 		env     map[string]string
+		ok      bool
 		message string
 	}{
-		{"a repository that does not exist", s3.resticEnv(t, "restic", "never-written"), "repository does not exist"},
-		{"a repository without snapshots", empty, "has no snapshots"},
-		{"previous beyond the oldest snapshot", withEnv(one, "SELECT_PREVIOUS", "1"), "holds only 1"},
-		{"restoreAsOf before the first snapshot", withEnv(one, "RESTORE_AS_OF", "2001-01-01T00:00:00Z"), "no snapshot was taken at or before 2001-01-01T00:00:00Z"},
-		{"a wrong password", withEnv(one, "RESTIC_PASSWORD", "not-the-password"), "wrong repository password"},
-		{"a malformed restoreAsOf", withEnv(one, "RESTORE_AS_OF", "yesterday"), "not an RFC 3339 time"},
+		{"a repository that does not exist", never, true, "did not exist (no backup was ever written to it) and was initialized"},
+		{"a repository without snapshots", empty, true, "has no snapshots"},
+		{"previous beyond the oldest snapshot", withEnv(one, "SELECT_PREVIOUS", "1"), true, "holds only 1"},
+		{"restoreAsOf before the first snapshot", withEnv(one, "RESTORE_AS_OF", "2001-01-01T00:00:00Z"), true, "no snapshot was taken at or before 2001-01-01T00:00:00Z"},
+		{"a wrong password", withEnv(one, "RESTIC_PASSWORD", "not-the-password"), false, "wrong repository password"},
+		{"a malformed restoreAsOf", withEnv(one, "RESTORE_AS_OF", "yesterday"), false, "not an RFC 3339 time"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dst := tempDir(t, asRoot, "restic-dst")
 			env := withEnv(c.env, "DATA_DIR", dst, "CACHE_DIR", tempDir(t, asRoot, "cache"))
 			code, sum, p := runMoverTo(t, asRoot, "restic", "destination", env, 5*time.Minute)
-			if code == 0 || sum.Result != "Failed" {
-				t.Fatalf("exit %d with %+v: want a failure\n%s", code, sum, testenv.Tail(p.out.String(), 3000))
-			}
-			if !strings.Contains(sum.Message, c.message) {
-				t.Fatalf("message %q should contain %q", sum.Message, c.message)
+			switch {
+			case c.ok && (code != 0 || sum.Result != "Successful" || !strings.Contains(sum.Warning, c.message) ||
+				!strings.Contains(sum.Message, "no data will be restored")):
+				t.Fatalf("exit %d with %+v: want an empty restore that says %q\n%s", code, sum, c.message, testenv.Tail(p.out.String(), 3000))
+			case c.ok && !strings.Contains(p.out.String(), "no data will be restored"):
+				t.Fatalf("the mover's log does not say that no data will be restored:\n%s", p.out.String())
+			case !c.ok && (code == 0 || sum.Result != "Failed" || !strings.Contains(sum.Message, c.message)):
+				t.Fatalf("exit %d with %+v: want a failure that says %q\n%s", code, sum, c.message, testenv.Tail(p.out.String(), 3000))
 			}
 			if strings.Contains(p.out.String(), env["RESTIC_PASSWORD"]) || strings.Contains(p.out.String(), s3.SecretKey) {
 				t.Fatalf("the mover's output shows a secret:\n%s", p.out.String())
 			}
 			if entries, _ := os.ReadDir(dst); len(entries) != 0 {
-				t.Fatalf("a failed restore wrote %d entries into the volume", len(entries))
+				t.Fatalf("a restore of nothing wrote %d entries into the volume", len(entries))
 			}
 		})
+	}
+	// The repository that did not exist was initialised: a second restore finds it empty.
+	code, sum, _ := runMoverTo(t, asRoot, "restic", "destination",
+		withEnv(never, "DATA_DIR", tempDir(t, asRoot, "restic-dst"), "CACHE_DIR", tempDir(t, asRoot, "cache")), 5*time.Minute)
+	if code != 0 || !strings.Contains(sum.Warning, "has no snapshots") {
+		t.Fatalf("second restore: exit %d with %+v; want the initialised repository found empty", code, sum)
 	}
 }
 

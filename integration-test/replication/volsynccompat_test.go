@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/restic"
 )
 
 // TestAManualTriggerBesideAScheduleWinsAsInVolSync: automation patches a manual trigger onto a
@@ -75,4 +78,35 @@ func TestMoversNameTheirPVCsAsVolSyncDoes(t *testing.T) {
 			return k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &corev1.PersistentVolumeClaim{})
 		})
 	}
+}
+
+// TestAnEmptyResticRestoreCompletesWithAWarning: a restore that found nothing to restore (the
+// mover says so in its summary's warning) completes as in VolSync: lastManualSync is set, the
+// result is Successful, the log line is in latestMoverStatus.logs, and a Warning Event says why.
+func TestAnEmptyResticRestoreCompletesWithAWarning(t *testing.T) {
+	ns := namespace(t, false)
+	rd := &volsyncv1alpha1.ReplicationDestination{
+		ObjectMeta: metav1.ObjectMeta{Name: "empty", Namespace: ns},
+		Spec: volsyncv1alpha1.ReplicationDestinationSpec{
+			Trigger: &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "restore-1"},
+			Restic: &volsyncv1alpha1.ReplicationDestinationResticSpec{
+				ReplicationDestinationVolumeOptions: volsyncv1alpha1.ReplicationDestinationVolumeOptions{
+					Capacity: ptr.To(resource.MustParse("1Gi")), CopyMethod: volsyncv1alpha1.CopyMethodDirect},
+				Repository: "restic-repo",
+			},
+		},
+	}
+	create(t, rd)
+	job := waitJob(t, ns, mover.ObjectName("restic-dst", rd.Name), "")
+	why := "no eligible snapshot: the restic repository has no snapshots; no data will be restored"
+	finishJob(t, job, 0, `{"result":"Successful","message":"`+why+`","warning":"`+why+`"}`, "")
+	eventually(t, wait, func() error {
+		get(t, rd)
+		st := rd.Status.LatestMoverStatus
+		if rd.Status.LastManualSync != "restore-1" || st == nil || st.Result != volsyncv1alpha1.MoverResultSuccessful || !strings.Contains(st.Logs, "no data will be restored") {
+			return fmt.Errorf("lastManualSync %q, latestMoverStatus %+v", rd.Status.LastManualSync, st)
+		}
+		return nil
+	})
+	waitWarning(t, ns, rd.Name, restic.ReasonNothingRestored)
 }

@@ -35,6 +35,9 @@ type Summary struct {
 	Files int64 `json:"files"`
 	// Snapshot is the id of the snapshot written or restored, for movers that keep snapshots.
 	Snapshot string `json:"snapshot,omitempty"`
+	// Warning says why a run that succeeded did less than asked, such as a restore that found no
+	// snapshot to restore; the control plane raises it as a Warning Event.
+	Warning string `json:"warning,omitempty"`
 }
 
 // MaxMessage bounds Summary.Message so that the whole summary fits a termination message, of

@@ -253,12 +253,7 @@ func containerSecurityContext(privileged bool) *corev1.SecurityContext {
 }
 
 // Summary is what the mover writes to /dev/termination-log when it ends.
-type Summary struct {
-	Result  string `json:"result"`
-	Message string `json:"message,omitempty"`
-	Bytes   int64  `json:"bytes,omitempty"`
-	Files   int64  `json:"files,omitempty"`
-}
+type Summary = entrypoint.Summary
 
 // Outcome is how a finished Job went.
 type Outcome struct {

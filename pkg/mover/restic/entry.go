@@ -338,8 +338,13 @@ func restore(ctx context.Context, cfg entryConfig, cli *resticCLI, log io.Writer
 		return Outcome{}, err
 	}
 	if !exists {
-		return Outcome{}, failf("nothing to restore: the restic repository does not exist (no backup was ever written to it); " +
-			"check the repository address in the Secret")
+		// As VolSync does: a restore from a repository no backup has written yet initialises it
+		// and restores nothing, so a destination set up before its source still completes.
+		fmt.Fprintln(log, "restic mover: the repository does not exist yet; initializing it")
+		if _, err := cli.run(ctx, "", nil, "init"); err != nil {
+			return Outcome{}, fmt.Errorf("initializing the repository: %w", err)
+		}
+		return emptyRestore(log, "the restic repository did not exist (no backup was ever written to it) and was initialized"), nil
 	}
 	if cfg.unlock {
 		if err := cli.unlock(ctx); err != nil {
@@ -358,9 +363,9 @@ func restore(ctx context.Context, cfg entryConfig, cli *resticCLI, log io.Writer
 	if err := json.Unmarshal(out.Bytes(), &snaps); err != nil {
 		return Outcome{}, failf("listing snapshots: restic's answer is not a JSON list of snapshots: %v", err)
 	}
-	snap, err := selectSnapshot(snaps, cfg.previous, cfg.restoreAsOf)
-	if err != nil {
-		return Outcome{}, err
+	snap, why := selectSnapshot(snaps, cfg.previous, cfg.restoreAsOf)
+	if why != "" {
+		return emptyRestore(log, why), nil
 	}
 	fmt.Fprintf(log, "restic mover: restoring snapshot %s taken at %s\n", shortID(snap.ID), snap.Time.UTC().Format(time.RFC3339))
 
@@ -400,12 +405,22 @@ type snapshot struct {
 	Tags     []string  `json:"tags"`
 }
 
+// emptyRestore is the outcome of a restore that found nothing to restore: it completes, as in
+// VolSync, so that automation waiting for lastManualSync goes on, but it says why in the log, the
+// message and a Warning, so that restoring nothing never passes for a restore (volsync #1211,
+// #1138).
+func emptyRestore(log io.Writer, why string) Outcome {
+	msg := "no eligible snapshot: " + why + "; no data will be restored"
+	fmt.Fprintf(log, "restic mover: %s\n", msg)
+	return Outcome{Message: msg, Warning: msg}
+}
+
 // selectSnapshot picks the snapshot to restore: the newest one at or before asOf when asOf is
-// set, else the one `previous` places before the newest (0 is the newest). Restoring nothing
-// must never look like success (volsync #1211, #1138), so an empty list is an error.
-func selectSnapshot(snaps []snapshot, previous int, asOf *time.Time) (snapshot, error) {
+// set, else the one `previous` places before the newest (0 is the newest). When none fits it
+// returns why instead.
+func selectSnapshot(snaps []snapshot, previous int, asOf *time.Time) (snapshot, string) {
 	if len(snaps) == 0 {
-		return snapshot{}, failf("nothing to restore: the restic repository has no snapshots")
+		return snapshot{}, "the restic repository has no snapshots"
 	}
 	sorted := append([]snapshot(nil), snaps...)
 	// Newest first; the id breaks ties so that the choice never depends on restic's order.
@@ -421,17 +436,21 @@ func selectSnapshot(snaps []snapshot, previous int, asOf *time.Time) (snapshot, 
 				if i+previous >= len(sorted) {
 					break
 				}
-				return sorted[i+previous], nil
+				return sorted[i+previous], ""
 			}
 		}
-		return snapshot{}, failf("nothing to restore: no snapshot was taken at or before %s (the oldest of %d is from %s)",
+		if previous > 0 {
+			return snapshot{}, fmt.Sprintf("restoreAsOf %s with previous %d goes past the oldest of the %d snapshots (from %s)",
+				asOf.UTC().Format(time.RFC3339), previous, len(sorted), sorted[len(sorted)-1].Time.UTC().Format(time.RFC3339))
+		}
+		return snapshot{}, fmt.Sprintf("no snapshot was taken at or before %s (the oldest of %d is from %s)",
 			asOf.UTC().Format(time.RFC3339), len(sorted), sorted[len(sorted)-1].Time.UTC().Format(time.RFC3339))
 	}
 	if previous >= len(sorted) {
-		return snapshot{}, failf("nothing to restore: previous %d asks for the snapshot %d before the latest, but the repository holds only %d",
+		return snapshot{}, fmt.Sprintf("previous %d asks for the snapshot %d before the latest, but the repository holds only %d",
 			previous, previous, len(sorted))
 	}
-	return sorted[previous], nil
+	return sorted[previous], ""
 }
 
 // resticMessage is the common part of restic's --json lines.

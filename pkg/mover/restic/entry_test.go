@@ -36,27 +36,27 @@ func TestSelectSnapshot(t *testing.T) {
 		{"the latest by default", snaps, 0, nil, "c", ""},
 		{"previous 1 is the one before the latest", snaps, 1, nil, "b", ""},
 		{"previous 2 is the oldest of three", snaps, 2, nil, "a", ""},
-		{"previous beyond the oldest fails", snaps, 3, nil, "", "holds only 3"},
+		{"previous beyond the oldest selects nothing", snaps, 3, nil, "", "holds only 3"},
 		{"asOf between two picks the older", snaps, 0, asOf("2024-05-02T12:00:00Z"), "b", ""},
 		{"asOf exactly at a snapshot picks it", snaps, 0, asOf("2024-05-02T10:00:00Z"), "b", ""},
 		{"asOf after all picks the latest", snaps, 0, asOf("2030-01-01T00:00:00Z"), "c", ""},
-		{"asOf before all fails", snaps, 0, asOf("2024-04-30T00:00:00Z"), "", "no snapshot was taken at or before 2024-04-30T00:00:00Z"},
+		{"asOf before all selects nothing", snaps, 0, asOf("2024-04-30T00:00:00Z"), "", "no snapshot was taken at or before 2024-04-30T00:00:00Z"},
 		{"asOf and previous count back from the asOf pick", snaps, 1, asOf("2024-05-02T12:00:00Z"), "a", ""},
-		{"asOf and previous beyond the oldest fails", snaps, 2, asOf("2024-05-02T12:00:00Z"), "", "no snapshot"},
-		{"an empty repository fails", nil, 0, nil, "", "has no snapshots"},
+		{"asOf and previous beyond the oldest selects nothing", snaps, 2, asOf("2024-05-02T12:00:00Z"), "", "past the oldest"},
+		{"an empty repository selects nothing", nil, 0, nil, "", "has no snapshots"},
 		{"equal times are ordered by id", []snapshot{{ID: "x", Time: at("2024-05-01T10:00:00Z")}, {ID: "y", Time: at("2024-05-01T10:00:00Z")}}, 0, nil, "y", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := selectSnapshot(c.snaps, c.previous, c.asOf)
+			got, why := selectSnapshot(c.snaps, c.previous, c.asOf)
 			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err %v, want one containing %q", err, c.err)
+				if !strings.Contains(why, c.err) {
+					t.Fatalf("why %q, want one containing %q", why, c.err)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
+			if why != "" {
+				t.Fatal(why)
 			}
 			if got.ID != c.want {
 				t.Fatalf("picked %s, want %s", got.ID, c.want)
@@ -203,8 +203,8 @@ func FuzzSelectSnapshot(f *testing.F) {
 			t := time.Unix(asOfSec, 0)
 			asOf = &t
 		}
-		got, err := selectSnapshot(snaps, previous, asOf)
-		if err != nil {
+		got, why := selectSnapshot(snaps, previous, asOf)
+		if why != "" {
 			return
 		}
 		if asOf != nil && got.Time.After(*asOf) {

@@ -48,6 +48,10 @@ type resticMover struct{ job.Flow }
 // Name is the mover's name, as metrics and Job names use it.
 func (m *resticMover) Name() string { return MoverName }
 
+// ReasonNothingRestored is the Warning Event of a restore that found no snapshot to restore and
+// completed with an empty volume.
+const ReasonNothingRestored = "NothingRestored"
+
 // CacheName is the cache PVC of an owner in a role ("src" or "dst"), as VolSync names it:
 // "volsync-<role>-<owner>-cache".
 func CacheName(role, owner string) string { return mover.PVCName(role, owner, "cache") }
@@ -278,6 +282,10 @@ func newRestoreMover(b *Builder, c client.Client, rec events.EventRecorder, rd *
 			}
 		},
 		Succeeded: func(o *job.Outcome) {
+			if o.Summary.Warning != "" {
+				// An empty restore completes, as in VolSync, but never silently.
+				rec.Eventf(rd, nil, corev1.EventTypeWarning, ReasonNothingRestored, "Synchronize", "%s", o.Summary.Warning)
+			}
 			if envValue(&o.Job.Spec.Template.Spec, "UNLOCK") == "1" {
 				if rd.Status.Restic == nil {
 					rd.Status.Restic = &volsyncv1alpha1.ResticStatus{}
