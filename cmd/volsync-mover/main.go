@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/volsync/volsync/pkg/mover/rclone"
 	"github.com/volsync/volsync/pkg/mover/restic"
@@ -22,6 +24,9 @@ var movers = map[string]func(role string, args []string) int{
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == debugCommand {
+		os.Exit(debug(os.Args[2:]))
+	}
 	if len(os.Args) < 3 {
 		names := make([]string, 0, len(movers))
 		for n := range movers {
@@ -37,4 +42,20 @@ func main() {
 		os.Exit(2)
 	}
 	os.Exit(run(os.Args[2], os.Args[3:]))
+}
+
+// debugCommand runs instead of the mover when its owner carries the enable-debug-mover
+// annotation: `volsync-mover debug rsync source` says how to run the mover, then waits, with the
+// mover's environment and volumes in place, until the pod is deleted. A person runs the mover
+// by hand with kubectl exec, as VolSync's debug movers allow.
+const debugCommand = "debug"
+
+func debug(args []string) int {
+	fmt.Printf("volsync-mover: debug mode (annotation volsync.backube/enable-debug-mover): the mover does not run by itself.\n")
+	fmt.Printf("volsync-mover: run it with: kubectl exec -it <this pod> -- volsync-mover %s\n", strings.Join(args, " "))
+	fmt.Printf("volsync-mover: this pod waits until it is deleted; remove the annotation and delete the Job to sync normally.\n")
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+	return 0
 }

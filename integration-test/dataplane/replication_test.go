@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,11 @@ func TestSyncMatchesSourceByChecksum(t *testing.T) {
 				requireNoBookkeeping(t, dst)
 				if got := first.Source.summary(); got.Files < int64(files) || got.Bytes < int64(files)*300 {
 					t.Errorf("first sync's summary %+v: want at least %d files and %d bytes", got, files, files*300)
+				}
+				// latestMoverStatus.logs: rsync's own figures, then VolSync's closing line.
+				if logs := first.Source.summary().Logs; !strings.Contains(logs, "sent ") || !strings.Contains(logs, " bytes  received ") ||
+					!regexp.MustCompile(`\nRsync(-tls)? completed in [0-9]+s$`).MatchString(logs) {
+					t.Errorf("first sync's summary logs %q: want rsync's sent/received line and the completion line", logs)
 				}
 				requireSparse(t, want, "special/sparse.img")
 

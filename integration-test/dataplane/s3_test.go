@@ -147,6 +147,13 @@ func runMoverOK(t testing.TB, id identity, mover, role string, env map[string]st
 	if code != 0 || sum.Result != "Successful" {
 		t.Fatalf("%s %s exited %d with %+v; output:\n%s", mover, role, code, sum, testenv.Tail(p.out.String(), 4000))
 	}
+	// latestMoverStatus.logs: the lines a person looks for, then VolSync's closing line.
+	want := map[string][]string{"restic source": {"processed ", "snapshot ", " saved"}, "rclone source": {"Transferred: ", "Elapsed time: "}}[mover+" "+role]
+	for _, w := range append(want, "completed in ") {
+		if !strings.Contains(sum.Logs, w) {
+			t.Fatalf("%s %s: summary logs %q lack %q", mover, role, sum.Logs, w)
+		}
+	}
 	return sum
 }
 

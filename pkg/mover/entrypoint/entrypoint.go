@@ -35,6 +35,9 @@ type Summary struct {
 	Files int64 `json:"files"`
 	// Snapshot is the id of the snapshot written or restored, for movers that keep snapshots.
 	Snapshot string `json:"snapshot,omitempty"`
+	// Logs is the filtered tail of the mover's output (Highlights.Logs), for a run that
+	// succeeded; the control plane shows it as latestMoverStatus.logs.
+	Logs string `json:"logs,omitempty"`
 	// Warning says why a run that succeeded did less than asked, such as a restore that found no
 	// snapshot to restore; the control plane raises it as a Warning Event.
 	Warning string `json:"warning,omitempty"`
@@ -42,7 +45,8 @@ type Summary struct {
 
 // MaxMessage bounds Summary.Message so that the whole summary fits a termination message, of
 // which Kubernetes keeps at most 4096 bytes.
-const MaxMessage = 3000
+// Summary.Logs takes up to MaxLogs beside it.
+const MaxMessage = 2500
 
 // Env returns the environment variable name, or def when it is unset or empty.
 func Env(name, def string) string {
@@ -81,14 +85,23 @@ func EnvPort(name string, def int) (int, error) {
 // Logger writes timestamped lines a person can read. It is safe for concurrent use, so the
 // output of several child processes can be interleaved line by line.
 type Logger struct {
-	mu     sync.Mutex
-	out    io.Writer
-	prefix string
+	mu      sync.Mutex
+	out     io.Writer
+	prefix  string
+	started time.Time
 }
 
 // NewLogger returns a Logger writing to out, each line starting with prefix (e.g. "rsync source").
 func NewLogger(out io.Writer, prefix string) *Logger {
-	return &Logger{out: out, prefix: prefix}
+	return &Logger{out: out, prefix: prefix, started: Clock.Now()}
+}
+
+// CompletedLogs is Notable.Logs for a mover that started at started: "Rsync completed in 5s".
+func CompletedLogs(mover string, started time.Time) string {
+	if mover != "" {
+		mover = strings.ToUpper(mover[:1]) + mover[1:]
+	}
+	return Notable.Logs(mover, Clock.Now().Sub(started))
 }
 
 // Printf logs one line, with every secret of the process's masker (Secrets) masked.
@@ -96,6 +109,7 @@ func (l *Logger) Printf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	msg := Mask(strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+	Notable.Observe(msg)
 	fmt.Fprintf(l.out, "%s %s: %s\n", Clock.Now().UTC().Format("2006-01-02T15:04:05Z"), l.prefix, msg)
 }
 
@@ -159,6 +173,7 @@ func TerminationLog(getenv func(string) string) string {
 // WriteSummaryTo writes s as JSON to path, its message masked (Secrets) and cut to MaxMessage.
 func WriteSummaryTo(path string, s Summary) error {
 	s.Message = Mask(s.Message)
+	s.Logs = Mask(s.Logs)
 	if len(s.Message) > MaxMessage {
 		s.Message = s.Message[:MaxMessage] + "..."
 	}
@@ -180,6 +195,10 @@ func Finish(log *Logger, s Summary, runErr error) int {
 		s.Message = runErr.Error()
 	} else if s.Result == "" {
 		s.Result = ResultSuccessful
+	}
+	if s.Result == ResultSuccessful && s.Logs == "" {
+		mover, _, _ := strings.Cut(log.prefix, " ")
+		s.Logs = CompletedLogs(mover, log.started)
 	}
 	log.Printf("%s: %s (files transferred: %d, bytes transferred: %d)", strings.ToLower(s.Result), s.Message, s.Files, s.Bytes)
 	if err := WriteSummary(s); err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFinishWritesTheSummaryAndTheExitCode(t *testing.T) {
@@ -18,7 +19,7 @@ func TestFinishWritesTheSummaryAndTheExitCode(t *testing.T) {
 		wantJSON string
 	}{
 		{"a success reports its figures", Summary{Message: "synchronized", Files: 3, Bytes: 1024}, nil, 0,
-			`{"result":"Successful","message":"synchronized","bytes":1024,"files":3}`},
+			`{"result":"Successful","message":"synchronized","bytes":1024,"files":3,"logs":"Test completed in 0s"}`},
 		{"a failure carries the error as the message", Summary{Files: 1}, errors.New("the destination refused the key"), 1,
 			`{"result":"Failed","message":"the destination refused the key","bytes":0,"files":1}`},
 	}
@@ -64,5 +65,23 @@ func TestEnvSettingsAreChecked(t *testing.T) {
 	t.Setenv("X_TIMEOUT", "5 minutes")
 	if _, err := EnvDuration("X_TIMEOUT", 0); err == nil || !strings.Contains(err.Error(), "X_TIMEOUT") {
 		t.Fatalf("EnvDuration accepted %q: %v", "5 minutes", err)
+	}
+}
+
+func TestHighlightsKeepTheLinesAPersonLooksForWithinTheCap(t *testing.T) {
+	h := &Highlights{}
+	h.Keep(`^sent [0-9]+ bytes`, `^Transferred:`)
+	h.Observe("[rsync] building file list")
+	h.Observe("sent 2048 bytes  received 35 bytes  4166.00 bytes/sec")
+	h.Observe("  Transferred: 2 KiB, 7 files  ")
+	if got, want := h.Logs("Rsync", 5*time.Second), "sent 2048 bytes  received 35 bytes  4166.00 bytes/sec\nTransferred: 2 KiB, 7 files\nRsync completed in 5s"; got != want {
+		t.Fatalf("logs %q, want %q", got, want)
+	}
+	for range 100 {
+		h.Observe("sent 1234567890 bytes and then some more words to fill the line")
+	}
+	got := h.Logs("Rsync", time.Second)
+	if len(got) > MaxLogs || !strings.HasSuffix(got, "\nRsync completed in 1s") || !strings.HasPrefix(got, "sent ") {
+		t.Fatalf("logs of %d bytes, want at most %d ending with the completion line, cut on a line boundary:\n%s", len(got), MaxLogs, got)
 	}
 }

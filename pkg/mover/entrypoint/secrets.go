@@ -357,6 +357,7 @@ func (w *maskWriter) maskLines(s string) string {
 	lines := strings.SplitAfter(s, "\n")
 	for i, l := range lines {
 		lines[i] = w.m.Mask(l)
+		Notable.Observe(lines[i])
 	}
 	return strings.Join(lines, "")
 }

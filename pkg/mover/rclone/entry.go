@@ -46,6 +46,8 @@ func runEntry(ctx context.Context, args []string, environ []string, rawLog io.Wr
 	// Before anything is logged: every value of rclone.conf (the rcloneConfig Secret) and of any
 	// variable that is not a setting is masked in the log, in rclone's output and in the summary.
 	learnSecrets(environ, getenv("RCLONE_CONFIG"))
+	entrypoint.Notable.Keep(`^Transferred:`, `^Elapsed time:`)
+	started := entrypoint.Clock.Now()
 	mlog := entrypoint.MaskWriter(rawLog)
 	defer mlog.Close()
 	var log io.Writer = mlog
@@ -74,6 +76,7 @@ func runEntry(ctx context.Context, args []string, environ []string, rawLog io.Wr
 	} else {
 		outcome.Result = "Successful"
 		fmt.Fprintf(log, "rclone mover: %s\n", outcome.Message)
+		outcome.Logs = entrypoint.CompletedLogs("rclone", started)
 	}
 	writeOutcome(terminationLog, outcome)
 	return code
@@ -323,6 +326,9 @@ func rcloneSync(ctx context.Context, cfg entryConfig, log io.Writer, from, to st
 	}
 	outcome.Message = fmt.Sprintf("%s %d files, %s %s (%d unchanged, %d deleted)",
 		verb, stats.Transfers, humanBytes(stats.Bytes), where, stats.Checks, stats.Deletes)
+	// rclone's own stats lines, which the JSON log replaces, for latestMoverStatus.logs.
+	fmt.Fprintf(log, "Transferred: %s, %d files\n", humanBytes(stats.Bytes), stats.Transfers)
+	fmt.Fprintf(log, "Elapsed time: %s\n", time.Duration(stats.ElapsedTime*float64(time.Second)).Round(time.Millisecond))
 	return outcome, nil
 }
 
@@ -454,6 +460,8 @@ type transferStats struct {
 	Deletes   uint64 `json:"deletes"`
 	Errors    uint64 `json:"errors"`
 	Transfers uint64 `json:"transfers"`
+	// ElapsedTime is in seconds.
+	ElapsedTime float64 `json:"elapsedTime"`
 }
 
 // readableLogLine turns a JSON log line into its message, for error reports.

@@ -70,6 +70,8 @@ func runEntry(ctx context.Context, args []string, environ []string, rawLog io.Wr
 	// Before anything is logged: every value of the repository Secret is masked in the log, in
 	// restic's output and in the summary.
 	entrypoint.AddSecrets(entrypoint.SecretEnvValues(environ, settingsEnv...)...)
+	entrypoint.Notable.Keep(`^processed [0-9]+ files`, `^snapshot [0-9a-f]+ saved`, `restoring snapshot`, `no data will be restored`)
+	started := entrypoint.Clock.Now()
 	mlog := entrypoint.MaskWriter(rawLog)
 	defer mlog.Close()
 	var log io.Writer = mlog
@@ -102,6 +104,7 @@ func runEntry(ctx context.Context, args []string, environ []string, rawLog io.Wr
 	} else {
 		outcome.Result = "Successful"
 		fmt.Fprintf(log, "restic mover: %s\n", outcome.Message)
+		outcome.Logs = entrypoint.CompletedLogs("restic", started)
 	}
 	writeOutcome(terminationLog, outcome)
 	return code
@@ -300,6 +303,9 @@ func backup(ctx context.Context, cfg entryConfig, cli *resticCLI, log io.Writer)
 	if summary.SnapshotID == "" {
 		return outcome, failf("backup: restic reported no snapshot")
 	}
+	// restic's own closing lines, which --json replaces, for the log and latestMoverStatus.logs.
+	fmt.Fprintf(log, "processed %d files, %s\n", summary.TotalFilesProcessed, humanBytes(summary.TotalBytesProcessed))
+	fmt.Fprintf(log, "snapshot %s saved\n", shortID(summary.SnapshotID))
 	outcome.Message = fmt.Sprintf("backed up %d files, %s (new %d, changed %d, unmodified %d files; %s added to the repository) into snapshot %s",
 		summary.TotalFilesProcessed, humanBytes(summary.TotalBytesProcessed), summary.FilesNew, summary.FilesChanged,
 		summary.FilesUnmodified, humanBytes(summary.DataAdded), shortID(summary.SnapshotID))

@@ -47,6 +47,7 @@ const commitCommand = "volsync-commit"
 // Main runs the rsync mover's entry point for role ("source" or "destination"; "ssh-command" is
 // the destination's forced ssh command) and returns the process exit code.
 func Main(role string, args []string) int {
+	KeepHighlights()
 	switch role {
 	case "source":
 		log := entrypoint.NewLogger(os.Stdout, "rsync source")

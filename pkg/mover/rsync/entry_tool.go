@@ -47,6 +47,12 @@ const MetadataFlags = "AX"
 // volume root), with every unchanged file hard-linked from the live image.
 var StagingFlags = []string{"--link-dest=.."}
 
+// KeepHighlights asks the entry point to keep the lines of rsync's --stats a person looks for
+// (the files transferred, "sent … bytes  received … bytes") for latestMoverStatus.logs.
+func KeepHighlights() {
+	entrypoint.Notable.Keep(`Number of regular files transferred:`, `sent [0-9,.]+ bytes +received [0-9,.]+ bytes`)
+}
+
 // Stats are the figures of rsync --stats that a summary reports.
 type Stats struct {
 	// FilesTransferred is "Number of regular files transferred".

@@ -34,6 +34,7 @@ const (
 // Main runs the rsync-tls mover's entry point for role ("source" or "destination"; "serve" and
 // "connect" are the two ends of a request through the tunnel) and returns the exit code.
 func Main(role string, args []string) int {
+	rsync.KeepHighlights()
 	switch role {
 	case "source":
 		log := entrypoint.NewLogger(os.Stdout, "rsync-tls source")

@@ -107,4 +107,8 @@ const (
 	// ScheduledTimeAnnotation is the scheduled time, RFC 3339 in UTC, a Migration was created for.
 	// It lets a restarted controller put a Migration it finds back into the history it belongs to.
 	ScheduledTimeAnnotation = "volsync.backube/scheduled-time"
+	// EnableDebugMoverAnnotation on a ReplicationSource or ReplicationDestination makes its next
+	// mover Job wait instead of syncing, with its environment and volumes in place, for a person
+	// to run the mover by hand with kubectl exec (VolSync's annotation).
+	EnableDebugMoverAnnotation = "volsync.backube/enable-debug-mover"
 )

@@ -227,9 +227,14 @@ type MoverStatus struct {
 	// Result of the last run.
 	// +optional
 	Result MoverResult `json:"result,omitempty"`
-	// Logs is the filtered tail of the mover's log.
+	// Logs is the filtered tail of the mover's log, up to 1024 bytes, with secrets masked: the
+	// lines a person looks for, then "<Mover> completed in <duration>", as in VolSync. For a run
+	// that failed, it is the end of what the mover said about the failure.
 	// +optional
 	Logs string `json:"logs,omitempty"`
+	// Summary is volsync's one-line account of the run (files, bytes, snapshot).
+	// +optional
+	Summary string `json:"summary,omitempty"`
 }
 
 // MoverProgress is what the mover reported while it ran, when the tool reports it.
