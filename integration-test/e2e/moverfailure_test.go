@@ -23,7 +23,7 @@ import (
 // well formed but not the destination's, so every mover pod fails its TLS handshake. The Job
 // retries exactly moverBackoffLimit times, then the sync is marked failed: consecutiveFailures,
 // nextRetryTime, latestMoverStatus with the mover's explanation, a Synchronizing condition with
-// reason Error, and a Warning SyncFailed Event. No new Job starts before nextRetryTime although the
+// reason Error, and a Warning TransferFailed Event. No new Job starts before nextRetryTime although the
 // manual trigger is still unmet; the attempt after it fails the same way and doubles the backoff.
 func TestFailingMoverRetriesBoundedThenBacksOff(t *testing.T) {
 	ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/mover/restic"
+	"github.com/volsync/volsync/pkg/replication/statemachine"
 )
 
 func resticSource(ns, name, pvc string, trigger *volsyncv1alpha1.ReplicationTriggerSpec) *volsyncv1alpha1.ReplicationSource {
@@ -51,7 +52,7 @@ func TestAFailedJobFailsTheSyncAndTheRetryWaitsForTheBackoff(t *testing.T) {
 	if st.NextRetryTime == nil || st.NextRetryTime.Time.Before(failedAt.Add(time.Minute-time.Second)) {
 		t.Errorf("nextRetryTime %v, want a minute after the failure", st.NextRetryTime)
 	}
-	waitEvent(t, ns, rs.Name, "SyncFailed")
+	waitEvent(t, ns, rs.Name, statemachine.ReasonSyncFailed)
 	if v, _ := metricValue(t, "volsync_volume_out_of_sync", ns, rs.Name); v != 1 {
 		t.Errorf("volsync_volume_out_of_sync %v after a failure, want 1", v)
 	}
@@ -107,7 +108,7 @@ func TestALockedResticRepositoryFailsFastWithAClearMessage(t *testing.T) {
 	}
 	finishJob(t, job, 11, "unable to create lock in backend: repository is already locked", "PodFailurePolicy")
 	waitReason(t, rs, volsyncv1alpha1.ReasonError)
-	note := waitEvent(t, ns, rs.Name, "SyncFailed")
+	note := waitEvent(t, ns, rs.Name, statemachine.ReasonSyncFailed)
 	if !strings.Contains(note, restic.ReasonRepositoryLocked) || !strings.Contains(note, "spec.restic.unlock") {
 		t.Errorf("event %q does not say the repository is locked and how to unlock it", note)
 	}

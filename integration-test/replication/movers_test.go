@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	moverjob "github.com/volsync/volsync/pkg/mover/job"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,7 +83,7 @@ func TestAnRsyncDestinationGeneratesKeysPerRelationshipAndTheSourceUsesThem(t *t
 	// No address past ServiceAddressTimeout: a warning, and the destination keeps listening.
 	fakeClock.Step(mover.ServiceAddressTimeout + 10*time.Second)
 	poke(t, rd)
-	waitEvent(t, ns, rd.Name, "ServiceAddressNotAssigned")
+	waitEvent(t, ns, rd.Name, moverjob.ReasonServiceAddressNotAssigned)
 
 	// The load balancer answers: the address is published.
 	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.7"}}

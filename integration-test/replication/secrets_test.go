@@ -11,14 +11,15 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/replication/statemachine"
 )
 
 // secretsNeverShow checks that status and the Events about obj show none of planted; summarized
-// says that the mover wrote a summary, whose message the SyncFailed Event then carries.
+// says that the mover wrote a summary, whose message the TransferFailed Event then carries.
 func secretsNeverShow(t *testing.T, obj *volsyncv1alpha1.ReplicationSource, summarized bool, planted ...string) {
 	t.Helper()
 	waitReason(t, obj, volsyncv1alpha1.ReasonError)
-	note := waitEvent(t, obj.Namespace, obj.Name, "SyncFailed")
+	note := waitEvent(t, obj.Namespace, obj.Name, statemachine.ReasonSyncFailed)
 	st := obj.Status.LatestMoverStatus
 	if st == nil || !strings.Contains(st.Logs, "***") {
 		t.Fatalf("latestMoverStatus %+v should carry the masked message", st)
@@ -39,7 +40,7 @@ func secretsNeverShow(t *testing.T, obj *volsyncv1alpha1.ReplicationSource, summ
 		}
 	}
 	if summarized && !strings.Contains(note, "***") {
-		t.Errorf("the SyncFailed event %q should carry the masked message", note)
+		t.Errorf("the TransferFailed event %q should carry the masked message", note)
 	}
 }
 

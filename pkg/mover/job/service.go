@@ -130,7 +130,7 @@ func ownedSecretData(owner client.Object, s *corev1.Secret) (map[string][]byte, 
 }
 
 // ReasonServiceAddressNotAssigned: the mover's Service has no address after ServiceAddressTimeout.
-const ReasonServiceAddressNotAssigned = "ServiceAddressNotAssigned"
+const ReasonServiceAddressNotAssigned = "NoServiceAddressAssigned"
 
 // WarnServiceAddress warns (volume.Warn), once ServiceAddressTimeout has passed since the Service
 // was created, that it still has no address.

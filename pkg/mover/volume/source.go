@@ -22,8 +22,8 @@ import (
 
 // Event reasons.
 const (
-	ReasonPVCNotBound          = "PVCNotBound"
-	ReasonSnapshotNotReady     = "SnapshotNotReady"
+	ReasonPVCNotBound          = "PersistentVolumeClaimNotBound"
+	ReasonSnapshotNotReady     = "VolumeSnapshotNotReady"
 	ReasonCopyTriggerTimeout   = "CopyTriggerTimeoutError"
 	ReasonSourcePVCNotFound    = "SourcePVCNotFound"
 	ReasonDestinationPVCAbsent = "DestinationPVCNotFound"

@@ -24,9 +24,9 @@ const (
 
 // Event reasons.
 const (
-	ReasonSyncStarted    = "SyncStarted"
+	ReasonSyncStarted    = "TransferStarted"
 	ReasonSyncCompleted  = "SyncCompleted"
-	ReasonSyncFailed     = "SyncFailed"
+	ReasonSyncFailed     = "TransferFailed"
 	ReasonMissedTrigger  = "MissedTrigger"
 	ReasonInvalidTrigger = "InvalidTrigger"
 )
