@@ -6,6 +6,7 @@ import (
 	"github.com/volsync/volsync/pkg/migration"
 	"github.com/volsync/volsync/pkg/migrationschedule"
 	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/job"
 	"github.com/volsync/volsync/pkg/mover/rclone"
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
@@ -18,10 +19,22 @@ import (
 // Options is what the controllers need from the command line. It is handed to every entry of
 // controllers.
 type Options struct {
-	// MoverImage is the container image mover Jobs run.
+	// MoverImage is the container image mover Jobs run, unless MoverImages names one for the mover.
 	MoverImage string
+	// MoverImages is each mover's image, by mover name (see moverImages).
+	MoverImages map[string]string
 	// AdminNamespace is the namespace whose Migrations may migrate other namespaces.
 	AdminNamespace string
+	// PullSecrets are the Secrets mover pods pull their image with.
+	PullSecrets job.PullSecrets
+}
+
+// image is the container image of one mover's Jobs.
+func (o Options) image(mover string) string {
+	if img := o.MoverImages[mover]; img != "" {
+		return img
+	}
+	return o.MoverImage
 }
 
 // controllers registers the volsync controllers with the manager, one line each, such as
@@ -52,19 +65,19 @@ var controllers = []func(ctrl.Manager, Options) error{
 		return (&populator.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&rsync.Builder{Image: o.MoverImage})
+		mover.Register(&rsync.Builder{Image: o.image(rsync.MoverName), PullSecrets: o.PullSecrets})
 		return nil
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&rclone.Builder{Image: o.MoverImage})
+		mover.Register(&rclone.Builder{Image: o.image(rclone.MoverName), PullSecrets: o.PullSecrets})
 		return nil
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&rsynctls.Builder{Image: o.MoverImage})
+		mover.Register(&rsynctls.Builder{Image: o.image(rsynctls.MoverName), PullSecrets: o.PullSecrets})
 		return nil
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&restic.Builder{Image: o.MoverImage})
+		mover.Register(&restic.Builder{Image: o.image(restic.MoverName), PullSecrets: o.PullSecrets})
 		return nil
 	},
 }

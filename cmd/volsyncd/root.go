@@ -6,6 +6,11 @@ import (
 	"strings"
 
 	"github.com/volsync/volsync/pkg/cachepolicy"
+	"github.com/volsync/volsync/pkg/mover/job"
+	"github.com/volsync/volsync/pkg/mover/rclone"
+	"github.com/volsync/volsync/pkg/mover/restic"
+	"github.com/volsync/volsync/pkg/mover/rsync"
+	"github.com/volsync/volsync/pkg/mover/rsynctls"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -40,12 +45,15 @@ type flags struct {
 	logLevel                string
 	logFormat               string
 	moverImage              string
+	moverImageFlags         map[string]*string
+	pullSecrets             string
+	pullSecretsNamespace    string
 	adminNamespace          string
 	maxConcurrentReconciles int
 }
 
 func newRootCommand() *cobra.Command {
-	f := flags{}
+	f := flags{moverImageFlags: map[string]*string{}}
 	cmd := &cobra.Command{
 		Use:   "volsyncd",
 		Short: "The volsync operator: replicates volumes and migrates applications between clusters",
@@ -71,7 +79,13 @@ else ~/.kube/config.`,
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default the pod's own namespace")
 	fs.StringVar(&f.logLevel, "log-level", "info", "one of debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "one of json, text")
-	fs.StringVar(&f.moverImage, "mover-image", "volsync-mover:latest", "container image of the mover Jobs")
+	fs.StringVar(&f.moverImage, "mover-image", defaultMoverImage(),
+		"container image of the mover Jobs, of every mover without an image of its own (--rsync-container-image and the like); default the mover image of volsyncd's version")
+	addMoverImageFlags(fs, f.moverImageFlags)
+	fs.StringVar(&f.pullSecrets, "mover-image-pull-secrets", "",
+		"comma-separated Secrets of --pull-secrets-namespace that mover pods pull their image with; each is copied into the mover's namespace")
+	fs.StringVar(&f.pullSecretsNamespace, "pull-secrets-namespace", ownNamespace(),
+		"namespace of the --mover-image-pull-secrets Secrets; default volsyncd's own namespace")
 	fs.StringVar(&f.adminNamespace, "admin-namespace", ownNamespace(),
 		"namespace whose Migrations may migrate other namespaces; default volsyncd's own namespace")
 	fs.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", defaultMaxConcurrentReconciles,
@@ -129,7 +143,21 @@ func run(f flags) error {
 		return fmt.Errorf("adding the /readyz check: %w", err)
 	}
 
-	opts := Options{MoverImage: f.moverImage, AdminNamespace: f.adminNamespace}
+	opts := Options{
+		MoverImage:     f.moverImage,
+		MoverImages:    moverImages(f.moverImageFlags, os.Getenv, f.moverImage),
+		AdminNamespace: f.adminNamespace,
+		PullSecrets:    job.PullSecrets{Namespace: f.pullSecretsNamespace, Names: parsePullSecrets(f.pullSecrets)},
+	}
+	if len(opts.PullSecrets.Names) > 0 && opts.PullSecrets.Namespace == "" {
+		return fmt.Errorf("--mover-image-pull-secrets needs --pull-secrets-namespace outside a cluster (volsyncd's own namespace is not known)")
+	}
+	if explicitSyncthingImage(f.moverImageFlags, os.Getenv) {
+		setupLog.Info("ignoring the syncthing image: volsyncd has no syncthing mover")
+	}
+	setupLog.Info("mover images", "rsync", opts.image(rsync.MoverName), "rsync-tls", opts.image(rsynctls.MoverName),
+		"rclone", opts.image(rclone.MoverName), "restic", opts.image(restic.MoverName),
+		"pullSecrets", opts.PullSecrets.Names, "pullSecretsNamespace", opts.PullSecrets.Namespace)
 	for _, setup := range controllers {
 		if err := setup(mgr, opts); err != nil {
 			return fmt.Errorf("setting up a controller: %w", err)

@@ -122,19 +122,36 @@ func builders() []Builder {
 // GetSourceMoverFromCatalog asks every Builder for a Mover for source. Exactly one must answer.
 func GetSourceMoverFromCatalog(c client.Client, logger logr.Logger, recorder events.EventRecorder,
 	source *volsyncv1alpha1.ReplicationSource, privileged bool) (Mover, error) {
-	return pick(func(b Builder) (Mover, error) { return b.FromSource(c, logger, recorder, source, privileged) })
+	return GetSourceMover(nil, c, logger, recorder, source, privileged)
+}
+
+// GetSourceMover asks each of bs (the Catalog when nil) for a Mover for source. Exactly one must
+// answer.
+func GetSourceMover(bs []Builder, c client.Client, logger logr.Logger, recorder events.EventRecorder,
+	source *volsyncv1alpha1.ReplicationSource, privileged bool) (Mover, error) {
+	return pick(bs, func(b Builder) (Mover, error) { return b.FromSource(c, logger, recorder, source, privileged) })
 }
 
 // GetDestinationMoverFromCatalog asks every Builder for a Mover for destination. Exactly one must
 // answer.
 func GetDestinationMoverFromCatalog(c client.Client, logger logr.Logger, recorder events.EventRecorder,
 	destination *volsyncv1alpha1.ReplicationDestination, privileged bool) (Mover, error) {
-	return pick(func(b Builder) (Mover, error) { return b.FromDestination(c, logger, recorder, destination, privileged) })
+	return GetDestinationMover(nil, c, logger, recorder, destination, privileged)
 }
 
-func pick(build func(Builder) (Mover, error)) (Mover, error) {
+// GetDestinationMover asks each of bs (the Catalog when nil) for a Mover for destination. Exactly
+// one must answer.
+func GetDestinationMover(bs []Builder, c client.Client, logger logr.Logger, recorder events.EventRecorder,
+	destination *volsyncv1alpha1.ReplicationDestination, privileged bool) (Mover, error) {
+	return pick(bs, func(b Builder) (Mover, error) { return b.FromDestination(c, logger, recorder, destination, privileged) })
+}
+
+func pick(bs []Builder, build func(Builder) (Mover, error)) (Mover, error) {
+	if bs == nil {
+		bs = builders()
+	}
 	var found Mover
-	for _, b := range builders() {
+	for _, b := range bs {
 		m, err := build(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.VersionInfo(), err)

@@ -30,6 +30,8 @@ type DestinationReconciler struct {
 	// not show this controller's last write of it yet (see reconcileObject). Defaults to the
 	// manager's.
 	APIReader client.Reader
+	// Builders are the movers this controller runs; mover.Catalog when nil.
+	Builders []mover.Builder
 
 	// writes are this controller's status writes that the cache may not show yet.
 	writes ownWrites
@@ -54,7 +56,7 @@ func (r *DestinationReconciler) pass(ctx context.Context, b *base, rd *volsyncv1
 		obj: rd, kind: "ReplicationDestination", role: roleDest, trigger: rd.Spec.Trigger, paused: rd.Spec.Paused,
 		status: &rd.Status.ReplicationStatus,
 		build: func(privileged bool) (mover.Mover, error) {
-			return mover.GetDestinationMoverFromCatalog(r.Client, logger, r.Recorder, rd, privileged)
+			return mover.GetDestinationMover(r.Builders, r.Client, logger, r.Recorder, rd, privileged)
 		},
 		onImage: func(image *corev1.TypedLocalObjectReference) { rd.Status.LatestImage = image },
 	}, now)

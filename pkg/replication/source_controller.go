@@ -30,6 +30,8 @@ type SourceReconciler struct {
 	// not show this controller's last write of it yet (see reconcileObject). Defaults to the
 	// manager's.
 	APIReader client.Reader
+	// Builders are the movers this controller runs; mover.Catalog when nil.
+	Builders []mover.Builder
 
 	// writes are this controller's status writes that the cache may not show yet.
 	writes ownWrites
@@ -69,7 +71,7 @@ func (r *SourceReconciler) pass(ctx context.Context, b *base, rs *volsyncv1alpha
 		obj: rs, kind: "ReplicationSource", role: roleSource, trigger: rs.Spec.Trigger, paused: rs.Spec.Paused,
 		status: &rs.Status.ReplicationStatus,
 		build: func(privileged bool) (mover.Mover, error) {
-			return mover.GetSourceMoverFromCatalog(r.Client, logger, r.Recorder, rs, privileged)
+			return mover.GetSourceMover(r.Builders, r.Client, logger, r.Recorder, rs, privileged)
 		},
 	}, now)
 	rs.Status.ObservedGeneration = rs.Generation

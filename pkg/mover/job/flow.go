@@ -31,6 +31,9 @@ type Flow struct {
 	Config volsyncv1alpha1.MoverConfig
 	// ServiceAccount is the account the Job runs as.
 	ServiceAccount string
+	// PullSecrets are volsyncd's mover image pull secrets, copied into the owner's namespace and
+	// named on volsync's service account, or on the pod when it runs as the user's account.
+	PullSecrets PullSecrets
 	// Prepare makes what the mover needs before its volume (keys, a Service, a cache). Optional.
 	Prepare func(ctx context.Context) (bool, error)
 	// Volume returns the data volume; (nil, d, nil) waits, looking again after d when d > 0.
@@ -55,7 +58,11 @@ func waitFor(d time.Duration) mover.Result {
 
 // Synchronize runs one step of the sync.
 func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
-	if err := EnsureServiceAccount(ctx, f.Client, f.Owner, f.Config, f.ServiceAccount); err != nil {
+	pulls, err := EnsurePullSecrets(ctx, f.Client, f.Owner, f.PullSecrets)
+	if err != nil {
+		return mover.Result{}, err
+	}
+	if err := EnsureServiceAccount(ctx, f.Client, f.Owner, f.Config, f.ServiceAccount, pulls...); err != nil {
 		return mover.Result{}, err
 	}
 	if f.Prepare != nil {
@@ -69,6 +76,14 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 		return waitFor(wait), err
 	}
 	spec := f.Spec(pvc)
+	if len(pulls) > 0 && f.Config.MoverServiceAccount != nil && *f.Config.MoverServiceAccount != "" {
+		// The user's account is theirs, so the pod names the pull secrets itself.
+		own, err := userPullSecrets(ctx, f.Client, f.Owner.GetNamespace(), *f.Config.MoverServiceAccount)
+		if err != nil {
+			return mover.InProgress(), err
+		}
+		spec.ImagePullSecrets = podPullSecrets(own, pulls)
+	}
 	out, err := Run(ctx, f.Client, spec)
 	if err != nil || out == nil {
 		return mover.InProgress(), err

@@ -85,6 +85,9 @@ type Spec struct {
 	Config volsyncv1alpha1.MoverConfig
 	// ServiceAccount the pod runs as.
 	ServiceAccount string
+	// ImagePullSecrets of the pod (Flow sets them when the pod runs as the user's service account;
+	// volsync's own account carries them otherwise).
+	ImagePullSecrets []corev1.LocalObjectReference
 	// Privileged is true in namespaces annotated volsync.backube/privileged-movers: "true".
 	Privileged bool
 	// Paused suspends the Job (parallelism 0).
@@ -187,6 +190,7 @@ func Build(s Spec) *batchv1.Job {
 					Containers:                   []corev1.Container{container},
 					RestartPolicy:                corev1.RestartPolicyNever,
 					ServiceAccountName:           s.ServiceAccount,
+					ImagePullSecrets:             s.ImagePullSecrets,
 					AutomountServiceAccountToken: ptr.To(false),
 					SecurityContext:              podSC,
 					Affinity:                     s.Config.MoverAffinity,
@@ -522,9 +526,11 @@ func ServiceAccountName(config volsyncv1alpha1.MoverConfig, role, owner string) 
 	return mover.ObjectName(role, owner)
 }
 
-// EnsureServiceAccount creates the per-owner service account when the user gave none. It grants
-// nothing: movers need no access to the API.
-func EnsureServiceAccount(ctx context.Context, c client.Client, owner client.Object, config volsyncv1alpha1.MoverConfig, name string) error {
+// EnsureServiceAccount creates the per-owner service account when the user gave none, with
+// pullSecrets (the copies EnsurePullSecrets made) as its imagePullSecrets, and keeps that list up
+// to date. It grants nothing: movers need no access to the API. A user's moverServiceAccount is
+// left alone.
+func EnsureServiceAccount(ctx context.Context, c client.Client, owner client.Object, config volsyncv1alpha1.MoverConfig, name string, pullSecrets ...corev1.LocalObjectReference) error {
 	if config.MoverServiceAccount != nil && *config.MoverServiceAccount != "" {
 		return nil
 	}
@@ -534,12 +540,22 @@ func EnsureServiceAccount(ctx context.Context, c client.Client, owner client.Obj
 		return mover.Transient(mover.ReasonNameConflict, &sa,
 			"ServiceAccount %s exists but was not created for %s; delete or rename it, or set moverServiceAccount", name, owner.GetName())
 	}
-	if err == nil || !apierrors.IsNotFound(err) {
+	if err == nil {
+		if want := servicePullSecrets(sa.ImagePullSecrets, pullSecrets); !slices.Equal(want, sa.ImagePullSecrets) {
+			sa.ImagePullSecrets = want
+			if err := c.Update(ctx, &sa); err != nil {
+				return fmt.Errorf("updating the imagePullSecrets of mover service account %s: %w", name, err)
+			}
+		}
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
 		return err
 	}
 	sa = corev1.ServiceAccount{
 		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}},
 		AutomountServiceAccountToken: ptr.To(false),
+		ImagePullSecrets:             pullSecrets,
 	}
 	if err := controllerutil.SetControllerReference(owner, &sa, c.Scheme()); err != nil {
 		return err

@@ -44,6 +44,7 @@ func newUploadMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 	return &rcloneMover{job.Flow{
 		Client: c, Owner: rs, Status: &rs.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Volume:         vol.PVC,
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			env, vols := remoteSpec(*spec.RcloneConfig, *spec.RcloneConfigSection, *spec.RcloneDestPath, spec.CustomCA)
@@ -65,6 +66,7 @@ func newDownloadMover(b *Builder, c client.Client, rec events.EventRecorder, rd 
 	return &rcloneMover{job.Flow{
 		Client: c, Owner: rd, Status: &rd.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Volume:         job.DestinationVolume(vol),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			env, vols := remoteSpec(*spec.RcloneConfig, *spec.RcloneConfigSection, *spec.RcloneDestPath, spec.CustomCA)

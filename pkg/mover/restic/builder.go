@@ -10,6 +10,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/job"
 )
 
 // MoverName is the mover's name in metrics, Job names and the mover command line.
@@ -19,6 +20,8 @@ const MoverName = "restic"
 type Builder struct {
 	// Image is the mover image the Jobs run.
 	Image string
+	// PullSecrets are the image pull secrets the Jobs' pods pull Image with (see job.PullSecrets).
+	PullSecrets job.PullSecrets
 	// Clock is "now" for prune intervals and timeouts; the real clock when nil.
 	Clock clock.PassiveClock
 }

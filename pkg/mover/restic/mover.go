@@ -196,6 +196,7 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 	return &resticMover{job.Flow{
 		Client: c, Owner: rs, Status: &rs.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Prepare: func(ctx context.Context) (bool, error) {
 			var err error
 			if cache, err = cacheName(ctx, c, rs, "src"); err != nil {
@@ -253,6 +254,7 @@ func newRestoreMover(b *Builder, c client.Client, rec events.EventRecorder, rd *
 	return &resticMover{job.Flow{
 		Client: c, Owner: rd, Status: &rd.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Prepare: func(ctx context.Context) (bool, error) {
 			var err error
 			if cache, err = cacheName(ctx, c, rd, "dst"); err != nil {

@@ -68,6 +68,7 @@ func newSenderMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 	return &sshMover{job.Flow{
 		Client: c, Owner: rs, Status: &rs.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Volume:         vol.PVC,
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			env := []corev1.EnvVar{
@@ -126,6 +127,7 @@ func newReceiverMover(b *Builder, c client.Client, rec events.EventRecorder, rd 
 	return &sshMover{job.Flow{
 		Client: c, Owner: rd, Status: &rd.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Prepare:        prepare,
 		Volume:         job.DestinationVolume(vol),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {

@@ -47,6 +47,7 @@ func newSourceMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 	return &tlsMover{job.Flow{
 		Client: c, Owner: rs, Status: &rs.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Volume:         vol.PVC,
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			return job.Spec{
@@ -101,6 +102,7 @@ func newDestinationMover(b *Builder, c client.Client, rec events.EventRecorder, 
 	return &tlsMover{job.Flow{
 		Client: c, Owner: rd, Status: &rd.Status.ReplicationStatus, Config: spec.MoverConfig,
 		ServiceAccount: sa,
+		PullSecrets:    b.PullSecrets,
 		Prepare:        prepare,
 		Volume:         job.DestinationVolume(vol),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
