@@ -39,7 +39,7 @@ func TestRootCommand(t *testing.T) {
 		{"an unknown flag is one line pointing at help", false, []string{"version", "--bogus"},
 			"", "error: unknown flag: --bogus: see 'volsyncctl version --help'\n", true},
 		{"a bad --output is one line listing the formats", false, []string{"version", "--client", "-o", "xml"},
-			"", "error: --output \"xml\" is not supported: use table, yaml or json\n", true},
+			"", "error: --output \"xml\" is not supported: use table, wide, yaml or json\n", true},
 		{"completion scripts are built in", false, []string{"completion", "bash"}, "bash completion", "", false},
 		{"version --client needs no cluster", false, []string{"version", "--client"}, "Client Version: ", "", false},
 	} {

@@ -26,7 +26,9 @@ func (a *app) getSchedulePolicyCommand() *cobra.Command {
 		Use:     "schedulepolicy [NAME]",
 		Aliases: schedulePolicyAliases,
 		Short:   "List schedule policies, or show one",
-		Args:    cobra.MaximumNArgs(1),
+		Long: `List schedule policies as storkctl does: NAME INTERVAL-MINUTES DAILY WEEKLY MONTHLY, with N/A for
+a section the policy does not use. -o wide adds the time zone of the policy's times.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := a.opts.OutputFormat()
 			if err != nil {
@@ -47,7 +49,7 @@ func (a *app) getSchedulePolicyCommand() *cobra.Command {
 					return a.explainGet(err, "schedule policy", args[0], "volsyncctl get schedulepolicy")
 				}
 				return cli.PrintObject(a.out, format, scheme, &p, func() cli.Table {
-					return cli.SchedulePolicyTable([]volsyncv1alpha1.SchedulePolicy{p})
+					return cli.SchedulePolicyTable([]volsyncv1alpha1.SchedulePolicy{p}, a.opts.Wide())
 				})
 			}
 			var list volsyncv1alpha1.SchedulePolicyList
@@ -59,7 +61,7 @@ func (a *app) getSchedulePolicyCommand() *cobra.Command {
 				return nil
 			}
 			return cli.PrintObject(a.out, format, scheme, &list, func() cli.Table {
-				return cli.SchedulePolicyTable(list.Items)
+				return cli.SchedulePolicyTable(list.Items, a.opts.Wide())
 			})
 		},
 	}

@@ -63,7 +63,8 @@ func TestGetSchedulePolicyPrintsTheSeedRow(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("get printed %d lines, want a header and one row:\n%s", len(lines), out)
 	}
-	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME INTERVAL-MINUTES DAILY WEEKLY MONTHLY TIMEZONE" {
+	// The seed's header, exactly: the time zone is only in -o wide.
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME INTERVAL-MINUTES DAILY WEEKLY MONTHLY" {
 		t.Errorf("header is %q", lines[0])
 	}
 	// The seed's row, column for column: testpolicy 1 10:14PM Thursday@10:13PM 14@8:05PM
@@ -72,6 +73,14 @@ func TestGetSchedulePolicyPrintsTheSeedRow(t *testing.T) {
 	}
 	if strings.HasSuffix(lines[1], " ") {
 		t.Errorf("row %q ends in blanks", lines[1])
+	}
+
+	out, errLine = execute(t, false, "--kubeconfig", kubeconfig, "get", "schedulepolicy", "testpolicy", "-o", "wide")
+	if errLine != "" {
+		t.Fatalf("get -o wide: %s", errLine)
+	}
+	if got := strings.Join(strings.Fields(out), " "); got != "NAME INTERVAL-MINUTES DAILY WEEKLY MONTHLY TIMEZONE testpolicy 1 10:14PM Thursday@10:13PM 14@8:05PM UTC" {
+		t.Errorf("get -o wide printed %q", out)
 	}
 
 	out, errLine = execute(t, false, "--kubeconfig", kubeconfig, "get", "sp", "testpolicy", "-o", "json")
@@ -104,6 +113,15 @@ func TestSchedulePolicyCommandsAgainstTheCluster(t *testing.T) {
 	}
 	if created.Policy.Daily.Retain == nil || *created.Policy.Daily.Retain != 3 || created.Policy.TimeZone != "Europe/Berlin" {
 		t.Fatalf("created policy is %+v", created.Policy)
+	}
+	// Sections the policy lacks print as N/A, as storkctl prints them; the zone only in -o wide.
+	if out, errLine := run("get", "schedulepolicy", "shared"); errLine != "" ||
+		strings.Join(strings.Fields(out), " ") != "NAME INTERVAL-MINUTES DAILY WEEKLY MONTHLY shared N/A 1:00am N/A N/A" {
+		t.Errorf("get printed %q, error %q", out, errLine)
+	}
+	if out, errLine := run("get", "schedulepolicy", "-o", "wide"); errLine != "" ||
+		!strings.Contains(strings.Join(strings.Fields(out), " "), "shared N/A 1:00am N/A N/A Europe/Berlin") {
+		t.Errorf("get -o wide printed %q, error %q", out, errLine)
 	}
 
 	users := []client.Object{

@@ -28,7 +28,8 @@ func TestOutputFormat(t *testing.T) {
 		{"table is the default spelling", "table", OutputTable, false},
 		{"yaml in any case is accepted", "YAML", OutputYAML, false},
 		{"json is accepted", "json", OutputJSON, false},
-		{"wide is refused with the accepted list", "wide", "", true},
+		{"wide is the table, with more columns", "wide", OutputTable, false},
+		{"xml is refused with the accepted list", "xml", "", true},
 		{"empty is refused", "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,7 +38,7 @@ func TestOutputFormat(t *testing.T) {
 			if (err != nil) != tc.wantErr || got != tc.want {
 				t.Fatalf("OutputFormat(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
 			}
-			if err != nil && !strings.Contains(err.Error(), "use table, yaml or json") {
+			if err != nil && !strings.Contains(err.Error(), "use table, wide, yaml or json") {
 				t.Errorf("error %q does not say what to use", err)
 			}
 		})

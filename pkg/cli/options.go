@@ -15,10 +15,13 @@ const (
 	OutputTable OutputFormat = "table"
 	OutputYAML  OutputFormat = "yaml"
 	OutputJSON  OutputFormat = "json"
+	// OutputWide is the table with more columns. OutputFormat reports it as OutputTable, so
+	// that every command prints its table for it; the get commands ask Wide for the extra columns.
+	OutputWide OutputFormat = "wide"
 )
 
 // OutputFormats lists the accepted --output values, for help texts and completion.
-var OutputFormats = []OutputFormat{OutputTable, OutputYAML, OutputJSON}
+var OutputFormats = []OutputFormat{OutputTable, OutputWide, OutputYAML, OutputJSON}
 
 // GlobalOptions are the flags every volsyncctl command takes.
 type GlobalOptions struct {
@@ -37,16 +40,25 @@ func (o *GlobalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file; default $KUBECONFIG, then ~/.kube/config")
 	fs.StringVar(&o.Context, "context", "", "kubeconfig context to use; default the current context")
 	fs.StringVarP(&o.Namespace, "namespace", "n", "", "namespace to work in; default the context's namespace, else \"default\"")
-	fs.StringVarP(&o.Output, "output", "o", string(OutputTable), "output format: table, yaml or json")
+	fs.StringVarP(&o.Output, "output", "o", string(OutputTable), "output format: table, wide, yaml or json")
 }
 
-// OutputFormat returns the parsed --output value, or an error that lists the accepted ones.
+// OutputFormat returns the parsed --output value, or an error that lists the accepted ones. wide
+// is returned as OutputTable; Wide tells it apart.
 func (o *GlobalOptions) OutputFormat() (OutputFormat, error) {
 	f := OutputFormat(strings.ToLower(strings.TrimSpace(o.Output)))
 	for _, known := range OutputFormats {
 		if f == known {
+			if f == OutputWide {
+				return OutputTable, nil
+			}
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("--output %q is not supported: use table, yaml or json", o.Output)
+	return "", fmt.Errorf("--output %q is not supported: use table, wide, yaml or json", o.Output)
+}
+
+// Wide says whether --output is wide: the table with the extra columns of the get commands.
+func (o *GlobalOptions) Wide() bool {
+	return OutputFormat(strings.ToLower(strings.TrimSpace(o.Output))) == OutputWide
 }

@@ -13,13 +13,16 @@ import (
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
 
-// SchedulePolicyTable is the seed's `get schedulepolicy` table, with the time zone added. Sections a
-// policy does not use, and a time zone left at its default, print as empty cells so that a Stork
-// policy reads exactly as storkctl shows it.
-func SchedulePolicyTable(policies []volsyncv1alpha1.SchedulePolicy) Table {
-	t := Table{Headers: []string{"NAME", "INTERVAL-MINUTES", "DAILY", "WEEKLY", "MONTHLY", "TIMEZONE"}}
+// SchedulePolicyTable is the seed's `get schedulepolicy` table, NAME INTERVAL-MINUTES DAILY WEEKLY
+// MONTHLY, so that a Stork policy reads exactly as storkctl shows it. A section the policy does not
+// use prints as N/A. wide adds TIMEZONE (UTC when left at its default).
+func SchedulePolicyTable(policies []volsyncv1alpha1.SchedulePolicy, wide bool) Table {
+	t := Table{Headers: []string{"NAME", "INTERVAL-MINUTES", "DAILY", "WEEKLY", "MONTHLY"}}
+	if wide {
+		t.Headers = append(t.Headers, "TIMEZONE")
+	}
 	for _, p := range policies {
-		var interval, daily, weekly, monthly string
+		interval, daily, weekly, monthly := NotApplicable, NotApplicable, NotApplicable, NotApplicable
 		if s := p.Policy.Interval; s != nil {
 			interval = strconv.Itoa(int(s.IntervalMinutes))
 		}
@@ -32,10 +35,22 @@ func SchedulePolicyTable(policies []volsyncv1alpha1.SchedulePolicy) Table {
 		if s := p.Policy.Monthly; s != nil {
 			monthly = strconv.Itoa(int(s.Date)) + "@" + s.Time
 		}
-		t.AddRow(p.Name, interval, daily, weekly, monthly, p.Policy.TimeZone)
+		row := []string{p.Name, interval, daily, weekly, monthly}
+		if wide {
+			zone := p.Policy.TimeZone
+			if zone == "" {
+				zone = "UTC"
+			}
+			row = append(row, zone)
+		}
+		t.AddRow(row...)
 	}
 	return t
 }
+
+// NotApplicable is the cell of a schedule policy section that the policy does not use, as storkctl
+// prints it.
+const NotApplicable = "N/A"
 
 // SchedulePolicyFlags are the sections of `create schedulepolicy`, as the user typed them.
 type SchedulePolicyFlags struct {
