@@ -145,6 +145,7 @@ e2e: mover-tools ## end to end on the single-node cluster (and the dr cluster): 
 	if [ "$(E2E_DR)" = 1 ]; then CLUSTER=dr bash integration-test/cluster/up.sh && CLUSTER=dr bash integration-test/cluster/deploy.sh; fi
 	VOLSYNC_E2E_KUBECONFIG="$$(CLUSTER= bash integration-test/cluster/lib.sh kubeconfig)" \
 	VOLSYNC_E2E_HOST_IP="$$(CLUSTER= bash integration-test/cluster/lib.sh host-ip)" \
+	VOLSYNC_E2E_MOVER_IMAGE="$$(CLUSTER= bash integration-test/cluster/lib.sh mover-image)" \
 	VOLSYNC_E2E_KUBECTL="$$(bash hack/envtest-assets.sh kubectl | tail -1)/kubectl" \
 	VOLSYNC_E2E_DR_KUBECONFIG="$$([ "$(E2E_DR)" != 1 ] || CLUSTER=dr bash integration-test/cluster/lib.sh kubeconfig)" \
 	VOLSYNC_E2E_SOURCE_APISERVER_PIDFILE="$$([ "$(E2E_DR)" != 1 ] || CLUSTER= bash integration-test/cluster/lib.sh apiserver-pidfile)" \
@@ -161,6 +162,7 @@ chaos: mover-tools ## SIGKILL the leading volsyncd every 5-30 s while every move
 	CHAOS=1 CHAOS_DURATION="$(CHAOS_DURATION)" CHAOS_SEED="$(CHAOS_SEED)" CHAOS_KEEP="$(CHAOS_KEEP)" \
 	VOLSYNC_CHAOS_KUBECONFIG="$$(CLUSTER= bash integration-test/cluster/lib.sh kubeconfig)" \
 	VOLSYNC_CHAOS_HOST_IP="$$(CLUSTER= bash integration-test/cluster/lib.sh host-ip)" \
+	VOLSYNC_CHAOS_MOVER_IMAGE="$$(CLUSTER= bash integration-test/cluster/lib.sh mover-image)" \
 	VOLSYNC_CHAOS_KUBECTL="$$(bash hack/envtest-assets.sh kubectl | tail -1)/kubectl" \
 	VOLSYNC_CHAOS_NODE_NETNS="/run/netns/$$(CLUSTER= bash -c 'source integration-test/cluster/lib.sh && echo "$$NETNS"')" \
 	VOLSYNC_CHAOS_NODE_MNTNS="$$(CLUSTER= bash -c 'source integration-test/cluster/lib.sh && echo "$$MNTNS"')" \

@@ -1,7 +1,9 @@
 # The mover image: one image for every mover Job (rsync, rsync-tls, rclone, restic). Jobs run
 #   volsync-mover <rsync|rsync-tls|rclone|restic> <source|destination>
 # Build from the repository root:
-#   docker build -f build/mover.Dockerfile -t volsync-mover:latest .
+#   v=$(git describe --tags --always --dirty)
+#   docker build -f build/mover.Dockerfile -t volsync-mover:$v .
+# tagged with the build's version (never latest), as volsyncd's default --mover-image expects.
 # Without a container engine, integration-test/cluster/images.sh builds the same image from a
 # Debian rootfs (debootstrap) for the single-node cluster.
 

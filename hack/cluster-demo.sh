@@ -26,6 +26,8 @@ banner "the single-node cluster (the first run builds Kubernetes, images and sto
 bash integration-test/cluster/up.sh
 banner "volsyncd from specs/ (kubectl apply -k specs)"
 bash integration-test/cluster/deploy.sh
+# The app runs the mover image of this build (it has a shell); images.sh tags it with the version.
+MOVER_IMAGE=volsync-mover:$(built_tag mover)
 kubectl="$(bash hack/envtest-assets.sh kubectl | tail -1)/kubectl"
 export KUBECONFIG=$CLUSTER_KUBECONFIG
 volsyncctl=bin/volsyncctl
@@ -44,7 +46,7 @@ banner "a SchedulePolicy: every minute (keep 3) and nightly at 11:30PM (keep 7)"
 "$volsyncctl" preview schedulepolicy demo-every-minute --count 3
 
 banner "the application: a Deployment in demo-app that writes to its volume every 5 seconds"
-k apply -f - <<'YAML'
+k apply -f - <<YAML
 apiVersion: v1
 kind: Namespace
 metadata: {name: demo-app}
@@ -72,9 +74,9 @@ spec:
       securityContext: {runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000}
       containers:
       - name: app
-        image: volsync-mover:latest
+        image: $MOVER_IMAGE
         imagePullPolicy: IfNotPresent
-        command: [sh, -c, 'mkdir -p /data/orders; while true; do date -u +%FT%TZ >> /data/orders/log; head -c 4096 /dev/urandom > /data/orders/blob-$(date +%s); sleep 5; done']
+        command: [sh, -c, 'mkdir -p /data/orders; while true; do date -u +%FT%TZ >> /data/orders/log; head -c 4096 /dev/urandom > /data/orders/blob-\$(date +%s); sleep 5; done']
         volumeMounts: [{name: data, mountPath: /data}]
       volumes: [{name: data, persistentVolumeClaim: {claimName: app-data}}]
 ---

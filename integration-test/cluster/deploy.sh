@@ -3,6 +3,10 @@
 # user would, with the images built from this checkout: the volsyncd and mover images are rebuilt
 # when the code changed (cached otherwise), loaded into the node's containerd, and the Deployment is
 # restarted when its image changed. Waits until volsyncd is available. Safe to rerun.
+#
+# The images are tagged with the build's version (images.sh), never "latest", and the Deployment
+# names that tag through a kustomize images: override of specs. volsyncd's default --mover-image is
+# the mover image of its own version, so the two always match.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration-test/cluster/lib.sh
@@ -14,8 +18,8 @@ images=$(bash "$here/images.sh" mover volsyncd | tail -1)
 changed=0
 for name in mover volsyncd; do
   case $name in
-    mover) base=docker.io/library/volsync-mover ;;
-    volsyncd) base=docker.io/library/volsyncd ;;
+    mover) base=$MOVER_IMAGE_BASE ;;
+    volsyncd) base=$VOLSYNCD_IMAGE_BASE ;;
   esac
   # up.sh loads every image at start; this records what is loaded, so a rebuilt image is loaded
   # again and an unchanged one is not.
@@ -28,8 +32,16 @@ for name in mover volsyncd; do
   fi
 done
 
-say "kubectl apply -k specs"
-kubectl apply -k "$repo/specs" >/dev/null
+# specs with the tag of the images just loaded: an overlay beside, naming specs by a relative path
+# (kustomize takes no absolute one).
+tag=$(built_tag volsyncd)
+overlay=$(mktemp -d "${TMPDIR:-/tmp}/volsync-deploy.XXXXXX")
+trap 'rm -rf "$overlay"' EXIT
+printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' 'resources:' \
+  "- $(realpath --relative-to="$overlay" "$repo/specs")" 'images:' '- name: volsyncd' "  newTag: \"$tag\"" \
+  > "$overlay/kustomization.yaml"
+say "kubectl apply -k specs (volsyncd:$tag, volsync-mover:$(built_tag mover))"
+kubectl apply -k "$overlay" >/dev/null
 if [ "$changed" = 1 ]; then
   kubectl -n volsync-system rollout restart deployment/volsyncd >/dev/null
 fi

@@ -2,9 +2,12 @@
 # Builds the cluster's container images without a registry or a container engine, as OCI image
 # layouts packed with umoci, each saved as a tar that `ctr images import` takes:
 #   pause     the pod sandbox image: one static binary (integration-test/cluster/pause)
-#   mover     volsync-mover:latest, a Debian rootfs (debootstrap --variant=minbase) with rsync,
+#   mover     volsync-mover:<tag>, a Debian rootfs (debootstrap --variant=minbase) with rsync,
 #             openssh, stunnel, our volsync-mover binary and the pinned restic and rclone builds
-#   volsyncd  volsyncd:latest, the operator's static binary alone
+#   volsyncd  volsyncd:<tag>, the operator's static binary alone, stamped with the version <tag>, so
+#             that its default --mover-image is the mover image of the same build
+# <tag> is the build's version (image_tag in lib.sh: git describe, as the Makefile's VERSION),
+# never "latest"; the tag of each image built is kept in NAME.tag beside it.
 # mover and volsyncd match build/mover.Dockerfile and build/volsyncd.Dockerfile (contents, user,
 # entrypoint), for machines without a container engine.
 #   local-path  the rancher local-path-provisioner (pinned, from the Go module proxy): the cluster's
@@ -19,6 +22,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 IMAGES=$CLUSTER_CACHE/images
 mkdir -p "$IMAGES"
+# One tag for every image of this run, even if a commit lands meanwhile.
+TAG=$(image_tag)
 work=$(mktemp -d "${TMPDIR:-/tmp}/volsync-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -45,9 +50,14 @@ fresh() {
   [ -f "$IMAGES/$1.tar" ] && [ "$(cat "$IMAGES/$1.hash" 2>/dev/null)" = "$2" ]
 }
 
-# go_static OUT PKG: a static build of one of our packages.
+# go_static OUT PKG: a static build of one of our packages, stamped with the version $TAG (as the
+# Makefile's LDFLAGS do).
 go_static() {
-  (cd "$repo" && CGO_ENABLED=0 GOMAXPROCS=2 "${LOW[@]}" go build -trimpath -ldflags "-s -w" -o "$1" "$2")
+  local commit
+  commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || true)
+  (cd "$repo" && CGO_ENABLED=0 GOMAXPROCS=2 "${LOW[@]}" go build -trimpath \
+    -ldflags "-s -w -X github.com/volsync/volsync/pkg/version.Version=$TAG -X github.com/volsync/volsync/pkg/version.GitCommit=$commit" \
+    -o "$1" "$2")
 }
 
 build_pause() {
@@ -109,8 +119,8 @@ build_mover() {
     cp "$tools/restic" "$tools/rclone" "$work/mover-bin/"
   fi
   # Of the contents alone: the work directory is new on every run, and the checkout may be another.
-  hash=$( (echo "$rootfs"; sha256sum < "$0"; cd "$work/mover-bin" && sha256sum -- *) | sha256sum | cut -c1-16)
-  fresh mover "$hash" && return 0
+  hash=$( (echo "$rootfs $TAG"; sha256sum < "$0"; cd "$work/mover-bin" && sha256sum -- *) | sha256sum | cut -c1-16)
+  if fresh mover "$hash"; then echo "$TAG" > "$IMAGES/mover.tag"; return 0; fi
   say "packing the mover image"
   mkdir -p "$work/mover-root"
   tar -C "$work/mover-root" --numeric-owner -xf "$rootfs"
@@ -119,8 +129,9 @@ build_mover() {
   # root file system is read-only at run time.
   install -d -m 0755 "$work/mover-root/run/sshd"
   # Movers run as non-root unless the namespace allows privileged movers.
-  pack mover latest "$work/mover-root" --config.user 65534:65534 \
+  pack mover "$TAG" "$work/mover-root" --config.user 65534:65534 \
     --config.entrypoint /usr/local/bin/volsync-mover
+  echo "$TAG" > "$IMAGES/mover.tag"
   echo "$hash" > "$IMAGES/mover.hash"
 }
 
@@ -129,10 +140,11 @@ build_volsyncd() {
   mkdir -p "$work/volsyncd-root/tmp"
   chmod 1777 "$work/volsyncd-root/tmp"
   go_static "$work/volsyncd-root/volsyncd" ./cmd/volsyncd
-  hash=$( (sha256sum < "$work/volsyncd-root/volsyncd"; sha256sum < "$0") | sha256sum | cut -c1-16)
-  fresh volsyncd "$hash" && return 0
+  hash=$( (echo "$TAG"; sha256sum < "$work/volsyncd-root/volsyncd"; sha256sum < "$0") | sha256sum | cut -c1-16)
+  if fresh volsyncd "$hash"; then echo "$TAG" > "$IMAGES/volsyncd.tag"; return 0; fi
   say "packing the volsyncd image"
-  pack volsyncd latest "$work/volsyncd-root" --config.user 65532:65532 --config.entrypoint /volsyncd
+  pack volsyncd "$TAG" "$work/volsyncd-root" --config.user 65532:65532 --config.entrypoint /volsyncd
+  echo "$TAG" > "$IMAGES/volsyncd.tag"
   echo "$hash" > "$IMAGES/volsyncd.hash"
 }
 

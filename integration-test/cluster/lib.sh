@@ -104,6 +104,10 @@ cluster_settings "$CLUSTER"
 
 COREDNS_VERSION=v1.12.4
 PAUSE_IMAGE=localhost/volsync/pause:v1
+# Our images, tagged with the build's version (image_tag), never "latest". ctr imports them under
+# docker.io/library/, which is what a pod's "volsync-mover:<tag>" means.
+MOVER_IMAGE_BASE=docker.io/library/volsync-mover
+VOLSYNCD_IMAGE_BASE=docker.io/library/volsyncd
 # Dynamic provisioning with snapshots and clones: our hostpath CSI driver (csi.sh). The rancher
 # local-path provisioner (storage.sh, no snapshots) is there too when CLUSTER_IMAGES has local-path.
 CSI_DRIVER=hostpath.csi.volsync.io
@@ -119,6 +123,23 @@ SYSCTLS_SAVED=$CLUSTER_CACHE/sysctls.saved
 # every cluster's node mounts on the same paths, and removed by the last cluster down (removing
 # one on the host would take away the mounts on it in a node still up).
 CREATED_DIRS=$CLUSTER_CACHE/created-dirs
+
+# image_tag prints the version our images are tagged with, as the Makefile stamps it into the
+# binaries: $VERSION, else `git describe --tags --always --dirty`, else dev; made a valid tag.
+# images.sh records the tag of each image it built in $CLUSTER_CACHE/images/NAME.tag, which is what
+# deploy.sh and the tests read (built_tag).
+image_tag() {
+  local repo v
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  v=${VERSION:-$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo dev)}
+  v=$(printf '%s' "$v" | tr -c 'A-Za-z0-9_.-' '-' | sed 's/^[.-]*//' | cut -c1-128)
+  echo "${v:-dev}"
+}
+
+# built_tag NAME prints the tag of the last image NAME (mover, volsyncd) images.sh built.
+built_tag() {
+  cat "$CLUSTER_CACHE/images/$1.tag" 2>/dev/null || die "no $1 image built yet: make cluster-images"
+}
 
 # Builds are heavy and the machine is shared: run them at the lowest CPU and I/O priority.
 LOW=(nice -n 19 ionice -c3)
@@ -232,6 +253,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     host-ip) echo "$HOST_IP" ;;
     # The e2e freezes it to play a lost site.
     apiserver-pidfile) echo "$CLUSTER_RUN/kube-apiserver.pid" ;;
-    *) die "usage: lib.sh kubeconfig|host-ip|apiserver-pidfile" ;;
+    # The mover image as pods name it, of the last build (for the tests' own pods).
+    mover-image) tag=$(built_tag mover) || exit 1; echo "volsync-mover:$tag" ;;
+    *) die "usage: lib.sh kubeconfig|host-ip|apiserver-pidfile|mover-image" ;;
   esac
 fi

@@ -8,6 +8,8 @@
 set -euo pipefail
 # shellcheck source=integration-test/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
+# The mover image of the last build (images.sh tags it with the version).
+MOVER_IMAGE=volsync-mover:$(built_tag mover)
 ns=volsync-smoke
 # The namespace the check across clusters makes in the other cluster, and that cluster's kubeconfig.
 peer_ns=volsync-smoke-peer
@@ -51,14 +53,14 @@ if [ "$mover_loaded" -eq 0 ]; then
 fi
 
 say "a mover pod running rsync --version to completion"
-kubectl -n "$ns" apply -f - <<'YAML'
+kubectl -n "$ns" apply -f - <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: rsync-version}
 spec:
   restartPolicy: Never
   containers:
-  - {name: rsync, image: volsync-mover:latest, imagePullPolicy: Never, command: [rsync, --version]}
+  - {name: rsync, image: $MOVER_IMAGE, imagePullPolicy: Never, command: [rsync, --version]}
 YAML
 kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/rsync-version --timeout=120s
 rsync_said() { kubectl -n "$ns" logs rsync-version | grep '^rsync  version'; }
@@ -68,7 +70,7 @@ rsync_said
 say "a Service in front of an rsync daemon, reached from another pod"
 # rsyncd_yaml: a pod serving /data/hello with an rsync daemon, and a Service in front of it.
 rsyncd_yaml() {
-  cat <<'YAML'
+  cat <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: rsyncd, labels: {app: rsyncd}}
@@ -76,9 +78,9 @@ spec:
   securityContext: {runAsUser: 0}
   containers:
   - name: rsyncd
-    image: volsync-mover:latest
+    image: $MOVER_IMAGE
     imagePullPolicy: Never
-    command: [sh, -c, 'mkdir -p /data && echo hello > /data/hello && printf "reverse lookup = no\n[data]\npath = /data\nread only = yes\nuid = root\ngid = root\n" > /etc/rsyncd.conf && exec rsync --daemon --no-detach --port 873']
+    command: [sh, -c, 'mkdir -p /data && echo hello > /data/hello && printf "reverse lookup = no\\n[data]\\npath = /data\\nread only = yes\\nuid = root\\ngid = root\\n" > /etc/rsyncd.conf && exec rsync --daemon --no-detach --port 873']
     readinessProbe: {tcpSocket: {port: 873}, periodSeconds: 1}
 ---
 apiVersion: v1
@@ -99,24 +101,24 @@ metadata: {name: rsync-client}
 spec:
   restartPolicy: Never
   containers:
-  - {name: rsync, image: volsync-mover:latest, imagePullPolicy: Never, command: [rsync, "rsync://$ip/data/hello", /tmp/hello]}
+  - {name: rsync, image: $MOVER_IMAGE, imagePullPolicy: Never, command: [rsync, "rsync://$ip/data/hello", /tmp/hello]}
 YAML
 kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/rsync-client --timeout=120s
 
 say "cluster DNS: a pod finds the API server's Service by name"
-kubectl -n "$ns" apply -f - <<'YAML'
+kubectl -n "$ns" apply -f - <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: dns}
 spec:
   restartPolicy: Never
   containers:
-  - {name: dns, image: volsync-mover:latest, imagePullPolicy: Never, command: [getent, hosts, kubernetes.default.svc.cluster.local]}
+  - {name: dns, image: $MOVER_IMAGE, imagePullPolicy: Never, command: [getent, hosts, kubernetes.default.svc.cluster.local]}
 YAML
 kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/dns --timeout=120s
 
 say "a PersistentVolumeClaim of the default StorageClass, written, snapshotted, restored and read back"
-kubectl -n "$ns" apply -f - <<'YAML'
+kubectl -n "$ns" apply -f - <<YAML
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data}
@@ -132,9 +134,9 @@ spec:
   securityContext: {runAsUser: 0}
   containers:
   - name: writer
-    image: volsync-mover:latest
+    image: $MOVER_IMAGE
     imagePullPolicy: Never
-    command: [sh, -c, 'echo hello > /data/hello && test "$(cat /data/hello)" = hello']
+    command: [sh, -c, 'echo hello > /data/hello && test "\$(cat /data/hello)" = hello']
     volumeMounts: [{name: data, mountPath: /data}]
   volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
 YAML
@@ -147,7 +149,7 @@ spec:
   source: {persistentVolumeClaimName: data}
 YAML
 kubectl -n "$ns" wait --for=jsonpath='{.status.readyToUse}'=true volumesnapshot/data --timeout=120s
-kubectl -n "$ns" apply -f - <<'YAML'
+kubectl -n "$ns" apply -f - <<YAML
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: restored}
@@ -163,9 +165,9 @@ spec:
   restartPolicy: Never
   containers:
   - name: reader
-    image: volsync-mover:latest
+    image: $MOVER_IMAGE
     imagePullPolicy: Never
-    command: [sh, -c, 'test "$(cat /data/hello)" = hello']
+    command: [sh, -c, 'test "\$(cat /data/hello)" = hello']
     volumeMounts: [{name: data, mountPath: /data, readOnly: true}]
   volumes: [{name: data, persistentVolumeClaim: {claimName: restored}}]
 YAML
@@ -212,7 +214,7 @@ spec:
   restartPolicy: Never
   containers:
   - name: client
-    image: volsync-mover:latest
+    image: $MOVER_IMAGE
     imagePullPolicy: Never
     command: [sh, /peer/check.sh]
     env:

@@ -16,8 +16,9 @@ manifest=$dir/deploy/local-path-storage.yaml
 
 # The helper pod that makes and removes volume directories needs only a shell: the mover image has
 # one, run as root (it runs as nobody by default) to write under the node's volume directory.
+mover_image=volsync-mover:$(built_tag mover)
 sed -e "s|image: rancher/local-path-provisioner:.*|image: $LOCAL_PATH_IMAGE|" \
-    -e "s|^\( *\)image: busybox|\1image: volsync-mover:latest\n\1securityContext: {runAsUser: 0}|" \
+    -e "s|^\( *\)image: busybox|\1image: $mover_image\n\1securityContext: {runAsUser: 0}|" \
     -e "s|imagePullPolicy: IfNotPresent|imagePullPolicy: Never|" \
     "$manifest" | kubectl apply -f - >/dev/null
 kubectl annotate storageclass local-path --overwrite storageclass.kubernetes.io/is-default-class=false >/dev/null

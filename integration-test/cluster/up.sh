@@ -231,8 +231,8 @@ wait_until 60 "containerd" in_node ctr --address "$CONTAINERD_SOCK" version
 for tar in "$images"/*.tar; do
   case "$(basename "$tar")" in
     pause.tar) base=${PAUSE_IMAGE%:*} ;;
-    mover.tar) base=docker.io/library/volsync-mover ;;
-    volsyncd.tar) base=docker.io/library/volsyncd ;;
+    mover.tar) base=$MOVER_IMAGE_BASE ;;
+    volsyncd.tar) base=$VOLSYNCD_IMAGE_BASE ;;
     local-path.tar) base=${LOCAL_PATH_IMAGE%:*} ;;
     *) continue ;;
   esac

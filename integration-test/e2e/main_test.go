@@ -35,9 +35,12 @@ var (
 	hostIP string
 )
 
-// Images and classes the cluster provides (integration-test/cluster).
+// moverImage is the mover image the cluster has (integration-test/cluster/images.sh tags it with
+// the build's version): $VOLSYNC_E2E_MOVER_IMAGE, which make e2e sets. The tests' own pods run it.
+var moverImage = os.Getenv("VOLSYNC_E2E_MOVER_IMAGE")
+
+// Classes the cluster provides (integration-test/cluster).
 const (
-	moverImage    = "volsync-mover:latest"
 	storageClass  = "volsync-hostpath"
 	snapshotClass = "volsync-hostpath"
 	// syncTimeout bounds one replication round trip: Jobs, pods, image already on the node.
@@ -51,6 +54,10 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	hostIP = os.Getenv("VOLSYNC_E2E_HOST_IP")
+	if moverImage == "" {
+		fmt.Fprintln(os.Stderr, "e2e: VOLSYNC_E2E_MOVER_IMAGE is not set (run make e2e)")
+		os.Exit(1)
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
