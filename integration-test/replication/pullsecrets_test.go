@@ -27,8 +27,9 @@ import (
 
 // pullSecretsManager starts a manager of the test's own, as volsyncd runs with
 // --mover-image-pull-secrets: it caches (as cachepolicy says) namespace ns and volsyncd's namespace
-// pullNs alone, and its reconcilers run one rclone Builder with pull secrets names of pullNs.
-func pullSecretsManager(t *testing.T, ns, pullNs string, names ...string) {
+// pullNs alone, and its reconcilers run one rclone Builder with pull secrets names of pullNs. It
+// stops when the test ends, or when the returned func is called.
+func pullSecretsManager(t *testing.T, ns, pullNs string, names ...string) func() {
 	t.Helper()
 	builders := []mover.Builder{&rclone.Builder{Image: moverImage, Clock: fakeClock, PullSecrets: moverjob.PullSecrets{Namespace: pullNs, Names: names}}}
 	cacheOpts := cachepolicy.Options()
@@ -48,6 +49,7 @@ func pullSecretsManager(t *testing.T, ns, pullNs string, names ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
+	return stop
 }
 
 func dockerConfig(ns, name, auth string) *corev1.Secret {
@@ -188,4 +190,46 @@ func TestPullSecretsGoOnThePodOfAUsersServiceAccount(t *testing.T) {
 	if got := names(get(t, mine).ImagePullSecrets); !slices.Equal(got, []string{"users-cred"}) {
 		t.Errorf("the user's service account was changed: imagePullSecrets %v", got)
 	}
+}
+
+func TestPullSecretsNoLongerNamedAreRemoved(t *testing.T) {
+	ns := namespace(t, false)
+	pullNs := bareNamespace(t, false)
+	regcred, mirror := dockerConfig(pullNs, "regcred", "dXNlcjpwdw=="), dockerConfig(pullNs, "mirror", "bWlycm9yOnB3")
+	create(t, regcred)
+	create(t, mirror)
+	stop := pullSecretsManager(t, ns, pullNs, "regcred", "mirror")
+	sourcePVC(t, ns, "data", nil)
+	rs := &volsyncv1alpha1.ReplicationSource{
+		ObjectMeta: metav1.ObjectMeta{Name: "s3", Namespace: ns, Labels: map[string]string{ownManagerLabel: "true"}},
+		Spec: volsyncv1alpha1.ReplicationSourceSpec{SourcePVC: "data", Rclone: &volsyncv1alpha1.ReplicationSourceRcloneSpec{
+			RcloneConfig: ptr.To("rclone-secret"), RcloneConfigSection: ptr.To("s3"), RcloneDestPath: ptr.To("bucket/db"),
+		}},
+	}
+	create(t, rs)
+	j := waitJob(t, ns, mover.ObjectName("rclone-src", rs.Name), "")
+	get(t, rs)
+	kept, dropped := waitCopy(t, rs, regcred), waitCopy(t, rs, mirror)
+	// Someone else's entry on volsync's account (a platform's registry Secret) stays.
+	sa := get(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: j.Spec.Template.Spec.ServiceAccountName}})
+	sa.ImagePullSecrets = append([]corev1.LocalObjectReference{{Name: "platform-dockercfg"}}, sa.ImagePullSecrets...)
+	if err := k8s.Update(context.Background(), sa); err != nil {
+		t.Fatal(err)
+	}
+
+	// volsyncd restarts without mirror in --mover-image-pull-secrets.
+	stop()
+	pullSecretsManager(t, ns, pullNs, "regcred")
+	poke(t, rs)
+	eventually(t, wait, func() error {
+		err := k8s.Get(context.Background(), client.ObjectKeyFromObject(dropped), &corev1.Secret{})
+		if err == nil {
+			return fmt.Errorf("the copy %s of a pull Secret no longer named is still there", dropped.Name)
+		}
+		if got, want := names(get(t, sa).ImagePullSecrets), []string{"platform-dockercfg", kept.Name}; !slices.Equal(got, want) {
+			return fmt.Errorf("service account imagePullSecrets %v, want %v", got, want)
+		}
+		return client.IgnoreNotFound(err)
+	})
+	waitCopy(t, rs, regcred)
 }
