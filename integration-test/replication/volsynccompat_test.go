@@ -15,6 +15,7 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/mover/job"
 	"github.com/volsync/volsync/pkg/mover/restic"
 )
 
@@ -109,4 +110,21 @@ func TestAnEmptyResticRestoreCompletesWithAWarning(t *testing.T) {
 		return nil
 	})
 	waitWarning(t, ns, rd.Name, restic.ReasonNothingRestored)
+}
+
+// TestTheDebugMoverAnnotationKeepsTheMoverWaitingForKubectlExec: with VolSync's
+// enable-debug-mover annotation, the mover Job runs `volsync-mover debug …`, which waits with the
+// mover's environment in place, and the condition and a Warning Event say how to use it.
+func TestTheDebugMoverAnnotationKeepsTheMoverWaitingForKubectlExec(t *testing.T) {
+	ns := namespace(t, false)
+	sourcePVC(t, ns, "data", nil)
+	rs := tlsSource(ns, "debug", "data", &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "1"})
+	rs.Annotations = map[string]string{volsyncv1alpha1.EnableDebugMoverAnnotation: "true"}
+	create(t, rs)
+	j := waitJob(t, ns, tlsSourceJob(rs.Name), "")
+	if cmd := j.Spec.Template.Spec.Containers[0].Command; strings.Join(cmd, " ") != "volsync-mover debug rsync-tls source" {
+		t.Fatalf("command %q, want the mover's command behind volsync-mover debug", cmd)
+	}
+	waitReason(t, rs, job.ReasonDebugMover)
+	waitWarning(t, ns, rs.Name, job.ReasonDebugMover)
 }

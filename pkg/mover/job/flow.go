@@ -2,6 +2,8 @@ package job
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +13,10 @@ import (
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/mover/volume"
 )
+
+// ReasonDebugMover is the condition reason, and Warning Event, of a sync whose mover waits in
+// debug mode (EnableDebugMoverAnnotation).
+const ReasonDebugMover = "DebugMover"
 
 // Roles, as the mover command line and object names spell them.
 const (
@@ -85,6 +91,11 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 		spec.ImagePullSecrets = podPullSecrets(own, pulls)
 	}
 	out, err := Run(ctx, f.Client, spec)
+	if err == nil && out == nil && Debugging(f.Owner) {
+		volume.Warn(f.Status, ReasonDebugMover, fmt.Sprintf("mover Job %s waits for you to run the mover by hand "+
+			"(kubectl exec into its pod, then: %s); remove the %s annotation and delete the Job to sync normally",
+			spec.Name, strings.Join(spec.Command, " "), volsyncv1alpha1.EnableDebugMoverAnnotation))
+	}
 	if err != nil || out == nil {
 		return mover.InProgress(), err
 	}

@@ -161,10 +161,14 @@ func Build(s Spec) *batchv1.Job {
 		mounts = append(mounts, corev1.VolumeMount{Name: v.Volume.Name, MountPath: v.MountPath, ReadOnly: v.ReadOnly})
 	}
 
+	command := s.Command
+	if Debugging(s.Owner) && len(command) > 0 && command[0] == Binary {
+		command = append([]string{Binary, DebugCommand}, command[1:]...)
+	}
 	container := corev1.Container{
 		Name:                     ContainerName,
 		Image:                    s.Image,
-		Command:                  s.Command,
+		Command:                  command,
 		Env:                      s.Env,
 		EnvFrom:                  s.EnvFrom,
 		Ports:                    s.Ports,
@@ -280,7 +284,7 @@ func (o *Outcome) Apply(st *volsyncv1alpha1.ReplicationStatus) {
 	if !o.Succeeded {
 		result = volsyncv1alpha1.MoverResultFailed
 	}
-	st.LatestMoverStatus = &volsyncv1alpha1.MoverStatus{Result: result, Logs: o.Logs}
+	st.LatestMoverStatus = &volsyncv1alpha1.MoverStatus{Result: result, Logs: o.Logs, Summary: o.Summary.Message}
 	if o.Summary.Bytes > 0 || o.Summary.Files > 0 {
 		st.Progress = &volsyncv1alpha1.MoverProgress{
 			BytesDone: o.Summary.Bytes, BytesTotal: o.Summary.Bytes,
@@ -482,6 +486,9 @@ func parseTermination(msg string) (Summary, string) {
 	var s Summary
 	trimmed := strings.TrimSpace(msg)
 	if err := json.Unmarshal([]byte(trimmed), &s); err == nil && s.Result != "" {
+		if s.Logs != "" {
+			return s, Tail(s.Logs, MaxLogBytes)
+		}
 		return s, Tail(s.Message, MaxLogBytes)
 	}
 	return Summary{}, Tail(trimmed, MaxLogBytes)
@@ -564,6 +571,15 @@ func EnsureServiceAccount(ctx context.Context, c client.Client, owner client.Obj
 		return fmt.Errorf("creating mover service account %s: %w", name, err)
 	}
 	return nil
+}
+
+// DebugCommand is volsync-mover's subcommand that waits instead of running the mover.
+const DebugCommand = "debug"
+
+// Debugging says whether owner asks for debug movers (EnableDebugMoverAnnotation).
+func Debugging(owner client.Object) bool {
+	_, ok := owner.GetAnnotations()[volsyncv1alpha1.EnableDebugMoverAnnotation]
+	return ok
 }
 
 // Command is the mover container's command: volsync-mover <mover> <role>.
