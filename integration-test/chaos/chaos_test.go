@@ -144,6 +144,7 @@ writes:
 	}
 
 	// --- Orphans, live and after deleting every owner ---
+	orphanCanary(t, ctx, namespaces)
 	live, err := persistentOrphans(ctx, namespaces, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +169,27 @@ writes:
 	})
 
 	report(t, k, tallies, diffs, append(append(live, after...), left...), chaosEnd)
+}
+
+// orphanCanary plants a temporary of an owner that never existed and checks that the orphan check
+// reports it, so that "orphaned 0" means the check looked.
+func orphanCanary(t *testing.T, ctx context.Context, namespaces []string) {
+	t.Helper()
+	canary := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespaces[0], Name: "orphan-canary",
+		Labels: map[string]string{volsyncv1alpha1.CleanupLabel: "00000000-0000-0000-0000-00000000dead"}}}
+	if err := k8s.Create(ctx, canary); err != nil {
+		t.Fatal(err)
+	}
+	found, err := orphans(ctx, namespaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := found[canary.UID]; !ok {
+		t.Errorf("the orphan check does not report the planted ConfigMap %s/%s: %v", canary.Namespace, canary.Name, found)
+	}
+	if err := k8s.Delete(ctx, canary); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // teardown deletes every owner and waits until they and their children are gone.

@@ -36,12 +36,16 @@ var (
 	seed uint64
 )
 
-// Images and classes the cluster provides (integration-test/cluster), as in the e2e tests.
+// Classes the cluster provides (integration-test/cluster), as in the e2e tests.
 const (
-	moverImage    = "volsync-mover:latest"
 	storageClass  = "volsync-hostpath"
 	snapshotClass = "volsync-hostpath"
 )
+
+// moverImage runs the test's own pods that write and read volumes: the mover image deployed
+// beside volsyncd (VOLSYNC_CHAOS_MOVER_IMAGE, which `make chaos` takes from lib.sh), for its
+// shell and tools.
+var moverImage = "volsync-mover:latest"
 
 func TestMain(m *testing.M) {
 	if os.Getenv("CHAOS") != "1" {
@@ -73,6 +77,9 @@ func setup() error {
 		if v == "" {
 			return fmt.Errorf("%s is not set (run make chaos)", name)
 		}
+	}
+	if v := os.Getenv("VOLSYNC_CHAOS_MOVER_IMAGE"); v != "" {
+		moverImage = v
 	}
 	duration = 10 * time.Minute
 	if v := os.Getenv("CHAOS_DURATION"); v != "" {
