@@ -196,13 +196,18 @@ func (a *app) awaitMigration(ctx context.Context, c client.Client, key client.Ob
 // between the checks rather than handed to their requests, so that client-go's rate limiter
 // never refuses a request for the deadline's sake with an error of its own.
 func pollUntil(ctx context.Context, timeout time.Duration, check func(context.Context) (bool, error)) error {
+	return pollEvery(ctx, migrationPollInterval, timeout, check)
+}
+
+// pollEvery is pollUntil with its own interval.
+func pollEvery(ctx context.Context, interval, timeout time.Duration, check func(context.Context) (bool, error)) error {
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		timer := time.NewTimer(timeout)
 		defer timer.Stop()
 		deadline = timer.C
 	}
-	ticker := time.NewTicker(migrationPollInterval)
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
 		done, err := check(ctx)

@@ -60,6 +60,23 @@ func (o *GlobalOptions) Client() (client.Client, error) {
 	return NewClient(cfg)
 }
 
+// WatchClient is Client that can also watch, for the get commands' --watch.
+func (o *GlobalOptions) WatchClient() (client.WithWatch, error) {
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := volsyncscheme.New()
+	if err != nil {
+		return nil, fmt.Errorf("building the scheme: %w", err)
+	}
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, Explain(err, cfg.Host)
+	}
+	return c, nil
+}
+
 // ClientWithin is Client whose every request gives up after timeout, for a cluster that may be
 // down, such as the source during a failover. It also returns the API server's address, for
 // messages.

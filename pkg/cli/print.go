@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,6 +48,44 @@ func (t Table) Write(w io.Writer) error {
 			continue
 		}
 		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Widths are the widths of t's columns, headers included, for WriteRows.
+func (t Table) Widths() []int {
+	var widths []int
+	for _, r := range append([][]string{t.Headers}, t.Rows...) {
+		for i, cell := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	return widths
+}
+
+// WriteRows prints t's rows without its headers, each column at least as wide as widths says, so
+// that rows printed later (as a watch prints them) line up under a table printed before. It pads as
+// Write does: three blanks between columns, none after the last cell.
+func (t Table) WriteRows(w io.Writer, widths []int) error {
+	for _, r := range t.Rows {
+		var line strings.Builder
+		for i, cell := range r {
+			line.WriteString(cell)
+			if i == len(r)-1 {
+				break
+			}
+			width := utf8.RuneCountInString(cell)
+			if i < len(widths) {
+				width = max(width, widths[i])
+			}
+			line.WriteString(strings.Repeat(" ", width-utf8.RuneCountInString(cell)+3))
+		}
+		if _, err := io.WriteString(w, strings.TrimRight(line.String(), " ")+"\n"); err != nil {
 			return err
 		}
 	}
