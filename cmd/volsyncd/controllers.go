@@ -65,19 +65,19 @@ var controllers = []func(ctrl.Manager, Options) error{
 		return (&populator.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("volsync")}).SetupWithManager(mgr)
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&rsync.Builder{Image: o.image(rsync.MoverName), PullSecrets: o.PullSecrets})
+		mover.Register(&rsync.Builder{Settings: job.Settings{Image: o.image(rsync.MoverName), PullSecrets: o.PullSecrets}})
 		return nil
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&rclone.Builder{Image: o.image(rclone.MoverName), PullSecrets: o.PullSecrets})
+		mover.Register(&rclone.Builder{Settings: job.Settings{Image: o.image(rclone.MoverName), PullSecrets: o.PullSecrets}})
 		return nil
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&rsynctls.Builder{Image: o.image(rsynctls.MoverName), PullSecrets: o.PullSecrets})
+		mover.Register(&rsynctls.Builder{Settings: job.Settings{Image: o.image(rsynctls.MoverName), PullSecrets: o.PullSecrets}})
 		return nil
 	},
 	func(_ ctrl.Manager, o Options) error {
-		mover.Register(&restic.Builder{Image: o.image(restic.MoverName), PullSecrets: o.PullSecrets})
+		mover.Register(&restic.Builder{Settings: job.Settings{Image: o.image(restic.MoverName), PullSecrets: o.PullSecrets}})
 		return nil
 	},
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	moverjob "github.com/volsync/volsync/pkg/mover/job"
+
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -123,7 +125,7 @@ const moverImage = "example.com/volsync-mover:test"
 // ReplicationDestination controller on cluster B, which receives them, as volsyncd on the
 // destination cluster would. No kubelet runs, so the tests finish the mover Jobs themselves.
 func startReplication() (func(), error) {
-	mover.Register(&rsynctls.Builder{Image: moverImage})
+	mover.Register(&rsynctls.Builder{Settings: moverjob.Settings{Image: moverImage}})
 	_, stopA, err := testenv.StartManager(clusterA.Config, ctrl.Options{
 		Scheme:     clusterA.Scheme,
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/migration"
 	"github.com/volsync/volsync/pkg/mover"
@@ -119,7 +120,7 @@ func finishJob(t *testing.T, c client.Client, job *batchv1.Job, exitCode int32, 
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: fmt.Sprintf("%s-%d", job.Name, time.Now().UnixNano()%100000), Namespace: job.Namespace,
-			Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name, "job-name": job.Name},
+			Labels: testenv.JobPodLabels(job),
 		},
 		Spec: *job.Spec.Template.Spec.DeepCopy(),
 	}

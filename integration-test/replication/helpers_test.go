@@ -3,7 +3,6 @@ package replication
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
 
@@ -177,13 +177,6 @@ func noJob(t *testing.T, ns, name string) {
 
 // finishJob plays the kubelet and the Job controller: a pod of the Job ends with exitCode and
 // writes message to its termination log, and the Job is marked Complete (exit 0) or Failed.
-// podLabels are the labels the Job controller gives job's pods.
-func podLabels(job *batchv1.Job) map[string]string {
-	labels := map[string]string{"batch.kubernetes.io/job-name": job.Name, "job-name": job.Name}
-	maps.Copy(labels, job.Spec.Template.Labels)
-	return labels
-}
-
 func finishJob(t *testing.T, job *batchv1.Job, exitCode int32, message, failReason string) {
 	t.Helper()
 	ctx := context.Background()
@@ -191,8 +184,7 @@ func finishJob(t *testing.T, job *batchv1.Job, exitCode int32, message, failReas
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: fmt.Sprintf("%s-%d", job.Name, time.Now().UnixNano()%100000), Namespace: job.Namespace,
-			// The Job controller gives its pods the template's labels, volsync's among them.
-			Labels: podLabels(job),
+			Labels: testenv.JobPodLabels(job),
 		},
 		Spec: *job.Spec.Template.Spec.DeepCopy(),
 	}

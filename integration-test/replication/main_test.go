@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	moverjob "github.com/volsync/volsync/pkg/mover/job"
+
 	"github.com/volsync/volsync/pkg/cachepolicy"
 
 	"github.com/go-logr/logr"
@@ -90,10 +92,10 @@ func run(m *testing.M) int {
 
 func registeredBuilders() []mover.Builder {
 	return []mover.Builder{
-		&rsync.Builder{Image: moverImage, Clock: fakeClock},
-		&rsynctls.Builder{Image: moverImage, Clock: fakeClock},
-		&rclone.Builder{Image: moverImage, Clock: fakeClock},
-		&restic.Builder{Image: moverImage, Clock: fakeClock},
+		&rsync.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}},
+		&rsynctls.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}},
+		&rclone.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}},
+		&restic.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}},
 		secondMover{},
 	}
 }

@@ -31,7 +31,7 @@ import (
 // stops when the test ends, or when the returned func is called.
 func pullSecretsManager(t *testing.T, ns, pullNs string, names ...string) func() {
 	t.Helper()
-	builders := []mover.Builder{&rclone.Builder{Image: moverImage, Clock: fakeClock, PullSecrets: moverjob.PullSecrets{Namespace: pullNs, Names: names}}}
+	builders := []mover.Builder{&rclone.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock, PullSecrets: moverjob.PullSecrets{Namespace: pullNs, Names: names}}}}
 	cacheOpts := cachepolicy.Options()
 	cacheOpts.DefaultNamespaces = map[string]cache.Config{ns: {}, pullNs: {}}
 	_, stop, err := testenv.StartManager(env.Config, ctrl.Options{

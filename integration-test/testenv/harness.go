@@ -3,9 +3,12 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"testing"
 	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -76,4 +79,13 @@ func StartManager(cfg *rest.Config, opts ctrl.Options, setups ...func(ctrl.Manag
 		}
 	}()
 	return mgr, func() { cancel(); <-done }, nil
+}
+
+// JobPodLabels are the labels the Job controller gives job's pods: the template's (volsync's own
+// and the controller-uid the API server put there) and the job-name labels. Tests that play the
+// Job controller give their pods these.
+func JobPodLabels(job *batchv1.Job) map[string]string {
+	labels := map[string]string{"batch.kubernetes.io/job-name": job.Name, "job-name": job.Name}
+	maps.Copy(labels, job.Spec.Template.Labels)
+	return labels
 }

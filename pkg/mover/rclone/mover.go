@@ -39,7 +39,7 @@ func remoteSpec(config, section, path string, ca *volsyncv1alpha1.CustomCASpec) 
 
 func newUploadMover(b *Builder, c client.Client, rec events.EventRecorder, rs *volsyncv1alpha1.ReplicationSource, privileged bool) mover.Mover {
 	spec := rs.Spec.Rclone
-	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.clock(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
+	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "src", rs.Name)
 	return &rcloneMover{job.Flow{
 		Client: c, Owner: rs, Status: &rs.Status.ReplicationStatus, Config: spec.MoverConfig,
@@ -61,7 +61,7 @@ func newUploadMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newDownloadMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.Rclone
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dest", Options: spec.ReplicationDestinationVolumeOptions}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rd, PVCSuffix: "dest", Options: spec.ReplicationDestinationVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	return &rcloneMover{job.Flow{
 		Client: c, Owner: rd, Status: &rd.Status.ReplicationStatus, Config: spec.MoverConfig,

@@ -5,7 +5,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -18,25 +17,13 @@ const MoverName = "restic"
 
 // Builder makes restic Movers. Register one with mover.Register at start-up.
 type Builder struct {
-	// Image is the mover image the Jobs run.
-	Image string
-	// PullSecrets are the image pull secrets the Jobs' pods pull Image with (see job.PullSecrets).
-	PullSecrets job.PullSecrets
-	// Clock is "now" for prune intervals and timeouts; the real clock when nil.
-	Clock clock.PassiveClock
+	job.Settings
 }
 
 var _ mover.Builder = (*Builder)(nil)
 
 // VersionInfo names the mover and its image.
-func (b *Builder) VersionInfo() string { return fmt.Sprintf("%s mover, image %s", MoverName, b.Image) }
-
-func (b *Builder) clock() clock.PassiveClock {
-	if b.Clock == nil {
-		return clock.RealClock{}
-	}
-	return b.Clock
-}
+func (b *Builder) VersionInfo() string { return b.Describe(MoverName) }
 
 // FromSource builds the Mover of a source with a restic block.
 func (b *Builder) FromSource(c client.Client, _ logr.Logger, recorder events.EventRecorder,

@@ -185,7 +185,7 @@ func repositoryEnv(secret string) []corev1.EnvFromSource {
 
 func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *volsyncv1alpha1.ReplicationSource, privileged bool) mover.Mover {
 	spec := rs.Spec.Restic
-	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.clock(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
+	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "src", rs.Name)
 	cache := CacheName("src", rs.Name)
 	var lastPruned *metav1.Time
@@ -209,7 +209,7 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 			vols, env := commonVolumes(pvc, true, cache, spec.CustomCA)
 			env = append(env,
 				corev1.EnvVar{Name: "FORGET_OPTIONS", Value: ForgetOptions(spec.Retain)},
-				corev1.EnvVar{Name: "PRUNE", Value: flag(PruneDue(spec.PruneIntervalDays, lastPruned, rs.CreationTimestamp.Time, b.clock().Now()))},
+				corev1.EnvVar{Name: "PRUNE", Value: flag(PruneDue(spec.PruneIntervalDays, lastPruned, rs.CreationTimestamp.Time, b.Clocked().Now()))},
 				corev1.EnvVar{Name: "UNLOCK", Value: flag(spec.Unlock != "" && spec.Unlock != lastUnlocked)},
 			)
 			if len(spec.Exclude) > 0 {
@@ -230,7 +230,7 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 			}
 			// What the Job ran with, not what would be decided now.
 			if envValue(&o.Job.Spec.Template.Spec, "PRUNE") == "1" {
-				now := metav1.NewTime(b.clock().Now())
+				now := metav1.NewTime(b.Clocked().Now())
 				st.LastPruned = &now
 			}
 			if envValue(&o.Job.Spec.Template.Spec, "UNLOCK") == "1" {
@@ -244,7 +244,7 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newRestoreMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.Restic
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dest", Options: spec.ReplicationDestinationVolumeOptions}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rd, PVCSuffix: "dest", Options: spec.ReplicationDestinationVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	cache := CacheName("dst", rd.Name)
 	lastUnlocked := ""

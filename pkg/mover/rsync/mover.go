@@ -61,7 +61,7 @@ func keyItems(keys ...string) []corev1.KeyToPath {
 
 func newSenderMover(b *Builder, c client.Client, rec events.EventRecorder, rs *volsyncv1alpha1.ReplicationSource, privileged bool) mover.Mover {
 	spec := rs.Spec.Rsync
-	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.clock(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
+	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "src", rs.Name)
 	port := ptr.Deref(spec.Port, ServicePort)
 	rs.Status.Rsync = &volsyncv1alpha1.ReplicationSourceRsyncStatus{SSHKeys: ptr.To(*spec.SSHKeys)}
@@ -95,7 +95,7 @@ func newSenderMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newReceiverMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.Rsync
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dst", Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rd, PVCSuffix: "dst", Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	keys, published := DestinationKeysName(rd.Name), SourceKeysName(rd.Name)
 	userKeys := spec.SSHKeys != nil && *spec.SSHKeys != ""
@@ -119,7 +119,7 @@ func newReceiverMover(b *Builder, c client.Client, rec events.EventRecorder, rd 
 		if addr := job.ServiceAddress(svc); addr != "" {
 			st.Address = ptr.To(addr)
 		} else {
-			job.WarnServiceAddress(b.clock().Now(), &rd.Status.ReplicationStatus, svc)
+			job.WarnServiceAddress(b.Clocked().Now(), &rd.Status.ReplicationStatus, svc)
 		}
 		rd.Status.Rsync = st
 		return true, nil

@@ -38,7 +38,7 @@ func ServiceName(rd string) string { return mover.ObjectName("rsync-tls-dst", rd
 
 func newSourceMover(b *Builder, c client.Client, rec events.EventRecorder, rs *volsyncv1alpha1.ReplicationSource, privileged bool) mover.Mover {
 	spec := rs.Spec.RsyncTLS
-	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.clock(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
+	vol := &volume.Source{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rs, Options: spec.ReplicationSourceVolumeOptions}
 	sa := job.ServiceAccountName(spec.MoverConfig, "src", rs.Name)
 	port := ptr.Deref(spec.Port, Port)
 	if rs.Status.RsyncTLS == nil || ptr.Deref(rs.Status.RsyncTLS.KeySecret, "") != *spec.KeySecret {
@@ -70,7 +70,7 @@ func newSourceMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 
 func newDestinationMover(b *Builder, c client.Client, rec events.EventRecorder, rd *volsyncv1alpha1.ReplicationDestination, privileged bool) mover.Mover {
 	spec := rd.Spec.RsyncTLS
-	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.clock(), Owner: rd, PVCSuffix: "dst", Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
+	vol := &volume.Destination{Client: c, Recorder: rec, Clock: b.Clocked(), Owner: rd, PVCSuffix: "dst", Options: spec.ReplicationDestinationVolumeOptions, VolumeMode: spec.VolumeMode}
 	sa := job.ServiceAccountName(spec.MoverConfig, "dst", rd.Name)
 	keySecret := KeySecretName(rd.Name)
 	if spec.KeySecret != nil && *spec.KeySecret != "" {
@@ -93,7 +93,7 @@ func newDestinationMover(b *Builder, c client.Client, rec events.EventRecorder, 
 		if addr := job.ServiceAddress(svc); addr != "" {
 			st.Address = ptr.To(addr)
 		} else {
-			job.WarnServiceAddress(b.clock().Now(), &rd.Status.ReplicationStatus, svc)
+			job.WarnServiceAddress(b.Clocked().Now(), &rd.Status.ReplicationStatus, svc)
 		}
 		rd.Status.RsyncTLS = st
 		// The Job may start before the address is known; the source needs it, not the Job.
