@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -17,10 +19,31 @@ import (
 	"github.com/volsync/volsync/pkg/migration/remote"
 )
 
+var clusterPairAliases = []string{"clusterpairs", "cp"}
+
+func (a *app) getClusterPairCommand() *cobra.Command {
+	return a.getCommand(getKind{
+		resource: "clusterpair", aliases: clusterPairAliases,
+		what: "cluster pair", plural: "cluster pairs",
+		short: "List cluster pairs, or show one",
+		long: `List cluster pairs: NAME READY SERVER-VERSION LAST-CHECK CREATED. READY is the outcome of volsyncd's
+last check of the destination (its API server and the permissions a migration needs), Unknown
+before the first; SERVER-VERSION is the destination's. -o wide adds the REASON, the kubeconfig
+SECRET and the check's MESSAGE.`,
+		example: `  volsyncctl get clusterpair -n mysql
+  volsyncctl get cp remotecluster -o wide`,
+		newObject: func() client.Object { return &volsyncv1alpha1.ClusterPair{} },
+		newList:   func() client.ObjectList { return &volsyncv1alpha1.ClusterPairList{} },
+		table: func(list client.ObjectList, allNamespaces, wide bool, now time.Time) cli.Table {
+			return cli.ClusterPairTable(list.(*volsyncv1alpha1.ClusterPairList).Items, allNamespaces, wide, now)
+		},
+	})
+}
+
 func (a *app) generateClusterPairCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:     "clusterpair NAME --context DESTINATION",
-		Aliases: []string{"clusterpairs", "cp"},
+		Aliases: clusterPairAliases,
 		Short:   "Print a ClusterPair and its kubeconfig Secret for the cluster of a kubeconfig context",
 		Long: `Print, as YAML to apply on the SOURCE cluster, a Secret holding a kubeconfig for the
 DESTINATION cluster (the --context of your kubeconfig, reduced to that one context with every

@@ -34,11 +34,13 @@ type getKind struct {
 	// clusterPair, when set, gives -c/--cluster-pair: only objects for which it returns the
 	// flag's value are shown.
 	clusterPair func(client.Object) string
+	// clusterScoped kinds have no namespace, and no -A.
+	clusterScoped bool
 }
 
-// getNamespacedCommand is `get <resource> [NAME]` of a namespaced kind: -n, -A, -o
+// getCommand is `get <resource> [NAME]`: -n and -A for a namespaced kind, -o
 // table|wide|yaml|json, and -w to print a new row on each change until Ctrl-C.
-func (a *app) getNamespacedCommand(k getKind) *cobra.Command {
+func (a *app) getCommand(k getKind) *cobra.Command {
 	var (
 		allNamespaces bool
 		watchChanges  bool
@@ -71,6 +73,10 @@ func (a *app) getNamespacedCommand(k getKind) *cobra.Command {
 				return err
 			}
 			ctx, ns, wide := cmd.Context(), a.opts.TargetNamespace(), a.opts.Wide()
+			listHint := "volsyncctl get " + k.resource + " -n " + ns
+			if k.clusterScoped {
+				ns, allNamespaces, listHint = "", true, "volsyncctl get "+k.resource
+			}
 			list := k.newList()
 			var opts []client.ListOption
 			if !allNamespaces {
@@ -82,7 +88,7 @@ func (a *app) getNamespacedCommand(k getKind) *cobra.Command {
 			if len(args) == 1 {
 				obj := k.newObject()
 				if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: args[0]}, obj); err != nil {
-					return a.explainGet(err, k.what, args[0], "volsyncctl get "+k.resource+" -n "+ns)
+					return a.explainGet(err, k.what, args[0], listHint)
 				}
 				if err := meta.SetList(list, []runtime.Object{obj}); err != nil {
 					return err
@@ -122,7 +128,7 @@ func (a *app) getNamespacedCommand(k getKind) *cobra.Command {
 					fmt.Fprintf(a.out, "No %s found%s.\n", k.plural, where)
 					return nil
 				}
-				t := k.table(list, allNamespaces, wide, time.Now())
+				t := k.table(list, allNamespaces && !k.clusterScoped, wide, time.Now())
 				if err := t.Write(a.out); err != nil {
 					return err
 				}
@@ -142,7 +148,7 @@ func (a *app) getNamespacedCommand(k getKind) *cobra.Command {
 				if err := meta.SetList(one, []runtime.Object{obj}); err != nil {
 					return err
 				}
-				t := k.table(one, allNamespaces, wide, time.Now())
+				t := k.table(one, allNamespaces && !k.clusterScoped, wide, time.Now())
 				if widths == nil {
 					// Nothing was listed: the first change prints the headers.
 					widths = t.Widths()
@@ -152,12 +158,17 @@ func (a *app) getNamespacedCommand(k getKind) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the "+k.plural+" of every namespace")
+	if !k.clusterScoped {
+		cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the "+k.plural+" of every namespace")
+	}
 	cmd.Flags().BoolVarP(&watchChanges, "watch", "w", false, "after listing, print a new row each time one changes, until Ctrl-C")
 	if k.clusterPair != nil {
 		cmd.Flags().StringVarP(&clusterPair, "cluster-pair", "c", "", "show only the "+k.plural+" that use this cluster pair")
-		cmd.Flags().StringVar(&clusterPair, "clusterPair", "", "storkctl's spelling of --cluster-pair")
-		_ = cmd.Flags().MarkHidden("clusterPair")
+		// storkctl's spellings, hidden.
+		for _, alias := range []string{"clusterPair", "clusterpair"} {
+			cmd.Flags().StringVar(&clusterPair, alias, "", "storkctl's spelling of --cluster-pair")
+			_ = cmd.Flags().MarkHidden(alias)
+		}
 	}
 	return cmd
 }

@@ -24,61 +24,21 @@ var migrationAliases = []string{"migrations", "mig"}
 var migrationPollInterval = 2 * time.Second
 
 func (a *app) getMigrationCommand() *cobra.Command {
-	allNamespaces := false
-	cmd := &cobra.Command{
-		Use:     "migration [NAME]",
-		Aliases: migrationAliases,
-		Short:   "List migrations, or show one",
-		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.opts.OutputFormat()
-			if err != nil {
-				return err
-			}
-			if allNamespaces && len(args) == 1 {
-				return cli.Hint(errors.New("a migration cannot be fetched by name across all namespaces"), "drop -A or the name")
-			}
-			c, err := a.opts.Client()
-			if err != nil {
-				return err
-			}
-			scheme, err := volsyncscheme.New()
-			if err != nil {
-				return err
-			}
-			ctx, ns, now := cmd.Context(), a.opts.TargetNamespace(), time.Now()
-			if len(args) == 1 {
-				var m volsyncv1alpha1.Migration
-				if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: args[0]}, &m); err != nil {
-					return a.explainGet(err, "migration", args[0], "volsyncctl get migration -n "+ns)
-				}
-				return cli.PrintObject(a.out, format, scheme, &m, func() cli.Table {
-					return cli.MigrationTable([]volsyncv1alpha1.Migration{m}, false, now)
-				})
-			}
-			var list volsyncv1alpha1.MigrationList
-			var opts []client.ListOption
-			if !allNamespaces {
-				opts = append(opts, client.InNamespace(ns))
-			}
-			if err := c.List(ctx, &list, opts...); err != nil {
-				return a.explain(err)
-			}
-			if format == cli.OutputTable && len(list.Items) == 0 {
-				if allNamespaces {
-					fmt.Fprintln(a.out, "No migrations found.")
-				} else {
-					fmt.Fprintf(a.out, "No migrations found in namespace %s.\n", ns)
-				}
-				return nil
-			}
-			return cli.PrintObject(a.out, format, scheme, &list, func() cli.Table {
-				return cli.MigrationTable(list.Items, allNamespaces, now)
-			})
+	return a.getCommand(getKind{
+		resource: "migration", aliases: migrationAliases,
+		what: "migration", plural: "migrations",
+		short: "List migrations, or show one",
+		long: `List migrations: NAME CLUSTERPAIR STAGE STATUS VOLUMES RESOURCES CREATED ELAPSED. VOLUMES and
+RESOURCES are migrated/total. -c shows only the migrations through one cluster pair.`,
+		example: `  volsyncctl get migration -n mysql
+  volsyncctl get migration -c remotecluster -w`,
+		newObject: func() client.Object { return &volsyncv1alpha1.Migration{} },
+		newList:   func() client.ObjectList { return &volsyncv1alpha1.MigrationList{} },
+		table: func(list client.ObjectList, allNamespaces, _ bool, now time.Time) cli.Table {
+			return cli.MigrationTable(list.(*volsyncv1alpha1.MigrationList).Items, allNamespaces, now)
 		},
-	}
-	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the migrations of every namespace")
-	return cmd
+		clusterPair: func(o client.Object) string { return o.(*volsyncv1alpha1.Migration).Spec.ClusterPair },
+	})
 }
 
 func (a *app) createMigrationCommand() *cobra.Command {

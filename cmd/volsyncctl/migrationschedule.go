@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -114,61 +115,23 @@ func (a *app) checkClusterPair(ctx context.Context, c client.Client, ns, name st
 }
 
 func (a *app) getMigrationScheduleCommand() *cobra.Command {
-	allNamespaces := false
-	cmd := &cobra.Command{
-		Use:     "migrationschedule [NAME]",
-		Aliases: migrationScheduleAliases,
-		Short:   "List migration schedules, or show one",
-		Args:    cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.opts.OutputFormat()
-			if err != nil {
-				return err
-			}
-			if allNamespaces && len(args) == 1 {
-				return cli.Hint(errors.New("a migration schedule cannot be fetched by name across all namespaces"), "drop -A or the name")
-			}
-			c, err := a.opts.Client()
-			if err != nil {
-				return err
-			}
-			scheme, err := volsyncscheme.New()
-			if err != nil {
-				return err
-			}
-			ctx, ns := cmd.Context(), a.opts.TargetNamespace()
-			if len(args) == 1 {
-				var s volsyncv1alpha1.MigrationSchedule
-				if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: args[0]}, &s); err != nil {
-					return a.explainGet(err, "migration schedule", args[0], "volsyncctl get migrationschedule -n "+ns)
-				}
-				return cli.PrintObject(a.out, format, scheme, &s, func() cli.Table {
-					return cli.MigrationScheduleTable([]volsyncv1alpha1.MigrationSchedule{s}, false)
-				})
-			}
-			var list volsyncv1alpha1.MigrationScheduleList
-			var opts []client.ListOption
-			if !allNamespaces {
-				opts = append(opts, client.InNamespace(ns))
-			}
-			if err := c.List(ctx, &list, opts...); err != nil {
-				return a.explain(err)
-			}
-			if format == cli.OutputTable && len(list.Items) == 0 {
-				if allNamespaces {
-					fmt.Fprintln(a.out, "No migration schedules found.")
-				} else {
-					fmt.Fprintf(a.out, "No migration schedules found in namespace %s.\n", ns)
-				}
-				return nil
-			}
-			return cli.PrintObject(a.out, format, scheme, &list, func() cli.Table {
-				return cli.MigrationScheduleTable(list.Items, allNamespaces)
-			})
+	return a.getCommand(getKind{
+		resource: "migrationschedule", aliases: migrationScheduleAliases,
+		what: "migration schedule", plural: "migration schedules",
+		short: "List migration schedules, or show one",
+		long: `List migration schedules as storkctl does: NAME POLICYNAME CLUSTERPAIR SUSPEND LAST-SUCCESS-TIME
+LAST-SUCCESS-DURATION. -c shows only the schedules that migrate through one cluster pair.`,
+		example: `  volsyncctl get migrationschedule -n mysql
+  volsyncctl get migrationschedule -c remotecluster -w`,
+		newObject: func() client.Object { return &volsyncv1alpha1.MigrationSchedule{} },
+		newList:   func() client.ObjectList { return &volsyncv1alpha1.MigrationScheduleList{} },
+		table: func(list client.ObjectList, allNamespaces, _ bool, _ time.Time) cli.Table {
+			return cli.MigrationScheduleTable(list.(*volsyncv1alpha1.MigrationScheduleList).Items, allNamespaces)
 		},
-	}
-	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list the schedules of every namespace")
-	return cmd
+		clusterPair: func(o client.Object) string {
+			return o.(*volsyncv1alpha1.MigrationSchedule).Spec.Template.Spec.ClusterPair
+		},
+	})
 }
 
 func (a *app) createMigrationScheduleCommand() *cobra.Command {

@@ -27,7 +27,7 @@ var (
 var triggerPollInterval = 2 * time.Second
 
 func (a *app) getReplicationSourceCommand() *cobra.Command {
-	return a.getNamespacedCommand(getKind{
+	return a.getCommand(getKind{
 		resource: "replicationsource", aliases: replicationSourceAliases,
 		what: "replication source", plural: "replication sources",
 		short: "List replication sources, or show one",
@@ -47,7 +47,7 @@ CleaningUp, Paused, Error); LAST-RESULT is that of the last mover run (Successfu
 }
 
 func (a *app) getReplicationDestinationCommand() *cobra.Command {
-	return a.getNamespacedCommand(getKind{
+	return a.getCommand(getKind{
 		resource: "replicationdestination", aliases: replicationDestinationAliases,
 		what: "replication destination", plural: "replication destinations",
 		short: "List replication destinations, or show one",
@@ -66,7 +66,7 @@ the kind of the latest image.`,
 }
 
 func (a *app) getReplicationSyncCommand() *cobra.Command {
-	return a.getNamespacedCommand(getKind{
+	return a.getCommand(getKind{
 		resource: "replicationsync", aliases: replicationSyncAliases,
 		what: "replication sync", plural: "replication syncs",
 		short: "List the dated syncs a schedule policy started, or show one",

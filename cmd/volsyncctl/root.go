@@ -78,6 +78,7 @@ func (a *app) addCommands() {
 	a.verb("activate", "Start migrated applications on the destination cluster").AddCommand(a.activateMigrationCommand())
 	a.verb("deactivate", "Stop migrated applications on the destination cluster").AddCommand(a.deactivateMigrationCommand())
 	a.verb("get", "Show volsync objects").AddCommand(a.getReplicationSourceCommand(), a.getReplicationDestinationCommand(), a.getReplicationSyncCommand())
+	a.verb("get", "Show volsync objects").AddCommand(a.getClusterPairCommand())
 	a.verb("trigger", "Sync now, and wait for the sync").AddCommand(a.triggerReplicationSourceCommand(), a.triggerReplicationDestinationCommand())
 	a.performVerb().AddCommand(a.performFailoverCommand(), a.performFailbackCommand(), a.performDrillCommand())
 }

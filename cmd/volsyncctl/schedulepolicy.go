@@ -22,49 +22,18 @@ import (
 var schedulePolicyAliases = []string{"schedulepolicies", "sp"}
 
 func (a *app) getSchedulePolicyCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "schedulepolicy [NAME]",
-		Aliases: schedulePolicyAliases,
-		Short:   "List schedule policies, or show one",
-		Long: `List schedule policies as storkctl does: NAME INTERVAL-MINUTES DAILY WEEKLY MONTHLY, with N/A for
+	return a.getCommand(getKind{
+		resource: "schedulepolicy", aliases: schedulePolicyAliases, clusterScoped: true,
+		what: "schedule policy", plural: "schedule policies",
+		short: "List schedule policies, or show one",
+		long: `List schedule policies as storkctl does: NAME INTERVAL-MINUTES DAILY WEEKLY MONTHLY, with N/A for
 a section the policy does not use. -o wide adds the time zone of the policy's times.`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.opts.OutputFormat()
-			if err != nil {
-				return err
-			}
-			c, err := a.opts.Client()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			scheme, err := volsyncscheme.New()
-			if err != nil {
-				return err
-			}
-			if len(args) == 1 {
-				var p volsyncv1alpha1.SchedulePolicy
-				if err := c.Get(ctx, client.ObjectKey{Name: args[0]}, &p); err != nil {
-					return a.explainGet(err, "schedule policy", args[0], "volsyncctl get schedulepolicy")
-				}
-				return cli.PrintObject(a.out, format, scheme, &p, func() cli.Table {
-					return cli.SchedulePolicyTable([]volsyncv1alpha1.SchedulePolicy{p}, a.opts.Wide())
-				})
-			}
-			var list volsyncv1alpha1.SchedulePolicyList
-			if err := c.List(ctx, &list); err != nil {
-				return a.explain(err)
-			}
-			if format == cli.OutputTable && len(list.Items) == 0 {
-				fmt.Fprintln(a.out, "No schedule policies found.")
-				return nil
-			}
-			return cli.PrintObject(a.out, format, scheme, &list, func() cli.Table {
-				return cli.SchedulePolicyTable(list.Items, a.opts.Wide())
-			})
+		newObject: func() client.Object { return &volsyncv1alpha1.SchedulePolicy{} },
+		newList:   func() client.ObjectList { return &volsyncv1alpha1.SchedulePolicyList{} },
+		table: func(list client.ObjectList, _, wide bool, _ time.Time) cli.Table {
+			return cli.SchedulePolicyTable(list.(*volsyncv1alpha1.SchedulePolicyList).Items, wide)
 		},
-	}
+	})
 }
 
 func (a *app) createSchedulePolicyCommand() *cobra.Command {
