@@ -260,6 +260,14 @@ func (a *app) awaitManualSync(ctx context.Context, c client.Client, r replicated
 		if st.LastManualSync == value {
 			return true, nil
 		}
+		if trigger, _ := r.spec(obj); trigger == nil || trigger.Manual != value {
+			now := "removed"
+			if trigger != nil && trigger.Manual != "" {
+				now = fmt.Sprintf("changed to %q", trigger.Manual)
+			}
+			return false, cli.Hint(fmt.Errorf("spec.trigger.manual of %s was %s while waiting for the sync of %q", ref, now, value),
+				fmt.Sprintf("someone else triggers it; follow it with 'volsyncctl get %s %s -n %s -w'", r.resource, key.Name, key.Namespace))
+		}
 		if st.ConsecutiveFailures > failuresBefore && st.LatestMoverStatus != nil && st.LatestMoverStatus.Result == volsyncv1alpha1.MoverResultFailed {
 			retry := "at its next attempt"
 			if st.NextRetryTime != nil {

@@ -484,6 +484,23 @@ func TestTriggerGivesUpAtTheTimeout(t *testing.T) {
 	manualOf(t, env.Client, src)
 }
 
+func TestTriggerStopsWhenSomeoneElseChangesTheTrigger(t *testing.T) {
+	env, kubeconfig := startCluster(t)
+	fastTriggerPolls(t)
+	src := triggerSource(t, env, "trigger-raced")
+	r := startRunning(t, "--kubeconfig", kubeconfig, "-n", "trigger-raced", "trigger", "repsrc", "db")
+	value := manualOf(t, env.Client, src)
+	src.Spec.Trigger.Manual = "final-sync"
+	if err := env.Client.Update(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	want := `error: spec.trigger.manual of replicationsource/db was changed to "final-sync" while waiting for the sync of "` + value +
+		`": someone else triggers it; follow it with 'volsyncctl get replicationsource db -n trigger-raced -w'` + "\n"
+	if errLine := r.ended(t); errLine != want {
+		t.Fatalf("error line %q\nwant %q", errLine, want)
+	}
+}
+
 func TestTriggerRefusesBadInput(t *testing.T) {
 	env, kubeconfig := startCluster(t)
 	createNamespace(t, env.Client, "trigger-bad")
