@@ -139,7 +139,7 @@ func TestTriggerAgainstTheReplicationController(t *testing.T) {
 	src := &volsyncv1alpha1.ReplicationSource{
 		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
 		Spec: volsyncv1alpha1.ReplicationSourceSpec{SourcePVC: "data",
-			Trigger:  &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("0 2 1 1 *")},
+			Trigger: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("0 2 1 1 *")},
 			RsyncTLS: &volsyncv1alpha1.ReplicationSourceRsyncTLSSpec{Address: ptr.To("dst.example.com"), KeySecret: ptr.To("psk"),
 				MoverConfig: volsyncv1alpha1.MoverConfig{MoverBackoffLimit: ptr.To[int32](0)}}},
 	}
@@ -150,7 +150,10 @@ func TestTriggerAgainstTheReplicationController(t *testing.T) {
 	reason := func(want string) {
 		t.Helper()
 		testenv.Eventually(t, 30*time.Second, func() error {
-			if got := fields(func() string { out, _ := execute(t, false, "--kubeconfig", kubeconfig, "-n", ns, "get", "repsrc", "db"); return out }()); !strings.Contains(got, want) {
+			if got := fields(func() string {
+				out, _ := execute(t, false, "--kubeconfig", kubeconfig, "-n", ns, "get", "repsrc", "db")
+				return out
+			}()); !strings.Contains(got, want) {
 				return fmt.Errorf("get repsrc db prints %q, want %s", got, want)
 			}
 			return nil
