@@ -167,7 +167,9 @@ func (r *seedRun) explain(side *cli.SeedSide, err error) error {
 }
 
 // ours says whether obj was made by this replication.
-func (r *seedRun) ours(obj client.Object) bool { return obj.GetAnnotations()[seedAnnotation] == r.owner }
+func (r *seedRun) ours(obj client.Object) bool {
+	return obj.GetAnnotations()[seedAnnotation] == r.owner
+}
 
 // mark sets seedAnnotation on obj.
 func (r *seedRun) mark(obj client.Object) {

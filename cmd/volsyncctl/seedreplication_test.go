@@ -26,6 +26,7 @@ import (
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cachepolicy"
+	"github.com/volsync/volsync/pkg/cli"
 	"github.com/volsync/volsync/pkg/mover"
 	moverjob "github.com/volsync/volsync/pkg/mover/job"
 	"github.com/volsync/volsync/pkg/mover/rsync"
@@ -452,4 +453,142 @@ func keysOf(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestSeedReplicationRefusesBadInputAndChangesNothing(t *testing.T) {
+	cl := startTwoClusters(t)
+	fastSeedPolls(t)
+	dir := seedWorkdir(t, "config.yaml")
+	ctx := context.Background()
+	const srcNS, dstNS = "seed-bad-src", "seed-bad-dst"
+	createNamespace(t, cl.source.Client, srcNS)
+	createNamespace(t, cl.dest.Client, dstNS)
+	createAll(t, cl.source.Client, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "mysql-pv-claim", Namespace: srcNS},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}})
+	// Someone else's destination of the name the workflow would use.
+	foreign := &volsyncv1alpha1.ReplicationDestination{ObjectMeta: metav1.ObjectMeta{Name: "taken-destination", Namespace: dstNS},
+		Spec: volsyncv1alpha1.ReplicationDestinationSpec{Rsync: &volsyncv1alpha1.ReplicationDestinationRsyncSpec{}}}
+	createAll(t, cl.dest.Client, foreign)
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	noPVC := write("no-pvc.yaml", "dest-copy-method: Snapshot\nsource-copy-method: Snapshot\ndest-access-mode: ReadWriteOnce\n")
+	typo := write("typo.yaml", "dest-namespce: dest\n")
+	clone := write("clone.yaml", "dest-copy-method: Clone\n")
+	sides := []string{"--source-kube-context", "source", "--dest-kube-context", "dest", "--source-namespace", srcNS, "--dest-namespace", dstNS}
+	for _, tc := range []struct {
+		name, want string
+		args       []string
+	}{
+		{"a missing key names the key and the file",
+			`error: the option source-pvc is not set: add 'source-pvc: <value>' to the config file ` + noPVC + `, or pass --source-pvc`,
+			append([]string{"start-replication", "--config", noPVC}, sides...)},
+		{"an unknown key suggests the right one",
+			`error: config file ` + typo + `: unknown key "dest-namespce" (did you mean "dest-namespace"?): fix the file: one key: value per line, keys as in 'volsyncctl start-replication --help'`,
+			[]string{"start-replication", "--config", typo}},
+		{"a missing --config file names the flag",
+			`error: reading --config ` + filepath.Join(dir, "nope.yaml") + `: open ` + filepath.Join(dir, "nope.yaml") + `: no such file or directory: check the --config path`,
+			[]string{"set-replication", "--config", filepath.Join(dir, "nope.yaml")}},
+		{"a destination cannot clone",
+			`error: dest-copy-method in ` + clone + `: "Clone" is not a copy method of a destination: use None or Snapshot`,
+			[]string{"start-replication", "--config", clone}},
+		{"an unknown context names the key",
+			`error: dest-kube-context "nope" is not a context of the kubeconfig: set it to one of the contexts: list them with 'kubectl config get-contexts'`,
+			append(append([]string{"start-replication"}, sides...), "--dest-kube-context", "nope")},
+		{"a context on another cluster than the cluster name",
+			`error: source-kube-context "source" points at cluster "source", not source-kube-clustername "api-source-com:6443": fix one of the two keys: 'kubectl config get-contexts' shows each context's cluster`,
+			append(append([]string{"start-replication"}, sides...), "--source-kube-clustername", "api-source-com:6443")},
+		{"a source PVC that does not exist",
+			`error: source-pvc "mysql" not found in namespace "` + srcNS + `" of context source: check source-pvc and source-namespace; list the PVCs with 'kubectl --context source -n ` + srcNS + ` get pvc'`,
+			append(append([]string{"start-replication"}, sides...), "--source-pvc", "mysql")},
+		{"an object of the same name that is not ours",
+			`error: replicationdestination ` + dstNS + `/taken-destination (context dest) already exists and was not made by this replication workflow: set dest-name to another name, or delete it with 'kubectl --context dest -n ` + dstNS + ` delete replicationdestination taken-destination'`,
+			append(append([]string{"start-replication"}, sides...), "--dest-name", "taken-destination")},
+		{"set before start says to start first",
+			`error: replicationsource ` + srcNS + `/` + srcNS + `-source (context source) does not exist: start the replication first with 'volsyncctl start-replication', or check source-namespace and source-kube-context`,
+			append([]string{"set-replication"}, sides...)},
+		{"continue before start says to start first",
+			`error: replicationsource ` + srcNS + `/` + srcNS + `-source (context source) does not exist: start the replication first with 'volsyncctl start-replication', or check source-namespace and source-kube-context`,
+			append([]string{"continue-replication"}, sides...)},
+		{"remove refuses someone else's destination",
+			`error: replicationdestination ` + dstNS + `/taken-destination (context dest) already exists and was not made by this replication workflow: set dest-name to another name, or delete it with 'kubectl --context dest -n ` + dstNS + ` delete replicationdestination taken-destination'`,
+			append(append([]string{"remove-replication"}, sides...), "--dest-name", "taken-destination")},
+		{"arguments are refused",
+			`error: volsyncctl start-replication takes no arguments, got ["now"]: put the options in config.yaml or pass them as flags, such as --source-pvc`,
+			[]string{"start-replication", "now"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := executeAll(t, append([]string{"--kubeconfig", cl.kubeconfig}, tc.args...)...)
+			if r.errLine != tc.want+"\n" || r.out != "" {
+				t.Fatalf("out %q\nerror %q\nwant  %q", r.out, r.errLine, tc.want)
+			}
+		})
+	}
+	var rds volsyncv1alpha1.ReplicationDestinationList
+	if err := cl.dest.Client.List(ctx, &rds, client.InNamespace(dstNS)); err != nil {
+		t.Fatal(err)
+	}
+	var rss volsyncv1alpha1.ReplicationSourceList
+	if err := cl.source.Client.List(ctx, &rss, client.InNamespace(srcNS)); err != nil {
+		t.Fatal(err)
+	}
+	var secrets corev1.SecretList
+	if err := cl.source.Client.List(ctx, &secrets, client.InNamespace(srcNS)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rds.Items) != 1 || rds.Items[0].ResourceVersion != foreign.ResourceVersion || len(rss.Items) != 0 || len(secrets.Items) != 0 {
+		t.Fatalf("refused commands changed the clusters: %d destinations (rv %s, was %s), %d sources, %d secrets",
+			len(rds.Items), rds.Items[0].ResourceVersion, foreign.ResourceVersion, len(rss.Items), len(secrets.Items))
+	}
+	if err := cl.dest.Client.Get(ctx, client.ObjectKey{Name: "dest"}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a refused start-replication created the namespace of config.yaml: %v", err)
+	}
+
+	// A destination that never publishes its address: the run gives up and removes what it made
+	// (the namespace it created, the destination), and never reaches the source.
+	r := executeAll(t, "--kubeconfig", cl.kubeconfig, "start-replication", "--source-kube-context", "source", "--dest-kube-context", "dest",
+		"--source-namespace", srcNS, "--dest-namespace", "seed-bad-new", "--timeout", "300ms")
+	want := `error: replicationdestination seed-bad-new/seed-bad-new-destination (context dest) published no address and ssh keys within 300ms: ` +
+		`check that volsyncd runs there and see 'kubectl --context dest -n seed-bad-new describe replicationdestination seed-bad-new-destination'; with a LoadBalancer that gets no address, set dest-address` + "\n"
+	if r.errLine != want {
+		t.Fatalf("error %q\nwant  %q", r.errLine, want)
+	}
+	wantLines(t, r.out, `namespace seed-bad-new created \(context dest\)`, `replicationdestination seed-bad-new/seed-bad-new-destination \(context dest\) created`)
+	testenv.Eventually(t, 15*time.Second, func() error {
+		var ns corev1.Namespace
+		err := cl.dest.Client.Get(ctx, client.ObjectKey{Name: "seed-bad-new"}, &ns)
+		if apierrors.IsNotFound(err) || (err == nil && ns.DeletionTimestamp != nil) {
+			return nil
+		}
+		return fmt.Errorf("namespace seed-bad-new still there (%v)", err)
+	})
+	var rd volsyncv1alpha1.ReplicationDestination
+	err := cl.dest.Client.Get(ctx, client.ObjectKey{Namespace: "seed-bad-new", Name: "seed-bad-new-destination"}, &rd)
+	if !apierrors.IsNotFound(err) && (err != nil || rd.DeletionTimestamp == nil) {
+		t.Fatalf("the destination of the failed run stays: %v", err)
+	}
+	if err := cl.source.Client.List(ctx, &rss, client.InNamespace(srcNS)); err != nil || len(rss.Items) != 0 {
+		t.Fatalf("the failed run made a source: %v %d", err, len(rss.Items))
+	}
+}
+
+func TestSeedConfigKeysOfTheManualExamples(t *testing.T) {
+	for _, example := range []string{"config.yaml", "cross-cluster-config.yaml"} {
+		values, path, err := cli.ReadSeedConfig(filepath.Join("testdata", "seed", example))
+		if err != nil || path == "" || values["source-pvc"] != "mysql-pv-claim" || values["dest-copy-method"] != "Snapshot" {
+			t.Fatalf("%s: %v %q %v", example, values, path, err)
+		}
+		if _, err := cli.NewSeedReplication(values, path, nil); err != nil {
+			t.Fatalf("%s: %v", example, err)
+		}
+	}
+	values, _, _ := cli.ReadSeedConfig(filepath.Join("testdata", "seed", "cross-cluster-config.yaml"))
+	if values["source-kube-clustername"] != "api-source-com:6443" {
+		t.Fatalf("source-kube-clustername %q", values["source-kube-clustername"])
+	}
 }
