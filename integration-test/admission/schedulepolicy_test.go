@@ -99,9 +99,12 @@ var schedulePolicyRefusals = []refusal{
 	{name: "a time zone longer than 64 characters is refused", kind: "SchedulePolicy",
 		body: `policy: {daily: {time: "1:02PM"}, timeZone: "America/` + strings.Repeat("x", 60) + `"}`,
 		want: []cause{{"policy.timeZone", "Too long"}}},
-	{name: "a daily retain of 0 is refused", kind: "SchedulePolicy",
-		body: `policy: {daily: {time: "1:02PM", retain: 0}}`,
-		want: []cause{{"policy.daily.retain", atLeastOne}}},
+	{name: "a negative daily retain is refused", kind: "SchedulePolicy",
+		body: `policy: {daily: {time: "1:02PM", retain: -1}}`,
+		want: []cause{{"policy.daily.retain", "should be greater than or equal to 0"}}},
+	{name: "a forceFullSnapshotDay that is no weekday is refused", kind: "SchedulePolicy",
+		body: `policy: {daily: {time: "1:02PM", forceFullSnapshotDay: Funday}}`,
+		want: []cause{{"policy.daily.forceFullSnapshotDay", "forceFullSnapshotDay must be a weekday"}}},
 	{name: "startingDeadlineMinutes 0 is refused", kind: "SchedulePolicy",
 		body: `policy: {daily: {time: "1:02PM"}, startingDeadlineMinutes: 0}`,
 		want: []cause{{"policy.startingDeadlineMinutes", atLeastOne}}},
@@ -152,6 +155,18 @@ var schedulePolicyAcceptances = []acceptance{
 		body: `policy: {daily: {time: "2:30AM"}, timeZone: America/New_York}`},
 	{name: "the time zone UTC is accepted", kind: "SchedulePolicy",
 		body: `policy: {daily: {time: "2:30AM"}, timeZone: UTC}`},
+	{name: "retain 0 in every section is accepted: it means the type's default, as in Stork", kind: "SchedulePolicy",
+		body: `policy: {interval: {intervalMinutes: 15, retain: 0}, daily: {time: "10:14PM", retain: 0},
+  weekly: {day: Thursday, time: "10:13PM", retain: 0}, monthly: {date: 14, time: "8:05PM", retain: 0}}`},
+	{name: "storkctl's daily forceFullSnapshotDay of MONDAY is accepted", kind: "SchedulePolicy",
+		body: `policy: {daily: {time: "12:00AM", retain: 30, forceFullSnapshotDay: MONDAY}}`},
+	{name: "a short lower-case forceFullSnapshotDay of sun is accepted", kind: "SchedulePolicy",
+		body: `policy: {daily: {time: "12:00AM", forceFullSnapshotDay: sun}}`},
+	{name: "an empty forceFullSnapshotDay is accepted", kind: "SchedulePolicy",
+		body: `policy: {daily: {time: "12:00AM", forceFullSnapshotDay: ""}}`},
+	{name: "options on every section are accepted", kind: "SchedulePolicy",
+		body: `policy: {interval: {intervalMinutes: 15, options: {portworx/snapshot-type: local}}, daily: {time: "10:14PM", options: {a: b}},
+  weekly: {day: Thursday, time: "10:13PM", options: {a: b}}, monthly: {date: 14, time: "8:05PM", options: {a: b}}}`},
 	{name: "every section with its own retain and a starting deadline is accepted", kind: "SchedulePolicy",
 		body: `policy: {interval: {intervalMinutes: 15, retain: 10}, daily: {time: "10:14PM", retain: 30},
   weekly: {day: Thursday, time: "10:13PM", retain: 7}, monthly: {date: 14, time: "8:05PM", retain: 12},
@@ -161,4 +176,24 @@ var schedulePolicyAcceptances = []acceptance{
 func TestSchedulePolicyAdmission(t *testing.T) {
 	t.Run("refused", func(t *testing.T) { runRefusals(t, schedulePolicyRefusals) })
 	t.Run("accepted", func(t *testing.T) { runAcceptances(t, schedulePolicyAcceptances) })
+}
+
+// TestNamespacedSchedulePolicyAdmission: a NamespacedSchedulePolicy has the SchedulePolicy's
+// schema, so every SchedulePolicy row holds for it as well.
+func TestNamespacedSchedulePolicyAdmission(t *testing.T) {
+	as := func(rows []refusal) []refusal {
+		out := make([]refusal, 0, len(rows))
+		for _, r := range rows {
+			r.kind = "NamespacedSchedulePolicy"
+			out = append(out, r)
+		}
+		return out
+	}
+	accepted := make([]acceptance, 0, len(schedulePolicyAcceptances))
+	for _, a := range schedulePolicyAcceptances {
+		a.kind = "NamespacedSchedulePolicy"
+		accepted = append(accepted, a)
+	}
+	t.Run("refused", func(t *testing.T) { runRefusals(t, as(schedulePolicyRefusals)) })
+	t.Run("accepted", func(t *testing.T) { runAcceptances(t, accepted) })
 }

@@ -443,7 +443,7 @@ func TestAMissingPolicyIsReportedOnceAndCreatingItStartsTheSchedule(t *testing.T
 		}
 		return nil
 	})
-	note := fmt.Sprintf("schedule policy %q not found: create it or set spec.schedulePolicyName to an existing one", policyName)
+	note := fmt.Sprintf("schedule policy %q not found (neither a NamespacedSchedulePolicy in %s nor a SchedulePolicy): create it or set spec.schedulePolicyName to an existing one", policyName, ns)
 	wantEvent(t, ns, ms.Name, "PolicyNotFound", note)
 	poke(t, ms)
 	poke(t, ms)

@@ -32,6 +32,7 @@ import (
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/schedule"
+	"github.com/volsync/volsync/pkg/schedulepolicy"
 )
 
 const (
@@ -78,6 +79,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=volsync.backube,resources=migrationschedules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=volsync.backube,resources=migrations,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=volsync.backube,resources=schedulepolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=volsync.backube,resources=namespacedschedulepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
@@ -121,7 +123,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return requeueOnConflict(err)
 	}
 
-	policy, ready := r.policy(ctx, &ms)
+	policy, ready := r.policy(ctx, &ms, p.now)
 	var requeue time.Duration
 	if policy != nil {
 		p.trigger(policy)
@@ -488,22 +490,23 @@ func (p *pass) setNextTriggers(policy *schedule.Policy) time.Duration {
 
 // policy fetches and compiles the schedule's policy. It returns nil and a False Ready condition
 // that says why when the policy cannot be used.
-func (r *Reconciler) policy(ctx context.Context, ms *volsyncv1alpha1.MigrationSchedule) (*schedule.Policy, metav1.Condition) {
+func (r *Reconciler) policy(ctx context.Context, ms *volsyncv1alpha1.MigrationSchedule, now time.Time) (*schedule.Policy, metav1.Condition) {
 	name := ms.Spec.SchedulePolicyName
-	var sp volsyncv1alpha1.SchedulePolicy
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, &sp); err != nil {
+	found, err := schedulepolicy.Lookup(ctx, r.Client, ms.Namespace, name)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, metav1.Condition{Type: volsyncv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-				Reason:  volsyncv1alpha1.ReasonPolicyNotFound,
-				Message: fmt.Sprintf("schedule policy %q not found: create it or set spec.schedulePolicyName to an existing one", name)}
+				Reason: volsyncv1alpha1.ReasonPolicyNotFound,
+				Message: fmt.Sprintf("schedule policy %q not found (neither a NamespacedSchedulePolicy in %s nor a SchedulePolicy): create it or set spec.schedulePolicyName to an existing one",
+					name, ms.Namespace)}
 		}
 		return nil, metav1.Condition{Type: volsyncv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-			Reason: volsyncv1alpha1.ReasonError, Message: fmt.Sprintf("reading schedule policy %q: %v", name, err)}
+			Reason: volsyncv1alpha1.ReasonError, Message: err.Error()}
 	}
-	compiled, err := schedule.Compile(sp.Name, sp.Policy)
+	compiled, err := found.Compile(now)
 	if err != nil {
 		msg := err.Error()
-		if problems := schedule.ValidatePolicy(sp.Policy); len(problems) > 0 {
+		if problems := schedule.ValidatePolicy(found.Policy); len(problems) > 0 {
 			parts := make([]string, 0, len(problems))
 			for _, pr := range problems {
 				parts = append(parts, pr.Error())
@@ -512,7 +515,7 @@ func (r *Reconciler) policy(ctx context.Context, ms *volsyncv1alpha1.MigrationSc
 		}
 		return nil, metav1.Condition{Type: volsyncv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
 			Reason:  volsyncv1alpha1.ReasonPolicyInvalid,
-			Message: fmt.Sprintf("schedule policy %q is invalid: %s", name, msg)}
+			Message: fmt.Sprintf("%s is invalid: %s", found.Describe(), msg)}
 	}
 	if suspended(ms) {
 		return compiled, metav1.Condition{Type: volsyncv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
@@ -521,7 +524,7 @@ func (r *Reconciler) policy(ctx context.Context, ms *volsyncv1alpha1.MigrationSc
 	}
 	return compiled, metav1.Condition{Type: volsyncv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
 		Reason:  volsyncv1alpha1.ReasonScheduled,
-		Message: fmt.Sprintf("migrations are created on schedule policy %q", name)}
+		Message: fmt.Sprintf("migrations are created on %s", found.Describe())}
 }
 
 // children lists the schedule's Migrations from the cache: those with its label whose controller
@@ -769,14 +772,21 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&volsyncv1alpha1.Migration{}).
 		Watches(&volsyncv1alpha1.SchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfPolicy),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&volsyncv1alpha1.NamespacedSchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfPolicy),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("migrationschedule").
 		Complete(r)
 }
 
-// schedulesOfPolicy maps a SchedulePolicy to the schedules that name it.
+// schedulesOfPolicy maps a policy to the schedules that name it: a SchedulePolicy to those of
+// every namespace, a NamespacedSchedulePolicy to those of its own namespace.
 func (r *Reconciler) schedulesOfPolicy(ctx context.Context, o client.Object) []reconcile.Request {
 	var list volsyncv1alpha1.MigrationScheduleList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{policyNameField: o.GetName()}); err != nil {
+	opts := []client.ListOption{client.MatchingFields{policyNameField: o.GetName()}}
+	if o.GetNamespace() != "" {
+		opts = append(opts, client.InNamespace(o.GetNamespace()))
+	}
+	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		log.FromContext(ctx).Error(err, "listing the migration schedules of a policy", "policy", o.GetName())
 		return nil
 	}

@@ -100,6 +100,13 @@ func (r *DestinationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return requests(list.Items)
 		}), policyChanged).
+		Watches(&volsyncv1alpha1.NamespacedSchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var list volsyncv1alpha1.ReplicationDestinationList
+			if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSchedulePolicy: o.GetName()}); err != nil {
+				return nil
+			}
+			return requests(list.Items)
+		}), policyChanged).
 		Named("replicationdestination").
 		Complete(r)
 }

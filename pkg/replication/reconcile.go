@@ -28,6 +28,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/volume"
 	"github.com/volsync/volsync/pkg/replication/statemachine"
 	"github.com/volsync/volsync/pkg/schedule"
+	"github.com/volsync/volsync/pkg/schedulepolicy"
 )
 
 // Field indexes.
@@ -100,7 +101,7 @@ func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ct
 		b.catalogError(t, err, now)
 		return ctrl.Result{}, nil
 	}
-	policy, trigErr := b.policy(ctx, t.trigger)
+	policy, trigErr := b.policy(ctx, t.obj.GetNamespace(), t.trigger, now)
 	var trig schedule.Trigger
 	if trigErr == nil {
 		trig, trigErr = schedule.ReplicationTrigger(t.trigger, t.status.LastManualSync, policy)
@@ -153,21 +154,23 @@ func (b *base) privileged(ctx context.Context, namespace string) (bool, error) {
 	return ns.Annotations[volsyncv1alpha1.PrivilegedMoversAnnotation] == "true", nil
 }
 
-// policy fetches and compiles the SchedulePolicy the trigger names, if any.
-func (b *base) policy(ctx context.Context, trig *volsyncv1alpha1.ReplicationTriggerSpec) (*schedule.Policy, error) {
+// policy fetches and compiles the policy the trigger names, if any: a NamespacedSchedulePolicy of
+// the owner's namespace, else the SchedulePolicy of that name.
+func (b *base) policy(ctx context.Context, namespace string, trig *volsyncv1alpha1.ReplicationTriggerSpec, now time.Time) (*schedule.Policy, error) {
 	if trig == nil || trig.SchedulePolicyName == "" {
 		return nil, nil
 	}
-	var p volsyncv1alpha1.SchedulePolicy
-	if err := b.client.Get(ctx, client.ObjectKey{Name: trig.SchedulePolicyName}, &p); err != nil {
+	found, err := schedulepolicy.Lookup(ctx, b.client, namespace, trig.SchedulePolicyName)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("schedule policy %q not found: create it, or change spec.trigger.schedulePolicyName", trig.SchedulePolicyName)
+			return nil, fmt.Errorf("schedule policy %q not found (neither a NamespacedSchedulePolicy in %s nor a SchedulePolicy): create it, or change spec.trigger.schedulePolicyName",
+				trig.SchedulePolicyName, namespace)
 		}
 		return nil, err
 	}
-	compiled, err := schedule.Compile(p.Name, p.Policy)
+	compiled, err := found.Compile(now)
 	if err != nil {
-		return nil, fmt.Errorf("schedule policy %q cannot be used: %w", p.Name, err)
+		return nil, fmt.Errorf("%s cannot be used: %w", found.Describe(), err)
 	}
 	return compiled, nil
 }

@@ -42,6 +42,7 @@ type SourceReconciler struct {
 // +kubebuilder:rbac:groups=volsync.backube,resources=replicationsyncs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=volsync.backube,resources=replicationsyncs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=volsync.backube,resources=schedulepolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=volsync.backube,resources=namespacedschedulepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -116,6 +117,13 @@ func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&volsyncv1alpha1.SchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			var list volsyncv1alpha1.ReplicationSourceList
 			if err := c.List(ctx, &list, client.MatchingFields{indexSchedulePolicy: o.GetName()}); err != nil {
+				return nil
+			}
+			return requests(list.Items)
+		}), policyChanged).
+		Watches(&volsyncv1alpha1.NamespacedSchedulePolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var list volsyncv1alpha1.ReplicationSourceList
+			if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexSchedulePolicy: o.GetName()}); err != nil {
 				return nil
 			}
 			return requests(list.Items)

@@ -98,6 +98,12 @@ type Policy struct {
 	Monthly  *MonthlyRule
 	// StartingDeadline is how late a trigger may still fire. Zero means always catch up (once).
 	StartingDeadline time.Duration
+	// Since is when the policy took its present form (the policy's status.policyChangedTime, set
+	// by the caller; Compile leaves it zero). A trigger scheduled at or before it is never counted
+	// missed: the policy as it stood then may not have called for it, as when an interval is
+	// shortened and the new grid seems to have a backlog. It does not change what fires. Zero
+	// means every unhandled trigger counts.
+	Since time.Time
 }
 
 // IntervalRule fires every Minutes, measured in elapsed time (a DST change does not stretch it).
@@ -160,7 +166,7 @@ func Compile(name string, item v1alpha1.SchedulePolicyItem) (*Policy, error) {
 	}
 	p := &Policy{Name: name, Location: loc}
 	retain := func(r *int32, def int) int {
-		if r == nil {
+		if r == nil || *r == 0 { // 0 is Stork's "not set"
 			return def
 		}
 		return int(*r)
@@ -438,24 +444,41 @@ func elapsedPeriods(anchor, now time.Time, minutes int64) int64 {
 }
 
 // window returns type t's newest trigger time at or before now that the owner has not handled,
-// and how many unhandled trigger times there are.
-func (p *Policy) window(t Type, h History, now time.Time, nowWall int64) (time.Time, int64, bool) {
+// how many unhandled trigger times there are, and how many of those are after p.Since (the ones
+// that may count as missed).
+func (p *Policy) window(t Type, h History, now time.Time, nowWall int64) (time.Time, int64, int64, bool) {
 	if t == TypeInterval {
 		if p.Interval == nil {
-			return time.Time{}, 0, false
+			return time.Time{}, 0, 0, false
 		}
 		anchor, first := intervalAnchor(h, now)
 		n := elapsedPeriods(anchor, now, p.Interval.Minutes)
 		if n < first {
-			return time.Time{}, 0, false
+			return time.Time{}, 0, 0, false
 		}
-		return addMinutes(anchor, n, p.Interval.Minutes).In(p.Location), n - first + 1, true
+		counted := n - first + 1
+		if !p.Since.IsZero() && !p.Since.Before(anchor) {
+			// Grid points anchor + k*period with k > (Since-anchor)/period are after Since.
+			kMin := max(first, elapsedPeriods(anchor, p.Since, p.Interval.Minutes)+1)
+			counted = max(n-kMin+1, 0)
+		}
+		return addMinutes(anchor, n, p.Interval.Minutes).In(p.Location), n - first + 1, counted, true
 	}
 	r := p.wallRule(t)
 	if r == nil {
-		return time.Time{}, 0, false
+		return time.Time{}, 0, 0, false
 	}
-	return wallWindow(p.Location, r, lowerBound(h, t, now), nowWall)
+	lo := lowerBound(h, t, now)
+	s, n, ok := wallWindow(p.Location, r, lo, nowWall)
+	if !ok {
+		return s, n, n, ok
+	}
+	counted := n
+	if p.Since.After(lo) {
+		_, counted, _ = wallWindow(p.Location, r, p.Since, nowWall)
+		counted = min(counted, n)
+	}
+	return s, n, counted, true
 }
 
 // nowWall is wallCeiling(now), computed once per call for all wall-clock types because zone
@@ -467,12 +490,16 @@ func (p *Policy) nowWall(now time.Time) int64 {
 	return wallCeiling(p.Location, now)
 }
 
-// decide applies the starting deadline to a window.
-func decide(t Type, scheduled time.Time, count int64, deadline time.Duration, now time.Time) Decision {
-	d := Decision{Type: t, Scheduled: scheduled, Fire: true, Missed: int(count - 1)}
+// decide applies the starting deadline to a window. counted is how many of the window's trigger
+// times may count as missed (those after Policy.Since); the newest, scheduled, is one of them
+// whenever counted > 0.
+func decide(t Type, scheduled time.Time, counted int64, deadline time.Duration, now time.Time) Decision {
+	d := Decision{Type: t, Scheduled: scheduled, Fire: true, Missed: int(max(counted-1, 0))}
 	if deadline > 0 && now.Sub(scheduled) > deadline {
 		d.Fire = false
-		d.Missed++
+		if counted > 0 {
+			d.Missed++
+		}
 	}
 	return d
 }
@@ -489,11 +516,11 @@ func (p *Policy) Due(h History, now time.Time) []Decision {
 	// Walks the fixed type list rather than Types() so that a resync over thousands of owners does
 	// not allocate per call.
 	for _, t := range v1alpha1.SchedulePolicyTypes {
-		if s, n, ok := p.window(t, h, now, nowWall); ok {
+		if s, _, counted, ok := p.window(t, h, now, nowWall); ok {
 			if out == nil {
 				out = make([]Decision, 0, 4)
 			}
-			out = append(out, decide(t, s, n, p.StartingDeadline, now))
+			out = append(out, decide(t, s, counted, p.StartingDeadline, now))
 		}
 	}
 	return out
@@ -540,7 +567,7 @@ func (p *Policy) NextTriggers(h History, now time.Time) []Occurrence {
 	var out []Occurrence
 	nowWall := p.nowWall(now)
 	for _, t := range p.Types() {
-		if s, n, ok := p.window(t, h, now, nowWall); ok && decide(t, s, n, p.StartingDeadline, now).Fire {
+		if s, _, counted, ok := p.window(t, h, now, nowWall); ok && decide(t, s, counted, p.StartingDeadline, now).Fire {
 			out = append(out, Occurrence{Type: t, Time: s})
 			continue
 		}

@@ -25,6 +25,8 @@ const (
 	TimeMessage = "time must be in 3:04PM form, such as 10:14PM or 1:02am"
 	// DayMessage is the message of the rule on weekly.day.
 	DayMessage = "day must be a weekday, long or short, such as Sunday or Sun"
+	// ForceFullSnapshotDayMessage is the message of the rule on daily.forceFullSnapshotDay.
+	ForceFullSnapshotDayMessage = "forceFullSnapshotDay must be a weekday, long or short, such as Monday or Mon"
 	// TimeZoneMessage is the message of the rule on timeZone.
 	TimeZoneMessage = "timeZone must be an IANA time zone name such as Europe/Berlin or UTC"
 )
@@ -180,8 +182,9 @@ func ValidatePolicy(item v1alpha1.SchedulePolicyItem) field.ErrorList {
 		}
 	}
 	checkRetain := func(p *field.Path, r *int32) {
-		if r != nil && *r < 1 {
-			errs = append(errs, field.Invalid(p.Child("retain"), *r, minMessage(1)))
+		// 0 is Stork's "not set": the type's default.
+		if r != nil && *r < 0 {
+			errs = append(errs, field.Invalid(p.Child("retain"), *r, minMessage(0)))
 		}
 	}
 	if s := item.Interval; s != nil {
@@ -197,6 +200,11 @@ func ValidatePolicy(item v1alpha1.SchedulePolicyItem) field.ErrorList {
 	if s := item.Daily; s != nil {
 		p := root.Child("daily")
 		checkTime(p.Child("time"), s.Time)
+		if d := s.ForceFullSnapshotDay; d != "" {
+			if _, err := ParseWeekday(d); err != nil {
+				errs = append(errs, field.Invalid(p.Child("forceFullSnapshotDay"), d, ForceFullSnapshotDayMessage))
+			}
+		}
 		checkRetain(p, s.Retain)
 	}
 	if s := item.Weekly; s != nil {

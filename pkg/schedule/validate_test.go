@@ -145,10 +145,21 @@ func TestValidatePolicy(t *testing.T) {
 		{"interval 0 is below the minimum", v1alpha1.SchedulePolicyItem{Interval: interval(0)}, []string{
 			"policy.interval.intervalMinutes: Invalid value: 0: should be greater than or equal to 1",
 		}},
-		{"retain 0 is below the minimum", v1alpha1.SchedulePolicyItem{
-			Daily: &v1alpha1.DailyPolicy{Time: "1:00AM", Retain: ptr(int32(0))},
+		{"a negative retain is below the minimum", v1alpha1.SchedulePolicyItem{
+			Daily: &v1alpha1.DailyPolicy{Time: "1:00AM", Retain: ptr(int32(-1))},
 		}, []string{
-			"policy.daily.retain: Invalid value: 0: should be greater than or equal to 1",
+			"policy.daily.retain: Invalid value: -1: should be greater than or equal to 0",
+		}},
+		{"retain 0 is accepted: it means the default, as in Stork", v1alpha1.SchedulePolicyItem{
+			Daily: &v1alpha1.DailyPolicy{Time: "1:00AM", Retain: ptr(int32(0))},
+		}, nil},
+		{"a forceFullSnapshotDay of monday is accepted", v1alpha1.SchedulePolicyItem{
+			Daily: &v1alpha1.DailyPolicy{Time: "1:00AM", ForceFullSnapshotDay: "monday"},
+		}, nil},
+		{"a forceFullSnapshotDay of Funday is refused", v1alpha1.SchedulePolicyItem{
+			Daily: &v1alpha1.DailyPolicy{Time: "1:00AM", ForceFullSnapshotDay: "Funday"},
+		}, []string{
+			`policy.daily.forceFullSnapshotDay: Invalid value: "Funday": forceFullSnapshotDay must be a weekday, long or short, such as Monday or Mon`,
 		}},
 		{"an unknown time zone names policy.timeZone", v1alpha1.SchedulePolicyItem{Daily: daily("1:00AM"), TimeZone: "Mars/Olympus_Mons"}, []string{
 			`policy.timeZone: Invalid value: "Mars/Olympus_Mons": timeZone must be an IANA time zone name such as Europe/Berlin or UTC`,
@@ -169,17 +180,17 @@ func TestValidatePolicy(t *testing.T) {
 			Interval: &v1alpha1.IntervalPolicy{IntervalMinutes: -1, Retain: ptr(int32(-1))},
 			Daily:    daily("1:2PM"),
 			Weekly:   weekly("Someday", "1:02"),
-			Monthly:  &v1alpha1.MonthlyPolicy{Date: 32, Time: "0:30AM", Retain: ptr(int32(0))},
+			Monthly:  &v1alpha1.MonthlyPolicy{Date: 32, Time: "0:30AM", Retain: ptr(int32(-2))},
 			TimeZone: "Nowhere/Land", StartingDeadlineMinutes: ptr(int32(-5)),
 		}, []string{
 			"policy.interval.intervalMinutes: Invalid value: -1: should be greater than or equal to 1",
-			"policy.interval.retain: Invalid value: -1: should be greater than or equal to 1",
+			"policy.interval.retain: Invalid value: -1: should be greater than or equal to 0",
 			`policy.daily.time: Invalid value: "1:2PM": time must be in 3:04PM form, such as 10:14PM or 1:02am`,
 			`policy.weekly.day: Invalid value: "Someday": day must be a weekday, long or short, such as Sunday or Sun`,
 			`policy.weekly.time: Invalid value: "1:02": time must be in 3:04PM form, such as 10:14PM or 1:02am`,
 			"policy.monthly.date: Invalid value: 32: should be less than or equal to 31",
 			`policy.monthly.time: Invalid value: "0:30AM": time must be in 3:04PM form, such as 10:14PM or 1:02am`,
-			"policy.monthly.retain: Invalid value: 0: should be greater than or equal to 1",
+			"policy.monthly.retain: Invalid value: -2: should be greater than or equal to 0",
 			`policy.timeZone: Invalid value: "Nowhere/Land": timeZone must be an IANA time zone name such as Europe/Berlin or UTC`,
 			"policy.startingDeadlineMinutes: Invalid value: -5: should be greater than or equal to 1",
 		}},
@@ -212,7 +223,7 @@ func TestValidatePolicy(t *testing.T) {
 
 func TestCompileAppliesDefaults(t *testing.T) {
 	p := mustCompile(t, v1alpha1.SchedulePolicyItem{
-		Interval: interval(5), Daily: daily("1:00AM"), Weekly: weekly("Sun", "1:00AM"),
+		Interval: interval(5), Daily: &v1alpha1.DailyPolicy{Time: "1:00AM", Retain: ptr(int32(0))}, Weekly: weekly("Sun", "1:00AM"),
 		Monthly: &v1alpha1.MonthlyPolicy{Date: 1, Time: "1:00AM", Retain: ptr(int32(3)), Options: map[string]string{"k": "v"}},
 	})
 	tests := []struct {
@@ -221,7 +232,7 @@ func TestCompileAppliesDefaults(t *testing.T) {
 		want int
 	}{
 		{"interval keeps 10 by default", TypeInterval, 10},
-		{"daily keeps 30 by default", TypeDaily, 30},
+		{"daily with retain 0 keeps 30, the default, as in Stork", TypeDaily, 30},
 		{"weekly keeps 7 by default", TypeWeekly, 7},
 		{"an explicit retain wins", TypeMonthly, 3},
 		{"a cron trigger has no policy retain", TypeSchedule, 0},

@@ -2,6 +2,7 @@ package schedulepolicy
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,15 +27,20 @@ import (
 // trigger passes, not just before it.
 const requeueMargin = time.Second
 
-// Reconciler keeps SchedulePolicy status current.
+// Reconciler keeps the status of SchedulePolicies and NamespacedSchedulePolicies current.
 type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// namespaced says this one serves NamespacedSchedulePolicies; SetupWithManager registers one
+	// of each.
+	namespaced bool
 }
 
 // +kubebuilder:rbac:groups=volsync.backube,resources=schedulepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=volsync.backube,resources=schedulepolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=volsync.backube,resources=namespacedschedulepolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=volsync.backube,resources=namespacedschedulepolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
@@ -42,19 +48,38 @@ type Reconciler struct {
 // it is now and writes status only when something changed.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
-	var policy volsyncv1alpha1.SchedulePolicy
-	if err := r.Client.Get(ctx, req.NamespacedName, &policy); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	var policy policyObject
+	if r.namespaced {
+		var nsp volsyncv1alpha1.NamespacedSchedulePolicy
+		if err := r.Client.Get(ctx, req.NamespacedName, &nsp); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		policy = policyObject{Object: &nsp, item: &nsp.Policy, status: &nsp.Status}
+	} else {
+		var sp volsyncv1alpha1.SchedulePolicy
+		if err := r.Client.Get(ctx, req.NamespacedName, &sp); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		policy = policyObject{Object: &sp, item: &sp.Policy, status: &sp.Status}
 	}
 	now := r.Clock.Now()
-	status := policy.Status.DeepCopy()
-	status.ObservedGeneration = policy.Generation
+	status := policy.status.DeepCopy()
+	if status.ObservedGeneration != policy.GetGeneration() || status.PolicyChangedTime == nil {
+		// The first sight of this generation: owners count missed triggers only from here. A
+		// policy never edited took its form when it was created.
+		changed := metav1.NewTime(now.Truncate(time.Second))
+		if policy.GetGeneration() <= 1 {
+			changed = policy.GetCreationTimestamp()
+		}
+		status.PolicyChangedTime = &changed
+	}
+	status.ObservedGeneration = policy.GetGeneration()
 
-	compiled, err := schedule.Compile(policy.Name, policy.Policy)
+	compiled, err := schedule.Compile(policy.GetName(), *policy.item)
 	var requeue time.Duration
 	if err != nil {
 		// One line per problem, each naming its field, as the CLI's validate prints them.
-		problems := schedule.ValidatePolicy(policy.Policy)
+		problems := schedule.ValidatePolicy(*policy.item)
 		msgs := make([]string, 0, len(problems))
 		for _, p := range problems {
 			msgs = append(msgs, p.Error())
@@ -67,7 +92,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			Status:             metav1.ConditionFalse,
 			Reason:             volsyncv1alpha1.ReasonPolicyInvalid,
 			Message:            strings.Join(msgs, "; "),
-			ObservedGeneration: policy.Generation,
+			ObservedGeneration: policy.GetGeneration(),
 		}, now)
 		status.NextTriggers = nil
 		status.NextTriggerTime = nil
@@ -77,26 +102,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			Status:             metav1.ConditionTrue,
 			Reason:             volsyncv1alpha1.ReasonPolicyValid,
 			Message:            "policy is valid",
-			ObservedGeneration: policy.Generation,
+			ObservedGeneration: policy.GetGeneration(),
 		}, now)
-		status.NextTriggers, status.NextTriggerTime = nextTriggers(compiled, policy.CreationTimestamp.Time, now)
+		status.NextTriggers, status.NextTriggerTime = nextTriggers(compiled, policy.GetCreationTimestamp().Time, now)
 		if status.NextTriggerTime != nil {
 			requeue = status.NextTriggerTime.Sub(now) + requeueMargin
 		}
 	}
 
-	if !equality.Semantic.DeepEqual(status, &policy.Status) {
-		wasValid := meta.FindStatusCondition(policy.Status.Conditions, volsyncv1alpha1.ConditionValid)
+	if !equality.Semantic.DeepEqual(status, policy.status) {
+		wasValid := meta.FindStatusCondition(policy.status.Conditions, volsyncv1alpha1.ConditionValid)
 		nowValid := meta.FindStatusCondition(status.Conditions, volsyncv1alpha1.ConditionValid)
-		policy.Status = *status
-		if err := r.Client.Status().Update(ctx, &policy); err != nil {
+		*policy.status = *status
+		if err := r.Client.Status().Update(ctx, policy.Object); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{Requeue: true}, nil
 			}
 			return ctrl.Result{}, err
 		}
 		if wasValid == nil || wasValid.Status != nowValid.Status || wasValid.Message != nowValid.Message {
-			r.recordValidity(&policy, nowValid)
+			r.recordValidity(policy, nowValid)
 		}
 		logger.V(1).Info("status updated", "valid", nowValid.Status, "next", status.NextTriggerTime)
 	}
@@ -106,15 +131,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-func (r *Reconciler) recordValidity(policy *volsyncv1alpha1.SchedulePolicy, c *metav1.Condition) {
+// policyObject is either kind of policy, with its policy section and status.
+type policyObject struct {
+	client.Object
+	item   *volsyncv1alpha1.SchedulePolicyItem
+	status *volsyncv1alpha1.SchedulePolicyStatus
+}
+
+func (p policyObject) describe() string {
+	if p.GetNamespace() != "" {
+		return fmt.Sprintf("namespaced schedule policy %q", p.GetNamespace()+"/"+p.GetName())
+	}
+	return fmt.Sprintf("schedule policy %q", p.GetName())
+}
+
+func (r *Reconciler) recordValidity(policy policyObject, c *metav1.Condition) {
 	if r.Recorder == nil {
 		return
 	}
 	if c.Status == metav1.ConditionTrue {
-		r.Recorder.Eventf(policy, nil, "Normal", c.Reason, "Validate", "schedule policy %q is valid", policy.Name)
+		r.Recorder.Eventf(policy.Object, nil, "Normal", c.Reason, "Validate", "%s is valid", policy.describe())
 		return
 	}
-	r.Recorder.Eventf(policy, nil, "Warning", c.Reason, "Validate", "schedule policy %q is invalid: %s", policy.Name, c.Message)
+	r.Recorder.Eventf(policy.Object, nil, "Warning", c.Reason, "Validate", "%s is invalid: %s", policy.describe(), c.Message)
 }
 
 // nextTriggers is the next trigger of each type after now, for an owner that started when the
@@ -154,13 +193,22 @@ func nextOnGrid(start time.Time, minutes int64, now time.Time) time.Time {
 	return start.Add(k * every)
 }
 
-// SetupWithManager registers the controller. Status-only updates do not trigger a reconcile.
+// SetupWithManager registers the controller of each kind, SchedulePolicy and
+// NamespacedSchedulePolicy. Status-only updates do not trigger a reconcile.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	cluster, namespaced := *r, *r
+	cluster.namespaced, namespaced.namespaced = false, true
+	if err := ctrl.NewControllerManagedBy(mgr).
 		For(&volsyncv1alpha1.SchedulePolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("schedulepolicy").
-		Complete(r)
+		Complete(&cluster); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&volsyncv1alpha1.NamespacedSchedulePolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("namespacedschedulepolicy").
+		Complete(&namespaced)
 }

@@ -103,11 +103,14 @@ type IntervalPolicy struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=527040
 	IntervalMinutes int32 `json:"intervalMinutes"`
-	// Retain is how many dated children of this type are kept. Defaults to 10.
+	// Retain is how many dated children of this type are kept. Unset or 0 means the default, 10,
+	// as in Stork (whose exports write retain: 0 for "not set").
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Minimum=0
 	Retain *int32 `json:"retain,omitempty"`
-	// Options are passed through to whatever the trigger runs.
+	// Options are accepted and kept as written, so that policies written for Stork (which passes
+	// them to the storage driver of what the trigger runs) apply unchanged. Here they are
+	// informational: they change nothing about what the trigger runs.
 	// +optional
 	Options map[string]string `json:"options,omitempty"`
 }
@@ -118,11 +121,22 @@ type DailyPolicy struct {
 	// +kubebuilder:validation:MaxLength=8
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(1[0-2]|0?[1-9]):[0-5][0-9][AaPp][Mm]$')",message="time must be in 3:04PM form, such as 10:14PM or 1:02am"
 	Time string `json:"time"`
-	// Retain is how many dated children of this type are kept. Defaults to 30.
+	// ForceFullSnapshotDay is, in Stork, the weekday on which a daily backup takes a full snapshot
+	// instead of an incremental one; storkctl writes it into every daily policy. It is accepted and
+	// kept so that such policies apply unchanged, and is informational here: a migration always
+	// copies the whole of what it selects. A weekday, long or short, any case, or empty.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:MaxLength=9
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.lowerAscii() in ['sunday','sun','monday','mon','tuesday','tue','tues','wednesday','wed','thursday','thu','thur','thurs','friday','fri','saturday','sat']",message="forceFullSnapshotDay must be a weekday, long or short, such as Monday or Mon"
+	ForceFullSnapshotDay string `json:"forceFullSnapshotDay,omitempty"`
+	// Retain is how many dated children of this type are kept. Unset or 0 means the default, 30,
+	// as in Stork (whose exports write retain: 0 for "not set").
+	// +optional
+	// +kubebuilder:validation:Minimum=0
 	Retain *int32 `json:"retain,omitempty"`
-	// Options are passed through to whatever the trigger runs.
+	// Options are accepted and kept as written, so that policies written for Stork (which passes
+	// them to the storage driver of what the trigger runs) apply unchanged. Here they are
+	// informational: they change nothing about what the trigger runs.
 	// +optional
 	Options map[string]string `json:"options,omitempty"`
 }
@@ -137,11 +151,14 @@ type WeeklyPolicy struct {
 	// +kubebuilder:validation:MaxLength=8
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(1[0-2]|0?[1-9]):[0-5][0-9][AaPp][Mm]$')",message="time must be in 3:04PM form, such as 10:14PM or 1:02am"
 	Time string `json:"time"`
-	// Retain is how many dated children of this type are kept. Defaults to 7.
+	// Retain is how many dated children of this type are kept. Unset or 0 means the default, 7,
+	// as in Stork (whose exports write retain: 0 for "not set").
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Minimum=0
 	Retain *int32 `json:"retain,omitempty"`
-	// Options are passed through to whatever the trigger runs.
+	// Options are accepted and kept as written, so that policies written for Stork (which passes
+	// them to the storage driver of what the trigger runs) apply unchanged. Here they are
+	// informational: they change nothing about what the trigger runs.
 	// +optional
 	Options map[string]string `json:"options,omitempty"`
 }
@@ -157,11 +174,14 @@ type MonthlyPolicy struct {
 	// +kubebuilder:validation:MaxLength=8
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(1[0-2]|0?[1-9]):[0-5][0-9][AaPp][Mm]$')",message="time must be in 3:04PM form, such as 10:14PM or 1:02am"
 	Time string `json:"time"`
-	// Retain is how many dated children of this type are kept. Defaults to 12.
+	// Retain is how many dated children of this type are kept. Unset or 0 means the default, 12,
+	// as in Stork (whose exports write retain: 0 for "not set").
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Minimum=0
 	Retain *int32 `json:"retain,omitempty"`
-	// Options are passed through to whatever the trigger runs.
+	// Options are accepted and kept as written, so that policies written for Stork (which passes
+	// them to the storage driver of what the trigger runs) apply unchanged. Here they are
+	// informational: they change nothing about what the trigger runs.
 	// +optional
 	Options map[string]string `json:"options,omitempty"`
 }
@@ -171,6 +191,12 @@ type SchedulePolicyStatus struct {
 	// ObservedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// PolicyChangedTime is when the controller first saw the policy as it is now (the generation
+	// in observedGeneration). An owner counts a trigger as missed only if it was scheduled after
+	// this time: the backlog an edit to a shorter interval seems to create was never called for
+	// by the policy as it stood then.
+	// +optional
+	PolicyChangedTime *metav1.Time `json:"policyChangedTime,omitempty"`
 	// Conditions: Valid says whether the policy can be used, with a message naming the bad field.
 	// +optional
 	// +listType=map
@@ -202,6 +228,47 @@ type SchedulePolicyList struct {
 	Items           []SchedulePolicy `json:"items"`
 }
 
+// NamespacedSchedulePolicy is a SchedulePolicy that lives in a namespace, as in Stork: the same
+// policy section and status. An owner (a MigrationSchedule, or a ReplicationSource or
+// ReplicationDestination through spec.trigger.schedulePolicyName) looks the name up in its own
+// namespace first and falls back to the cluster-scoped SchedulePolicy of that name, so a
+// namespace's own policy overrides the admin's without touching it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=nsp;nsschedpol
+// +kubebuilder:printcolumn:name="Interval-Minutes",type=integer,JSONPath=`.policy.interval.intervalMinutes`
+// +kubebuilder:printcolumn:name="Daily",type=string,JSONPath=`.policy.daily.time`
+// +kubebuilder:printcolumn:name="Weekly-Day",type=string,JSONPath=`.policy.weekly.day`
+// +kubebuilder:printcolumn:name="Weekly-Time",type=string,JSONPath=`.policy.weekly.time`
+// +kubebuilder:printcolumn:name="Monthly-Date",type=integer,JSONPath=`.policy.monthly.date`
+// +kubebuilder:printcolumn:name="Monthly-Time",type=string,JSONPath=`.policy.monthly.time`
+// +kubebuilder:printcolumn:name="TimeZone",type=string,JSONPath=`.policy.timeZone`
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
+// +kubebuilder:printcolumn:name="Next-Trigger",type=string,format=date-time,JSONPath=`.status.nextTriggerTime`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type NamespacedSchedulePolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Policy holds the trigger sections, as in SchedulePolicy.
+	Policy SchedulePolicyItem `json:"policy"`
+
+	// Status is written by the controller.
+	// +optional
+	Status SchedulePolicyStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// NamespacedSchedulePolicyList is a list of NamespacedSchedulePolicies.
+type NamespacedSchedulePolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []NamespacedSchedulePolicy `json:"items"`
+}
+
 func init() {
 	SchemeBuilder.Register(&SchedulePolicy{}, &SchedulePolicyList{})
+	SchemeBuilder.Register(&NamespacedSchedulePolicy{}, &NamespacedSchedulePolicyList{})
 }
