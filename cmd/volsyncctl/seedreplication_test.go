@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 
 	"github.com/volsync/volsync/integration-test/testenv"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -56,7 +57,9 @@ func startSeedClusters(t *testing.T) seedClusters {
 		if err != nil {
 			return started{err: err}
 		}
-		_, stop, err := testenv.StartManager(env.Config, ctrl.Options{Cache: cachepolicy.Options(), NewClient: cachepolicy.NewClient}, setup)
+		// Other tests of the package start these controllers in managers of their own.
+		_, stop, err := testenv.StartManager(env.Config, ctrl.Options{Cache: cachepolicy.Options(), NewClient: cachepolicy.NewClient,
+			Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}}, setup)
 		if err != nil {
 			_ = env.Stop()
 			return started{err: err}
