@@ -595,3 +595,78 @@ func TestSeedConfigKeysOfTheManualExamples(t *testing.T) {
 		t.Fatalf("source-kube-clustername %q", values["source-kube-clustername"])
 	}
 }
+
+func TestSeedReplicationWithCopyMethodNoneWritesIntoAPVCItCreates(t *testing.T) {
+	cl := startTwoClusters(t)
+	fastSeedPolls(t)
+	seedWorkdir(t, "config.yaml")
+	ctx := context.Background()
+	const srcNS, dstNS = "seed-none-src", "seed-none-dst"
+	createNamespace(t, cl.source.Client, srcNS)
+	createAll(t, cl.source.Client, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "mysql-pv-claim", Namespace: srcNS},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("2Gi")}}}})
+	// config.yaml says Snapshot; the flags win.
+	args := []string{"--kubeconfig", cl.kubeconfig, "--source-kube-context", "source", "--dest-kube-context", "dest",
+		"--source-namespace", srcNS, "--dest-namespace", dstNS, "--dest-copy-method", "None", "--source-cron-spec", "", "--dest-address", "rsync.example.com"}
+
+	b := startCommand(t, append(args, "start-replication")...)
+	// Play the destination controller: publish the keys Secret and its name (no address: dest-address is given).
+	rd := &volsyncv1alpha1.ReplicationDestination{ObjectMeta: metav1.ObjectMeta{Namespace: dstNS, Name: dstNS + "-destination"}}
+	testenv.Eventually(t, 15*time.Second, func() error { return cl.dest.Client.Get(ctx, client.ObjectKeyFromObject(rd), rd) })
+	createAll(t, cl.dest.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: dstNS, Name: "keys-for-source"},
+		Data: map[string][]byte{"source": []byte("private"), "source.pub": []byte("pub"), "destination.pub": []byte("dpub")}})
+	rd.Status.Rsync = &volsyncv1alpha1.ReplicationDestinationRsyncStatus{SSHKeys: ptr.To("keys-for-source"), Port: ptr.To[int32](22)}
+	if err := cl.dest.Client.Status().Update(ctx, rd); err != nil {
+		t.Fatal(err)
+	}
+	r := b.finished(t)
+	if r.errLine != "" {
+		t.Fatalf("start-replication: %s\n%s", r.errLine, r.out)
+	}
+	wantLines(t, r.out,
+		`namespace seed-none-dst created \(context dest\)`,
+		`persistentvolumeclaim seed-none-dst/mysql-pv-claim \(context dest\) created`,
+		`replicationdestination seed-none-dst/seed-none-dst-destination \(context dest\) listens at rsync\.example\.com:22`,
+		`secret seed-none-src/keys-for-source \(context source\) created`,
+		`replication of seed-none-src/mysql-pv-claim \(context source\) started: it syncs continuously again`)
+	var pvc corev1.PersistentVolumeClaim
+	if err := cl.dest.Client.Get(ctx, client.ObjectKey{Namespace: dstNS, Name: "mysql-pv-claim"}, &pvc); err != nil {
+		t.Fatal(err)
+	}
+	if pvc.Spec.Resources.Requests.Storage().String() != "2Gi" || fmt.Sprint(pvc.Spec.AccessModes) != "[ReadWriteOnce]" {
+		t.Fatalf("destination PVC spec %+v", pvc.Spec)
+	}
+	if err := cl.dest.Client.Get(ctx, client.ObjectKeyFromObject(rd), rd); err != nil {
+		t.Fatal(err)
+	}
+	if o := rd.Spec.Rsync; o == nil || ptr.Deref(o.DestinationPVC, "") != "mysql-pv-claim" || o.Capacity != nil || o.CopyMethod != volsyncv1alpha1.CopyMethodNone {
+		t.Fatalf("replicationdestination spec %+v", rd.Spec.Rsync)
+	}
+	rs := &volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Namespace: srcNS, Name: srcNS + "-source"}}
+	if err := cl.source.Client.Get(ctx, client.ObjectKeyFromObject(rs), rs); err != nil {
+		t.Fatal(err)
+	}
+	if rs.Spec.Trigger != nil || ptr.Deref(rs.Spec.Rsync.Address, "") != "rsync.example.com" || ptr.Deref(rs.Spec.Rsync.SSHKeys, "") != "keys-for-source" {
+		t.Fatalf("replicationsource trigger %+v, rsync %+v", rs.Spec.Trigger, rs.Spec.Rsync)
+	}
+
+	// set-replication with None: the destination PVC itself holds the data; no dated PVC.
+	b = startCommand(t, append(args, "set-replication")...)
+	value := manualOf(t, cl.source.Client, rs)
+	setReplicationStatus(t, cl.source.Client, rs, func(st *volsyncv1alpha1.ReplicationStatus) { st.LastManualSync = value })
+	r = b.finished(t)
+	if r.errLine != "" {
+		t.Fatalf("set-replication: %s\n%s", r.errLine, r.out)
+	}
+	wantLines(t, r.out, `persistentvolumeclaim seed-none-dst/mysql-pv-claim \(context dest\) holds the synced data; syncs stay stopped until continue-replication`)
+
+	// remove-replication leaves the PVC it created.
+	r = executeAll(t, append(args, "remove-replication")...)
+	if r.errLine != "" {
+		t.Fatalf("remove-replication: %s", r.errLine)
+	}
+	if err := cl.dest.Client.Get(ctx, client.ObjectKeyFromObject(&pvc), &pvc); err != nil || pvc.DeletionTimestamp != nil {
+		t.Fatalf("the destination PVC after remove-replication: %v", err)
+	}
+}
