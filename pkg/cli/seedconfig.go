@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,10 @@ import (
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
+
+// cronPattern is what admission accepts as a schedule, checked here so that a bad one stops the
+// workflow before it writes anything.
+var cronPattern = regexp.MustCompile(volsyncv1alpha1.CronPattern)
 
 // SeedConfigFile is the name of the replication workflow's options file (start-replication,
 // set-replication, continue-replication, remove-replication).
@@ -284,6 +289,11 @@ func NewSeedReplication(values map[string]string, configPath string, fromFlag ma
 	s.SourceCronSpec, s.DestCronSpec = strings.TrimSpace(v("source-cron-spec")), strings.TrimSpace(v("dest-cron-spec"))
 	if _, given := values["source-cron-spec"]; !given {
 		s.SourceCronSpec = DefaultSourceCronSpec
+	}
+	for _, key := range []string{"source-cron-spec", "dest-cron-spec"} {
+		if c := strings.TrimSpace(v(key)); c != "" && !cronPattern.MatchString(c) {
+			return nil, Hint(bad(key, "%q is not a cron schedule", c), "use 5 fields such as \"*/3 * * * *\", or a descriptor such as @hourly")
+		}
 	}
 	for _, side := range []struct {
 		key string
