@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
 	"github.com/volsync/volsync/pkg/mover/rclone"
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
@@ -57,5 +58,16 @@ func debug(args []string) int {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	<-stop
-	return 0
+	// Only a mover run by hand that succeeded makes this pod a sync: otherwise a deleted or
+	// evicted debug pod would end Succeeded and be recorded as a sync that moved no data.
+	path := entrypoint.TerminationLog(os.Getenv)
+	if s, err := entrypoint.ReadSummary(path); err == nil && s.Result == entrypoint.ResultSuccessful {
+		return 0
+	}
+	msg := "the debug mover was stopped before a mover run by hand succeeded; no data was synced"
+	if err := entrypoint.WriteSummaryTo(path, entrypoint.Summary{Result: entrypoint.ResultFailed, Message: msg}); err != nil {
+		fmt.Fprintf(os.Stderr, "volsync-mover: %v\n", err)
+	}
+	fmt.Fprintf(os.Stderr, "volsync-mover: %s\n", msg)
+	return 1
 }

@@ -75,14 +75,7 @@ type target struct {
 func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ctrl.Result, error) {
 	privileged, err := b.privileged(ctx, t.obj.GetNamespace())
 	if err != nil {
-		prev := meta.FindStatusCondition(t.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
-		if prev != nil {
-			c := *prev
-			prev = &c
-		}
-		statemachine.ShowError(t.status, prev, t.obj.GetNamespace(), t.paused, err, now, func(reason, msg string, related client.Object) {
-			b.event(t.obj, related, corev1.EventTypeWarning, reason, msg)
-		})
+		b.showError(t, err, now)
 		return ctrl.Result{}, err
 	}
 	released, err := volume.ReleaseKept(ctx, b.client, t.obj)
@@ -92,6 +85,7 @@ func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ct
 			name, volsyncv1alpha1.DoNotDeleteLabel, t.kind))
 	}
 	if err != nil {
+		b.showError(t, err, now)
 		return ctrl.Result{}, err
 	}
 	m, err := t.build(privileged)
@@ -113,6 +107,19 @@ func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ct
 	}
 	res, err := statemachine.Run(ctx, om, trig, trigErr, now)
 	return res.ReconcileResult(), err
+}
+
+// showError puts an error a pass met before the state machine ran in the Synchronizing condition
+// and a Warning Event (statemachine.ShowError).
+func (b *base) showError(t target, err error, now time.Time) {
+	prev := meta.FindStatusCondition(t.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+	if prev != nil {
+		c := *prev
+		prev = &c
+	}
+	statemachine.ShowError(t.status, prev, t.obj.GetNamespace(), t.paused, err, now, func(reason, msg string, related client.Object) {
+		b.event(t.obj, related, corev1.EventTypeWarning, reason, msg)
+	})
 }
 
 // catalogError shows why no mover could be picked: Synchronizing=False, reason Error, and a

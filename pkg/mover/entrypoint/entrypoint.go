@@ -1,6 +1,7 @@
 package entrypoint
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,17 +175,49 @@ func TerminationLog(getenv func(string) string) string {
 func WriteSummaryTo(path string, s Summary) error {
 	s.Message = Mask(s.Message)
 	s.Logs = Mask(s.Logs)
-	if len(s.Message) > MaxMessage {
-		s.Message = s.Message[:MaxMessage] + "..."
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return err
+	s.Warning = Mask(s.Warning)
+	s.Message = cut(s.Message, MaxMessage)
+	s.Warning = cut(s.Warning, MaxMessage)
+	var b []byte
+	for {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			return err
+		}
+		b = bytes.TrimRight(buf.Bytes(), "\n")
+		// Kubernetes keeps 4096 bytes of a termination message; escapes can make the JSON longer
+		// than its fields, and a cut JSON would lose every figure.
+		if len(b) <= maxTerminationMessage || (s.Message == "" && s.Logs == "" && s.Warning == "") {
+			break
+		}
+		s.Message, s.Logs, s.Warning = cut(s.Message, len(s.Message)*3/4), cutFront(s.Logs, len(s.Logs)*3/4), cut(s.Warning, len(s.Warning)*3/4)
 	}
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing the summary to the termination log %s: %w", path, err)
 	}
 	return nil
+}
+
+// maxTerminationMessage is what a summary's JSON may take of the 4096 bytes Kubernetes keeps.
+const maxTerminationMessage = 4000
+
+// cut keeps the start of s within limit bytes, on a character boundary, marking the cut.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	s = strings.ToValidUTF8(s[:max(limit-3, 0)], "")
+	return s + "..."
+}
+
+// cutFront keeps the end of s within limit bytes, on a character boundary.
+func cutFront(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	return strings.ToValidUTF8(s[len(s)-limit:], "")
 }
 
 // Finish reports the outcome of a run: it logs it, writes the summary and returns the process exit

@@ -85,3 +85,22 @@ func TestHighlightsKeepTheLinesAPersonLooksForWithinTheCap(t *testing.T) {
 		t.Fatalf("logs of %d bytes, want at most %d ending with the completion line, cut on a line boundary:\n%s", len(got), MaxLogs, got)
 	}
 }
+
+func TestASummaryFitsATerminationMessageWhateverItsMessageHolds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "termination-log")
+	s := Summary{Result: ResultFailed, Message: strings.Repeat("<&>\x01\xff", 1200), Logs: strings.Repeat("x\n", 600), Warning: strings.Repeat("é", 2000)}
+	if err := WriteSummaryTo(path, s); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 4096 {
+		t.Fatalf("the summary takes %d bytes; Kubernetes keeps 4096", len(b))
+	}
+	got, err := ReadSummary(path)
+	if err != nil || got.Result != ResultFailed || got.Message == "" {
+		t.Fatalf("the summary does not read back: %+v, %v", got, err)
+	}
+}

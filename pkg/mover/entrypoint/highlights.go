@@ -41,6 +41,10 @@ func (h *Highlights) Observe(line string) {
 	for _, p := range h.patterns {
 		if p.MatchString(line) {
 			h.lines = append(h.lines, line)
+			// Only the last MaxLogs bytes are ever shown: keep no more than that many lines.
+			if len(h.lines) > MaxLogs {
+				h.lines = append(h.lines[:0], h.lines[len(h.lines)-MaxLogs/2:]...)
+			}
 			return
 		}
 	}

@@ -193,6 +193,10 @@ func SourceVolume(s *volume.Source) func(ctx context.Context) (*corev1.Persisten
 func DestinationVolume(d *volume.Destination) func(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error) {
 	return func(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error) {
 		pvc, err := d.PVC(ctx)
+		if pvc == nil && err == nil {
+			// A user's destinationPVC is not watched (cachepolicy): look for it again.
+			return nil, volume.MissingPVCRetry, nil
+		}
 		return pvc, 0, err
 	}
 }

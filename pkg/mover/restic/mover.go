@@ -56,20 +56,8 @@ const ReasonNothingRestored = "NothingRestored"
 // "volsync-<role>-<owner>-cache".
 func CacheName(role, owner string) string { return mover.PVCName(role, owner, "cache") }
 
-// cacheName is the cache PVC owner uses: the name an earlier version of volsync gave it when the
-// owner has one of that name (an upgrade keeps its cache), CacheName otherwise.
-func cacheName(ctx context.Context, c client.Client, owner client.Object, role string) (string, error) {
-	legacy := mover.ObjectName("restic-cache-"+role, owner.GetName())
-	var pvc corev1.PersistentVolumeClaim
-	err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: legacy}, &pvc)
-	if err == nil && metav1.IsControlledBy(&pvc, owner) {
-		return legacy, nil
-	}
-	if err != nil && !apierrors.IsNotFound(err) {
-		return "", err
-	}
-	return CacheName(role, owner.GetName()), nil
-}
+// legacyCacheName is what an earlier version of volsync called the cache PVC.
+func legacyCacheName(role, owner string) string { return mover.ObjectName("restic-cache-"+role, owner) }
 
 // ForgetOptions turns a retain policy into restic forget's flags; nothing set keeps the last one.
 func ForgetOptions(r *volsyncv1alpha1.ResticRetainPolicy) string {
@@ -133,15 +121,12 @@ func envValue(j *corev1.PodSpec, name string) string {
 }
 
 // ensureCache makes the cache PVC (kept between syncs unless temporary).
-func ensureCache(ctx context.Context, c client.Client, owner client.Object, name string, capacity *resource.Quantity,
-	class *string, modes []corev1.PersistentVolumeAccessMode, temporary bool) (bool, error) {
-	var pvc corev1.PersistentVolumeClaim
-	err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}, &pvc)
-	if err == nil {
-		return pvc.DeletionTimestamp == nil, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return false, err
+// It returns the cache's name: an upgrade keeps a cache made under the earlier name.
+func ensureCache(ctx context.Context, c client.Client, owner client.Object, role string, capacity *resource.Quantity,
+	class *string, modes []corev1.PersistentVolumeAccessMode, temporary bool) (string, bool, error) {
+	existing, name, err := volume.OwnedPVC(ctx, c, owner, CacheName(role, owner.GetName()), legacyCacheName(role, owner.GetName()))
+	if err != nil || existing != nil {
+		return name, existing != nil && existing.DeletionTimestamp == nil, err
 	}
 	if len(modes) == 0 {
 		modes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
@@ -150,7 +135,7 @@ func ensureCache(ctx context.Context, c client.Client, owner client.Object, name
 	if temporary {
 		labels = volume.TemporaryLabels(owner)
 	}
-	pvc = corev1.PersistentVolumeClaim{
+	pvc := corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: labels},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes: modes, StorageClassName: class,
@@ -158,12 +143,15 @@ func ensureCache(ctx context.Context, c client.Client, owner client.Object, name
 		},
 	}
 	if err := controllerutil.SetControllerReference(owner, &pvc, c.Scheme()); err != nil {
-		return false, err
+		return name, false, err
 	}
-	if err := c.Create(ctx, &pvc); err != nil && !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("creating restic cache PVC %s: %w", name, err)
+	if err := c.Create(ctx, &pvc); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return name, false, nil // made a moment ago, or someone else's: the next pass reads which
+		}
+		return name, false, fmt.Errorf("creating restic cache PVC %s: %w", name, err)
 	}
-	return true, nil
+	return name, true, nil
 }
 
 func commonVolumes(pvc *corev1.PersistentVolumeClaim, readOnly bool, cache string, ca *volsyncv1alpha1.CustomCASpec) ([]job.Volume, []corev1.EnvVar) {
@@ -198,11 +186,10 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 		ServiceAccount: sa,
 		PullSecrets:    b.PullSecrets,
 		Prepare: func(ctx context.Context) (bool, error) {
+			var ready bool
 			var err error
-			if cache, err = cacheName(ctx, c, rs, "src"); err != nil {
-				return false, err
-			}
-			return ensureCache(ctx, c, rs, cache, spec.CacheCapacity, spec.CacheStorageClassName, spec.CacheAccessModes, false)
+			cache, ready, err = ensureCache(ctx, c, rs, "src", spec.CacheCapacity, spec.CacheStorageClassName, spec.CacheAccessModes, false)
+			return ready, err
 		},
 		Volume: vol.PVC,
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
@@ -256,11 +243,10 @@ func newRestoreMover(b *Builder, c client.Client, rec events.EventRecorder, rd *
 		ServiceAccount: sa,
 		PullSecrets:    b.PullSecrets,
 		Prepare: func(ctx context.Context) (bool, error) {
+			var ready bool
 			var err error
-			if cache, err = cacheName(ctx, c, rd, "dst"); err != nil {
-				return false, err
-			}
-			return ensureCache(ctx, c, rd, cache, spec.CacheCapacity, spec.CacheStorageClassName, spec.CacheAccessModes, spec.CleanupCachePVC)
+			cache, ready, err = ensureCache(ctx, c, rd, "dst", spec.CacheCapacity, spec.CacheStorageClassName, spec.CacheAccessModes, spec.CleanupCachePVC)
+			return ready, err
 		},
 		Volume: job.DestinationVolume(vol),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {

@@ -54,23 +54,35 @@ func PVCName(owner, suffix string) string { return mover.PVCName(owner, suffix) 
 // keeps using it, so that an upgrade never starts it over on an empty volume.
 func legacyPVCName(owner string) string { return mover.ObjectName("dst", owner) }
 
-// provisionedName is the provisioned PVC's name for this destination: the legacy one when the
-// owner already has a PVC of that name, VolSync's otherwise.
-func (d *Destination) provisionedName(ctx context.Context) (string, error) {
-	name := PVCName(d.Owner.Name, d.PVCSuffix)
-	legacy := legacyPVCName(d.Owner.Name)
-	if legacy == name {
-		return name, nil
+// OwnedPVC reads the PVC volsync provisions for owner: under name or, when only that one exists,
+// under legacy, an earlier version's name (so an upgrade keeps its volume). It returns the PVC, nil
+// when there is none yet, and the name it has or is to be created under. A PVC of that name that
+// owner does not control is a NameConflict: volsync never writes into someone else's volume.
+// name is read first, so once the PVC exists the answer comes from the cache.
+func OwnedPVC(ctx context.Context, c client.Client, owner client.Object, name, legacy string) (*corev1.PersistentVolumeClaim, string, error) {
+	names := []string{name}
+	if legacy != "" && legacy != name {
+		names = append(names, legacy)
 	}
-	var pvc corev1.PersistentVolumeClaim
-	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Owner.Namespace, Name: legacy}, &pvc)
-	if err == nil && metav1.IsControlledBy(&pvc, d.Owner) {
-		return legacy, nil
+	for _, n := range names {
+		var pvc corev1.PersistentVolumeClaim
+		err := c.Get(ctx, client.ObjectKey{Namespace: owner.GetNamespace(), Name: n}, &pvc)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if !metav1.IsControlledBy(&pvc, owner) {
+			if n != name {
+				continue // an older name that is someone else's now: not this owner's volume
+			}
+			return nil, "", mover.Transient(mover.ReasonNameConflict, &pvc,
+				"PVC %s exists but was not created for %s; delete or rename it", n, owner.GetName())
+		}
+		return &pvc, n, nil
 	}
-	if err != nil && !apierrors.IsNotFound(err) {
-		return "", err
-	}
-	return name, nil
+	return nil, name, nil
 }
 
 func (d *Destination) now() time.Time {
@@ -99,20 +111,15 @@ func (d *Destination) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, e
 		}
 		return &pvc, nil
 	}
-	name, err := d.provisionedName(ctx)
+	existing, name, err := OwnedPVC(ctx, d.Client, d.Owner, PVCName(d.Owner.Name, d.PVCSuffix), legacyPVCName(d.Owner.Name))
 	if err != nil {
 		return nil, err
 	}
-	var pvc corev1.PersistentVolumeClaim
-	err = d.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pvc)
-	if err == nil {
-		if pvc.DeletionTimestamp != nil {
+	if existing != nil {
+		if existing.DeletionTimestamp != nil {
 			return nil, nil
 		}
-		return &pvc, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return nil, err
+		return existing, nil
 	}
 	if d.Options.Capacity == nil {
 		return nil, mover.Transient(mover.ReasonCapacityRequired, nil, "capacity is required unless destinationPVC is set: set spec.<mover>.capacity, or name an existing PVC in destinationPVC")
@@ -125,7 +132,7 @@ func (d *Destination) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, e
 	if d.Options.CleanupTempPVC && Method(d.Options.CopyMethod) == volsyncv1alpha1.CopyMethodSnapshot {
 		labels = TemporaryLabels(d.Owner)
 	}
-	pvc = corev1.PersistentVolumeClaim{
+	pvc := corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      accessModes,

@@ -27,9 +27,9 @@ const (
 	ReasonCopyTriggerTimeout   = "CopyTriggerTimeoutError"
 	ReasonSourcePVCNotFound    = "SourcePVCNotFound"
 	ReasonDestinationPVCAbsent = "DestinationPVCNotFound"
-	// missingPVCRetry is how often a missing user-named PVC is looked for. volsyncd does not
+	// MissingPVCRetry is how often a missing user-named PVC is looked for. volsyncd does not
 	// watch users' PVCs (cachepolicy), so nothing else would tell when it appears.
-	missingPVCRetry = 10 * time.Second
+	MissingPVCRetry = 10 * time.Second
 )
 
 // Source makes the volume a source mover reads.
@@ -80,7 +80,7 @@ func (s *Source) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, time.D
 		if apierrors.IsNotFound(err) {
 			// Waiting, not failing: the PVC may be on its way.
 			s.warn(ReasonSourcePVCNotFound, fmt.Sprintf("source PVC %q not found in namespace %q; waiting for it", s.Owner.Spec.SourcePVC, s.Owner.Namespace))
-			return nil, missingPVCRetry, nil
+			return nil, MissingPVCRetry, nil
 		}
 		return nil, 0, err
 	}
