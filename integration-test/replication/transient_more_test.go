@@ -235,3 +235,37 @@ func TestAJobTheManagersRoleMayNotCreateIsAConditionAndAnEventUntilItMay(t *test
 	waitJob(t, ns, tlsSourceJob(rs.Name), "")
 	waitReason(t, rs, volsyncv1alpha1.ReasonSyncInProgress)
 }
+
+// TestAMoverPodThatCannotPullItsImageIsAConditionAndAnEventUntilItStarts: a Job has no deadline,
+// so a mover pod stuck in ImagePullBackOff would leave the sync running in silence; its reason is
+// the Synchronizing reason and a Warning Event until the container starts.
+func TestAMoverPodThatCannotPullItsImageIsAConditionAndAnEventUntilItStarts(t *testing.T) {
+	ns := namespace(t, false)
+	sourcePVC(t, ns, "data", nil)
+	rs := tlsSource(ns, "nopull", "data", &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "1"})
+	create(t, rs)
+	j := waitJob(t, ns, tlsSourceJob(rs.Name), "")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: j.Name + "-stuck", Namespace: ns, Labels: testenv.JobPodLabels(j)},
+		Spec:       *j.Spec.Template.Spec.DeepCopy(),
+	}
+	create(t, pod)
+	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "mover", Image: moverImage,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: `Back-off pulling image "` + moverImage + `"`}},
+	}}}
+	if err := k8s.Status().Update(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	poke(t, rs)
+	waitReason(t, rs, "ImagePullBackOff")
+	waitWarning(t, ns, rs.Name, "ImagePullBackOff")
+
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
+	if err := k8s.Status().Update(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	poke(t, rs)
+	waitReason(t, rs, volsyncv1alpha1.ReasonSyncInProgress)
+}

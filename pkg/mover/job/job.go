@@ -335,7 +335,33 @@ func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, error) {
 			return nil, fmt.Errorf("setting parallelism of mover job %s: %w", s.Name, err)
 		}
 	}
-	return nil, nil
+	return nil, stuckPod(ctx, c, &job)
+}
+
+// stuckReasons are the kubelet's reasons for a container that cannot start without someone's help:
+// a Job has no deadline, so without this a wrong image, a missing pull secret or a bad mount would
+// leave the sync running in silence.
+var stuckReasons = map[string]bool{
+	"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true,
+	"CreateContainerConfigError": true, "CreateContainerError": true,
+}
+
+// stuckPod returns, for a running Job, the reason one of its pods' mover container cannot start, as
+// a transient error with the kubelet's reason and message.
+func stuckPod(ctx context.Context, c client.Client, job *batchv1.Job) error {
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{jobUIDLabel: string(job.UID)}); err != nil {
+		return fmt.Errorf("listing the pods of mover job %s: %w", job.Name, err)
+	}
+	for i := range pods.Items {
+		for _, cs := range pods.Items[i].Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil && stuckReasons[w.Reason] {
+				return mover.Transient(w.Reason, &pods.Items[i], "the mover pod %s of job %s cannot start: %s: %s",
+					pods.Items[i].Name, job.Name, w.Reason, w.Message)
+			}
+		}
+	}
+	return nil
 }
 
 // finished says whether the Job ended and whether it succeeded.
