@@ -12,11 +12,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cli"
+	"github.com/volsync/volsync/pkg/mover"
 )
 
 // seedAnnotation marks every object the replication workflow (start-replication and
@@ -342,9 +344,13 @@ func (r *seedRun) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The name of the copy is known before the destination publishes its Secret only when set.
-	if cfg.SSHKeysSecret != "" {
-		if _, err := r.lookup(ctx, r.src, r.sc, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: srcNS, Name: cfg.SSHKeysSecret}}, "secret", "ssh-keys-secret"); err != nil {
+	// The copy keeps ssh-keys-secret, else the name the rsync mover gives the Secret it publishes.
+	copyName := cfg.SSHKeysSecret
+	if copyName == "" {
+		copyName = mover.ObjectName("rsync-dst-src", r.dstName)
+	}
+	if !(r.sameCluster() && srcNS == dstNS && cfg.SSHKeysSecret == "") {
+		if _, err := r.lookup(ctx, r.src, r.sc, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: srcNS, Name: copyName}}, "secret", "ssh-keys-secret"); err != nil {
 			return err
 		}
 	}
@@ -486,14 +492,23 @@ func (r *seedRun) start(ctx context.Context) error {
 // apply creates obj after set fills it in, or updates it when it exists (it was read into obj).
 func (r *seedRun) apply(ctx context.Context, side *cli.SeedSide, c client.Client, obj client.Object, exists bool, set func(),
 	kind string, created func(client.Client, client.Object)) error {
-	set()
-	r.mark(obj)
 	verb := "updated"
 	if exists {
-		if err := c.Update(ctx, obj); err != nil {
+		// volsyncd writes the status meanwhile: read again and redo the change on a conflict.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+				return err
+			}
+			set()
+			r.mark(obj)
+			return c.Update(ctx, obj)
+		})
+		if err != nil {
 			return r.explain(side, err)
 		}
 	} else {
+		set()
+		r.mark(obj)
 		if err := c.Create(ctx, obj); err != nil {
 			return r.explain(side, err)
 		}

@@ -473,6 +473,8 @@ func TestSeedReplicationRefusesBadInputAndChangesNothing(t *testing.T) {
 	foreign := &volsyncv1alpha1.ReplicationDestination{ObjectMeta: metav1.ObjectMeta{Name: "taken-destination", Namespace: dstNS},
 		Spec: volsyncv1alpha1.ReplicationDestinationSpec{Rsync: &volsyncv1alpha1.ReplicationDestinationRsyncSpec{}}}
 	createAll(t, cl.dest.Client, foreign)
+	// And someone else's Secret where the keys of the destination "other-destination" would be copied.
+	createAll(t, cl.source.Client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: srcNS, Name: "volsync-rsync-dst-src-other-destination"}})
 	write := func(name, text string) string {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -512,6 +514,9 @@ func TestSeedReplicationRefusesBadInputAndChangesNothing(t *testing.T) {
 		{"an object of the same name that is not ours",
 			`error: replicationdestination ` + dstNS + `/taken-destination (context dest) already exists and was not made by this replication workflow: set dest-name to another name, or delete it with 'kubectl --context dest -n ` + dstNS + ` delete replicationdestination taken-destination'`,
 			append(append([]string{"start-replication"}, sides...), "--dest-name", "taken-destination")},
+		{"a Secret of the copy's name that is not ours",
+			`error: secret ` + srcNS + `/volsync-rsync-dst-src-other-destination (context source) already exists and was not made by this replication workflow: set ssh-keys-secret to another name, or delete it with 'kubectl --context source -n ` + srcNS + ` delete secret volsync-rsync-dst-src-other-destination'`,
+			append(append([]string{"start-replication"}, sides...), "--dest-name", "other-destination")},
 		{"set before start says to start first",
 			`error: replicationsource ` + srcNS + `/` + srcNS + `-source (context source) does not exist: start the replication first with 'volsyncctl start-replication', or check source-namespace and source-kube-context`,
 			append([]string{"set-replication"}, sides...)},
@@ -547,7 +552,7 @@ func TestSeedReplicationRefusesBadInputAndChangesNothing(t *testing.T) {
 	if err := cl.source.Client.List(ctx, &secrets, client.InNamespace(srcNS)); err != nil {
 		t.Fatal(err)
 	}
-	if len(rds.Items) != 1 || rds.Items[0].ResourceVersion != foreign.ResourceVersion || len(rss.Items) != 0 || len(secrets.Items) != 0 {
+	if len(rds.Items) != 1 || rds.Items[0].ResourceVersion != foreign.ResourceVersion || len(rss.Items) != 0 || len(secrets.Items) != 1 {
 		t.Fatalf("refused commands changed the clusters: %d destinations (rv %s, was %s), %d sources, %d secrets",
 			len(rds.Items), rds.Items[0].ResourceVersion, foreign.ResourceVersion, len(rss.Items), len(secrets.Items))
 	}
