@@ -463,6 +463,7 @@ func TestMigrationRunAgainChangesNothingOnTheDestination(t *testing.T) {
 
 func TestMigrationOfAMissingNamespaceSaysSo(t *testing.T) {
 	m := newMigration("typo", "no-such-namespace")
+	m.Spec.SkipDeletedNamespaces = ptr.To(false)
 	got := migrate(t, m)
 	wantStatus(t, got, volsyncv1alpha1.RunStatusFailed)
 	if len(got.Status.Resources) != 1 || got.Status.Resources[0].Reason != "the namespace does not exist on the source cluster" {

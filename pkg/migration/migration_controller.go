@@ -118,6 +118,10 @@ func (r *MigrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		if run.selector, err = copier.Selector(m.Spec.Selectors); err != nil {
 			run.selector = labels.Everything()
 		}
+		run.selection = selectionOf(&m)
+		if run.labelled, err = run.labelledNamespaces(ctx); err != nil {
+			break
+		}
 		res, err = run.release(ctx)
 	default:
 		if err = r.holdFinalizer(ctx, &m); err != nil {
@@ -141,6 +145,9 @@ type migrationRun struct {
 
 	kinds     []copier.Kind
 	selector  labels.Selector
+	selection copier.Selection
+	// labelled are the namespaces spec.namespaceSelectors chose on the source, this pass.
+	labelled  []string
 	mapping   copier.NamespaceMapping
 	opts      copier.Options
 	dest      *remote.Destination
@@ -171,10 +178,22 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		}
 	}
 
-	if err := run.r.checkNamespaces(m); err != nil {
+	if err := copier.CheckExcludeSelectors(m.Spec.ExcludeSelectors); err != nil {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}
-	if err := copier.CheckNamespaceMapping(m.Spec.Namespaces, run.mapping); err != nil {
+	run.selection = selectionOf(m)
+	if _, err := copier.NamespaceSelector(m.Spec.NamespaceSelectors); err != nil {
+		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
+	}
+	labelled, err := run.labelledNamespaces(ctx)
+	if err != nil {
+		return run.stageFailed(ctx, err)
+	}
+	run.labelled = labelled
+	if err := run.r.checkNamespaces(m, run.namespaces()); err != nil {
+		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
+	}
+	if err := copier.CheckNamespaceMapping(run.namespaces(), run.mapping); err != nil {
 		// The API refuses such a mapping; a Migration stored before its rules existed is not.
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, "spec.namespaceMapping: "+err.Error())
 	}
@@ -431,15 +450,36 @@ func (run *migrationRun) event(eventType, reason, format string, args ...any) {
 	run.r.Recorder.Eventf(run.m, nil, eventType, reason, eventAction, format, args...)
 }
 
-// namespaces are spec.namespaces without repeats, in the order given.
+// namespaces are spec.namespaces without repeats, in the order given, then those
+// spec.namespaceSelectors chose, in name order.
 func (run *migrationRun) namespaces() []string {
+	return copier.Namespaces(run.m.Spec.Namespaces, run.labelled)
+}
+
+// labelledNamespaces lists the source's namespaces that spec.namespaceSelectors choose, by name;
+// none without selectors. A namespace being deleted is not chosen.
+func (run *migrationRun) labelledNamespaces(ctx context.Context) ([]string, error) {
+	sel, err := copier.NamespaceSelector(run.m.Spec.NamespaceSelectors)
+	if err != nil || sel == nil {
+		return nil, nil // an invalid selector fails the run in proceed
+	}
+	var list corev1.NamespaceList
+	if err := run.r.APIReader.List(ctx, &list, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("listing the namespaces spec.namespaceSelectors chooses on the source: %w", err)
+	}
 	var out []string
-	for _, ns := range run.m.Spec.Namespaces {
-		if !slices.Contains(out, ns) {
-			out = append(out, ns)
+	for _, ns := range list.Items {
+		if ns.DeletionTimestamp.IsZero() {
+			out = append(out, ns.Name)
 		}
 	}
-	return out
+	slices.Sort(out)
+	return out, nil
+}
+
+// selectionOf is what of m's spec leaves objects out, one by one.
+func selectionOf(m *volsyncv1alpha1.Migration) copier.Selection {
+	return copier.Selection{Exclude: m.Spec.ExcludeSelectors, IgnoreOwnerReferences: boolOr(m.Spec.IgnoreOwnerReferencesCheck, false)}
 }
 
 // destinationNamespaces are the namespaces the run writes on the destination, in the order of
@@ -487,12 +527,12 @@ func namespaceMapping(m *volsyncv1alpha1.Migration) copier.NamespaceMapping {
 
 // checkNamespaces refuses a Migration that names namespaces other than its own, unless it is in
 // the admin namespace.
-func (r *MigrationReconciler) checkNamespaces(m *volsyncv1alpha1.Migration) error {
+func (r *MigrationReconciler) checkNamespaces(m *volsyncv1alpha1.Migration, namespaces []string) error {
 	if r.AdminNamespace != "" && m.Namespace == r.AdminNamespace {
 		return nil
 	}
 	var others []string
-	for _, ns := range m.Spec.Namespaces {
+	for _, ns := range namespaces {
 		if ns != m.Namespace && !slices.Contains(others, ns) {
 			others = append(others, ns)
 		}
@@ -504,7 +544,7 @@ func (r *MigrationReconciler) checkNamespaces(m *volsyncv1alpha1.Migration) erro
 	if r.AdminNamespace != "" {
 		where = fmt.Sprintf("create it in the admin namespace %q to migrate other namespaces", r.AdminNamespace)
 	}
-	return fmt.Errorf("spec.namespaces: a Migration in namespace %q may migrate only %q, not %s; %s",
+	return fmt.Errorf("spec.namespaces and spec.namespaceSelectors: a Migration in namespace %q may migrate only %q, not %s; %s",
 		m.Namespace, m.Namespace, quoteAll(others), where)
 }
 

@@ -106,12 +106,18 @@ func (run *migrationRun) sourceNamespaces(ctx context.Context) (map[string]*unst
 	return out, nil
 }
 
-// copyNamespaces applies the Namespace objects; a namespace missing on the source is a failed
-// entry that says so (most often a typo in spec.namespaces).
+// copyNamespaces applies the Namespace objects. A namespace missing on the source is skipped
+// with a NamespaceSkipped Event (spec.skipDeletedNamespaces, the default), or else a failed entry
+// that says so (most often a typo in spec.namespaces).
 func (run *migrationRun) copyNamespaces(ctx context.Context, kind copier.Kind, present map[string]*unstructured.Unstructured) ([]volsyncv1alpha1.MigrationResourceInfo, error) {
 	var objs []*unstructured.Unstructured
 	var missing []volsyncv1alpha1.MigrationResourceInfo
+	var skipped []string
 	for _, name := range run.namespaces() {
+		if present[name] == nil && boolOr(run.m.Spec.SkipDeletedNamespaces, true) {
+			skipped = append(skipped, name)
+			continue
+		}
 		if present[name] == nil {
 			missing = append(missing, volsyncv1alpha1.MigrationResourceInfo{
 				Version: kind.Version, Kind: kind.Kind, Name: name, DestinationNamespace: run.destinationOf(name),
@@ -120,6 +126,11 @@ func (run *migrationRun) copyNamespaces(ctx context.Context, kind copier.Kind, p
 			continue
 		}
 		objs = append(objs, present[name])
+	}
+	if len(skipped) > 0 {
+		run.event(corev1.EventTypeWarning, ReasonNamespaceSkipped,
+			"namespace(s) %s do not exist on the source cluster and were skipped (spec.skipDeletedNamespaces); set it to false to fail the run instead",
+			quoteAll(skipped))
 	}
 	applied, err := run.applyAll(ctx, kind, objs)
 	if err != nil {
@@ -141,7 +152,7 @@ func (run *migrationRun) copyKindIn(ctx context.Context, kind copier.Kind, ns st
 	for i := range items {
 		obj := &items[i]
 		obj.SetGroupVersionKind(kind.GroupVersionKind())
-		if reason := copier.SkipReason(obj); reason != "" {
+		if reason := run.selection.SkipReason(obj); reason != "" {
 			log.FromContext(ctx).V(1).Info("not copied", "kind", kind.Kind, "namespace", ns, "name", obj.GetName(), "because", reason)
 			continue
 		}

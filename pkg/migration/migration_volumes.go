@@ -171,7 +171,7 @@ func (run *migrationRun) migrateVolumes(ctx context.Context) (bool, error) {
 		for i := range items {
 			pvc := &items[i]
 			pvc.SetGroupVersionKind(pvcKind.GroupVersionKind())
-			if copier.SkipReason(pvc) != "" {
+			if run.selection.SkipReason(pvc) != "" {
 				continue // being deleted, or a mover's temporary copy (such as this path's clones)
 			}
 			key := ns + "/" + pvc.GetName()

@@ -26,6 +26,9 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonUnknownResourceType: excludeResourceTypes names a type the migration does not know.
 	ReasonUnknownResourceType = "UnknownResourceType"
+	// ReasonNamespaceSkipped: a listed namespace does not exist on the source and
+	// spec.skipDeletedNamespaces skipped it.
+	ReasonNamespaceSkipped = "NamespaceSkipped"
 	// ReasonPurged: objects copied earlier that are gone from the source were deleted.
 	ReasonPurged = "Purged"
 	// ReasonSameNamespace: the run would write a namespace onto itself, or onto another of its

@@ -67,7 +67,7 @@ func (run *migrationRun) migrateSharedVolumes(ctx context.Context) error {
 			pvc := &items[i]
 			pvc.SetGroupVersionKind(pvcKind.GroupVersionKind())
 			volumeName, _, _ := unstructured.NestedString(pvc.Object, "spec", "volumeName")
-			if copier.SkipReason(pvc) != "" || volumeName == "" || done[ns+"/"+pvc.GetName()] {
+			if run.selection.SkipReason(pvc) != "" || volumeName == "" || done[ns+"/"+pvc.GetName()] {
 				continue // not the user's, not bound (nothing to share yet), or done by an earlier pass
 			}
 			e := volsyncv1alpha1.MigrationVolumeInfo{

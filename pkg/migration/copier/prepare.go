@@ -2,6 +2,7 @@ package copier
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,9 +76,40 @@ var injectedConfigMaps = map[string]bool{
 // signed by the source cluster and is useless, or a leak, anywhere else.
 const serviceAccountTokenType = "kubernetes.io/service-account-token"
 
+// Selection is what of a Migration's spec decides, object by object, what is left out beyond
+// spec.selectors (which the listing itself applies).
+type Selection struct {
+	// Exclude is spec.excludeSelectors: an object with any one of these labels is left out.
+	Exclude map[string]string
+	// IgnoreOwnerReferences is spec.ignoreOwnerReferencesCheck: objects a controller owns are
+	// copied too.
+	IgnoreOwnerReferences bool
+}
+
+// SkipReason says why an object listed on the source is not copied under s, or "" when it is.
+func (s Selection) SkipReason(obj *unstructured.Unstructured) string {
+	// Sorted keys, so that an object with several excluded labels always names the same one.
+	keys := make([]string, 0, len(s.Exclude))
+	for k := range s.Exclude {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	have := obj.GetLabels()
+	for _, k := range keys {
+		if v, ok := have[k]; ok && v == s.Exclude[k] {
+			return fmt.Sprintf("it has the label %s=%s, which spec.excludeSelectors leaves out", k, v)
+		}
+	}
+	return skipReason(obj, !s.IgnoreOwnerReferences)
+}
+
 // SkipReason says why an object listed on the source is not copied, or "" when it is. Skipped
 // objects are not listed in the Migration's status: they are not the user's objects to migrate.
 func SkipReason(obj *unstructured.Unstructured) string {
+	return skipReason(obj, true)
+}
+
+func skipReason(obj *unstructured.Unstructured, checkOwners bool) string {
 	if obj.GetDeletionTimestamp() != nil {
 		return "it is being deleted on the source"
 	}
@@ -96,6 +128,9 @@ func SkipReason(obj *unstructured.Unstructured) string {
 		}
 		// A StatefulSet with a PVC retention policy owns its claims; they are still the data the
 		// application needs, and the StatefulSet on the destination adopts claims by name.
+		return ""
+	}
+	if !checkOwners {
 		return ""
 	}
 	for _, ref := range obj.GetOwnerReferences() {
@@ -360,6 +395,46 @@ func suspendCronJob(obj *unstructured.Unstructured) error {
 	}
 	obj.SetAnnotations(annotations)
 	return unstructured.SetNestedField(obj.Object, true, "spec", "suspend")
+}
+
+// CheckExcludeSelectors validates spec.excludeSelectors: each must be a valid label key and value.
+func CheckExcludeSelectors(exclude map[string]string) error {
+	if _, err := labels.ValidatedSelectorFromSet(exclude); err != nil {
+		return fmt.Errorf("spec.excludeSelectors: %w", err)
+	}
+	return nil
+}
+
+// Namespaces is what a Migration migrates: listed (spec.namespaces) in its order without repeats,
+// then labelled (those spec.namespaceSelectors chose) in name order, without those already listed.
+func Namespaces(listed, labelled []string) []string {
+	var out []string
+	for _, ns := range listed {
+		if !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	chosen := slices.Clone(labelled)
+	slices.Sort(chosen)
+	for _, ns := range chosen {
+		if !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// NamespaceSelector is the label selector of spec.namespaceSelectors; nil when there are none
+// (no namespace is chosen by label).
+func NamespaceSelector(selectors map[string]string) (labels.Selector, error) {
+	if len(selectors) == 0 {
+		return nil, nil
+	}
+	s, err := labels.ValidatedSelectorFromSet(selectors)
+	if err != nil {
+		return nil, fmt.Errorf("spec.namespaceSelectors: %w", err)
+	}
+	return s, nil
 }
 
 // Selector is the label selector of spec.selectors: objects with all these labels. An empty map

@@ -2,6 +2,7 @@ package copier
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -597,5 +598,92 @@ func TestSelectors(t *testing.T) {
 	}
 	if s, err := Selector(nil); err != nil || !s.Empty() {
 		t.Errorf("no selectors gave %v, %v; want the empty selector", s, err)
+	}
+}
+
+func TestSelectionSkipReason(t *testing.T) {
+	controlled := sourceMeta("owned")
+	controlled.OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Database", Name: "db", UID: "u", Controller: ptr.To(true)}}
+	labelled := func(name string, l map[string]string) metav1.ObjectMeta {
+		m := sourceMeta(name)
+		m.Labels = l
+		return m
+	}
+	exclude := map[string]string{"backup": "skip", "tier": "cache"}
+	tests := []struct {
+		name string
+		sel  Selection
+		obj  runtime.Object
+		kind string
+		want string
+	}{
+		{"an object with an excluded label and value is left out", Selection{Exclude: exclude},
+			&corev1.ConfigMap{ObjectMeta: labelled("c", map[string]string{"backup": "skip"})}, "ConfigMap",
+			"it has the label backup=skip, which spec.excludeSelectors leaves out"},
+		{"an object with any one of several excluded labels is left out", Selection{Exclude: exclude},
+			&corev1.ConfigMap{ObjectMeta: labelled("c", map[string]string{"tier": "cache", "app": "web"})}, "ConfigMap",
+			"it has the label tier=cache, which spec.excludeSelectors leaves out"},
+		{"an object with two excluded labels always names the first in key order", Selection{Exclude: exclude},
+			&corev1.ConfigMap{ObjectMeta: labelled("c", map[string]string{"tier": "cache", "backup": "skip"})}, "ConfigMap",
+			"it has the label backup=skip, which spec.excludeSelectors leaves out"},
+		{"an object with an excluded key but another value is copied", Selection{Exclude: exclude},
+			&corev1.ConfigMap{ObjectMeta: labelled("c", map[string]string{"tier": "front"})}, "ConfigMap", ""},
+		{"an object without labels is copied", Selection{Exclude: exclude},
+			&corev1.ConfigMap{ObjectMeta: sourceMeta("c")}, "ConfigMap", ""},
+		{"an excluded PVC is left out, so its data is not moved either", Selection{Exclude: exclude},
+			&corev1.PersistentVolumeClaim{ObjectMeta: labelled("data", map[string]string{"backup": "skip"})}, "PersistentVolumeClaim",
+			"it has the label backup=skip, which spec.excludeSelectors leaves out"},
+		{"an object a controller owns is left out by default", Selection{},
+			&corev1.ConfigMap{ObjectMeta: controlled}, "ConfigMap", "it is controlled by Database db, which makes it"},
+		{"an object a controller owns is copied with ignoreOwnerReferencesCheck", Selection{IgnoreOwnerReferences: true},
+			&corev1.ConfigMap{ObjectMeta: controlled}, "ConfigMap", ""},
+		{"ignoreOwnerReferencesCheck still skips a service account token", Selection{IgnoreOwnerReferences: true},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "t"}, Type: corev1.SecretTypeServiceAccountToken}, "Secret",
+			"it is a service account token signed by the source cluster"},
+		{"excludeSelectors win over ignoreOwnerReferencesCheck", Selection{Exclude: exclude, IgnoreOwnerReferences: true},
+			&corev1.ConfigMap{ObjectMeta: func() metav1.ObjectMeta { m := controlled; m.Labels = map[string]string{"backup": "skip"}; return m }()}, "ConfigMap",
+			"it has the label backup=skip, which spec.excludeSelectors leaves out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.sel.SkipReason(toUnstructured(t, tt.obj, tt.kind)); got != tt.want {
+				t.Errorf("SkipReason = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNamespaces(t *testing.T) {
+	tests := []struct {
+		name             string
+		listed, labelled []string
+		want             []string
+	}{
+		{"listed namespaces keep their order and lose repeats", []string{"web", "db", "web"}, nil, []string{"web", "db"}},
+		{"namespaces chosen by label follow, in name order", []string{"web"}, []string{"zeta", "alpha"}, []string{"web", "alpha", "zeta"}},
+		{"a namespace both listed and chosen by label is migrated once, where it is listed", []string{"db", "web"}, []string{"web", "cache"}, []string{"db", "web", "cache"}},
+		{"with no labelled namespaces only the listed ones are migrated", []string{"app"}, []string{}, []string{"app"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Namespaces(tt.listed, tt.labelled); !slices.Equal(got, tt.want) {
+				t.Errorf("Namespaces = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSelectionSpecChecks(t *testing.T) {
+	if err := CheckExcludeSelectors(map[string]string{"app": "not a value"}); err == nil || !strings.Contains(err.Error(), "spec.excludeSelectors") {
+		t.Errorf("an invalid exclude selector: err %v, want one naming spec.excludeSelectors", err)
+	}
+	if err := CheckExcludeSelectors(nil); err != nil {
+		t.Errorf("no exclude selectors: %v", err)
+	}
+	if s, err := NamespaceSelector(nil); s != nil || err != nil {
+		t.Errorf("no namespace selectors chose %v (%v), want nothing", s, err)
+	}
+	if _, err := NamespaceSelector(map[string]string{"team": "a b"}); err == nil || !strings.Contains(err.Error(), "spec.namespaceSelectors") {
+		t.Errorf("an invalid namespace selector: err %v, want one naming spec.namespaceSelectors", err)
 	}
 }

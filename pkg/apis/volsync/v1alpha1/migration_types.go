@@ -70,6 +70,28 @@ type MigrationSpec struct {
 	// Selectors limit the migrated objects to those with all these labels.
 	// +optional
 	Selectors map[string]string `json:"selectors,omitempty"`
+	// ExcludeSelectors leave out every object that has any one of these labels (key and value),
+	// as in Stork. They apply after selectors, to objects and to the PVCs whose data is moved.
+	// +optional
+	ExcludeSelectors map[string]string `json:"excludeSelectors,omitempty"`
+	// NamespaceSelectors migrate, beside namespaces, every namespace of the source cluster that has
+	// all these labels, in name order after those listed. The namespace rule holds for them too: a
+	// Migration outside the admin namespace may migrate only its own.
+	// +optional
+	NamespaceSelectors map[string]string `json:"namespaceSelectors,omitempty"`
+	// SkipDeletedNamespaces skips a listed namespace that does not exist on the source, with a
+	// NamespaceSkipped Event, instead of recording it as a failed entry. Defaults to true, as in
+	// Stork.
+	// +optional
+	// +kubebuilder:default=true
+	SkipDeletedNamespaces *bool `json:"skipDeletedNamespaces,omitempty"`
+	// IgnoreOwnerReferencesCheck migrates objects that another object controls (their
+	// ownerReferences name a controller), such as those an operator makes from its custom
+	// resource. By default they are left out, since their controller makes them again on the
+	// destination. Defaults to false.
+	// +optional
+	// +kubebuilder:default=false
+	IgnoreOwnerReferencesCheck *bool `json:"ignoreOwnerReferencesCheck,omitempty"`
 	// IncludeResources copies the namespaces' objects. Defaults to true.
 	// +optional
 	// +kubebuilder:default=true

@@ -473,6 +473,30 @@ func (in *MigrationSpec) DeepCopyInto(out *MigrationSpec) {
 			(*out)[key] = val
 		}
 	}
+	if in.ExcludeSelectors != nil {
+		in, out := &in.ExcludeSelectors, &out.ExcludeSelectors
+		*out = make(map[string]string, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val
+		}
+	}
+	if in.NamespaceSelectors != nil {
+		in, out := &in.NamespaceSelectors, &out.NamespaceSelectors
+		*out = make(map[string]string, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val
+		}
+	}
+	if in.SkipDeletedNamespaces != nil {
+		in, out := &in.SkipDeletedNamespaces, &out.SkipDeletedNamespaces
+		*out = new(bool)
+		**out = **in
+	}
+	if in.IgnoreOwnerReferencesCheck != nil {
+		in, out := &in.IgnoreOwnerReferencesCheck, &out.IgnoreOwnerReferencesCheck
+		*out = new(bool)
+		**out = **in
+	}
 	if in.IncludeResources != nil {
 		in, out := &in.IncludeResources, &out.IncludeResources
 		*out = new(bool)
