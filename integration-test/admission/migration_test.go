@@ -6,6 +6,9 @@ import (
 )
 
 // migrationSpec is a valid Migration spec in flow YAML, for bodies that change one thing.
+// noNamespacePhrase is the message of the rule that a Migration names at least one namespace.
+const noNamespacePhrase = "namespaces must list at least one namespace, or namespaceSelectors choose them by label"
+
 const migrationSpec = `{clusterPair: remotecluster, namespaces: [migrationnamespace]}`
 
 var migrationScheduleRefusals = []refusal{
@@ -20,7 +23,7 @@ var migrationScheduleRefusals = []refusal{
 		want: []cause{{"spec.template", requiredPhrase}}},
 	{name: "a MigrationSchedule whose template has no namespaces is refused", kind: "MigrationSchedule",
 		body: `spec: {schedulePolicyName: testpolicy, template: {spec: {clusterPair: remotecluster}}}`,
-		want: []cause{{"spec.template.spec.namespaces", requiredPhrase}}},
+		want: []cause{{"spec.template.spec.namespaces", noNamespacePhrase}}},
 	{name: "a MigrationSchedule whose template has an empty clusterPair is refused", kind: "MigrationSchedule",
 		body: `spec: {schedulePolicyName: testpolicy, template: {spec: {clusterPair: "", namespaces: [app]}}}`,
 		want: []cause{{"spec.template.spec.clusterPair", "at least 1 chars long"}}},
@@ -35,10 +38,16 @@ var migrationScheduleRefusals = []refusal{
 var migrationRefusals = []refusal{
 	{name: "a Migration with no namespaces is refused", kind: "Migration",
 		body: `spec: {clusterPair: remotecluster}`,
-		want: []cause{{"spec.namespaces", requiredPhrase}}},
+		want: []cause{{"spec.namespaces", noNamespacePhrase}}},
 	{name: "a Migration with an empty list of namespaces is refused", kind: "Migration",
 		body: `spec: {clusterPair: remotecluster, namespaces: []}`,
-		want: []cause{{"spec.namespaces", "should have at least 1 items"}}},
+		want: []cause{{"spec.namespaces", noNamespacePhrase}}},
+	{name: "a Migration with an empty list of namespaces and empty namespaceSelectors is refused", kind: "Migration",
+		body: `spec: {clusterPair: remotecluster, namespaces: [], namespaceSelectors: {}}`,
+		want: []cause{{"spec.namespaces", noNamespacePhrase}}},
+	{name: "a Migration that maps a namespace while only namespaceSelectors choose them is refused", kind: "Migration",
+		body: `spec: {clusterPair: remotecluster, namespaceSelectors: {team: shop}, namespaceMapping: {app: app-dr}}`,
+		want: []cause{{"spec.namespaceMapping", "every key of namespaceMapping must be a namespace listed in namespaces"}}},
 	{name: "a Migration with an empty clusterPair is refused", kind: "Migration",
 		body: `spec: {clusterPair: "", namespaces: [app]}`,
 		want: []cause{{"spec.clusterPair", "at least 1 chars long"}}},
@@ -98,6 +107,10 @@ var migrationAcceptances = []acceptance{
 	{name: "a Migration with every option set is accepted", kind: "Migration",
 		body: `spec: {clusterPair: remotecluster, namespaces: [app, db], selectors: {app: shop}, includeResources: true,
   includeVolumes: false, startApplications: false, purgeDeletedResources: true, excludeResourceTypes: [Secret]}`},
+	{name: "a Migration whose namespaces only namespaceSelectors choose is accepted, as in Stork", kind: "Migration",
+		body: `spec: {clusterPair: remotecluster, namespaceSelectors: {team: shop}}`},
+	{name: "a MigrationSchedule whose template chooses namespaces only by label is accepted", kind: "MigrationSchedule",
+		body: `spec: {schedulePolicyName: testpolicy, template: {spec: {clusterPair: remotecluster, namespaceSelectors: {team: shop}}}}`},
 	{name: "a Migration with Stork's selection fields is accepted", kind: "Migration",
 		body: `spec: {clusterPair: remotecluster, namespaces: [app], namespaceSelectors: {team: shop}, excludeSelectors: {backup: skip},
   skipDeletedNamespaces: false, ignoreOwnerReferencesCheck: true}`},

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -86,4 +87,35 @@ func sameItems(a, b []string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
+}
+
+// A Migration that chooses its namespaces only by label migrates those, and one whose labels match
+// no namespace fails at once, saying so, with nothing written.
+func TestMigrationOfNamespacesChosenOnlyByLabel(t *testing.T) {
+	ctx := context.Background()
+	createOn(t, a,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "label-only", Labels: map[string]string{"tier": "gold"}}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gold", Namespace: "label-only"}},
+	)
+	m := newMigration("label-only")
+	m.Spec.NamespaceSelectors = map[string]string{"tier": "gold"}
+	got := migrate(t, m)
+	wantStatus(t, got, volsyncv1alpha1.RunStatusSuccessful)
+	if keys := resourceKeys(got); !sameItems(keys, []string{"Namespace /label-only", "ConfigMap label-only/gold"}) {
+		t.Errorf("status.resources = %v", keys)
+	}
+	if err := b.Get(ctx, client.ObjectKey{Namespace: "label-only", Name: "gold"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("the ConfigMap did not reach B: %v", err)
+	}
+
+	none := newMigration("label-none")
+	none.Spec.NamespaceSelectors = map[string]string{"tier": "no-such-tier"}
+	got = migrate(t, none)
+	wantStatus(t, got, volsyncv1alpha1.RunStatusFailed)
+	c := meta.FindStatusCondition(got.Status.Conditions, volsyncv1alpha1.ConditionCompleted)
+	if c == nil || c.Reason != migration.ReasonNoNamespaces || len(got.Status.Resources) != 0 {
+		t.Errorf("Completed = %+v, resources %v; want NoNamespaces and nothing written", c, got.Status.Resources)
+	}
+	eventually(t, 10*time.Second, hasEvent(suiteNamespace, none.Name, corev1.EventTypeWarning, string(volsyncv1alpha1.RunStatusFailed),
+		"spec.namespaceSelectors chooses none"))
 }

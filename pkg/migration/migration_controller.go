@@ -190,6 +190,10 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		return run.stageFailed(ctx, err)
 	}
 	run.labelled = labelled
+	if len(run.namespaces()) == 0 {
+		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonNoNamespaces,
+			"nothing to migrate: spec.namespaces lists no namespace and spec.namespaceSelectors chooses none on the source cluster")
+	}
 	if err := run.r.checkNamespaces(m, run.namespaces()); err != nil {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}

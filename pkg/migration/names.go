@@ -29,6 +29,8 @@ const (
 	// ReasonNamespaceSkipped: a listed namespace does not exist on the source and
 	// spec.skipDeletedNamespaces skipped it.
 	ReasonNamespaceSkipped = "NamespaceSkipped"
+	// ReasonNoNamespaces: spec.namespaces lists none and spec.namespaceSelectors chose none.
+	ReasonNoNamespaces = "NoNamespaces"
 	// ReasonPurged: objects copied earlier that are gone from the source were deleted.
 	ReasonPurged = "Purged"
 	// ReasonSameNamespace: the run would write a namespace onto itself, or onto another of its

@@ -53,20 +53,22 @@ type Migration struct {
 // namespace one-to-one: two namespaces written into one would overwrite each other's objects and
 // purge each other's copies. A namespace with no entry keeps its name, so it counts as mapped to
 // itself.
-// +kubebuilder:validation:XValidation:rule="!has(self.namespaceMapping) || self.namespaceMapping.all(k, k in self.namespaces)",message="every key of namespaceMapping must be a namespace listed in namespaces",fieldPath=".namespaceMapping"
-// +kubebuilder:validation:XValidation:rule="!has(self.namespaceMapping) || self.namespaceMapping.all(k, self.namespaceMapping.filter(j, self.namespaceMapping[j] == self.namespaceMapping[k]).size() == 1 && (self.namespaceMapping[k] == k || !(self.namespaceMapping[k] in self.namespaces) || self.namespaceMapping[k] in self.namespaceMapping))",message="namespaceMapping must not map two namespaces to the same destination namespace (a namespace with no entry keeps its own name)",fieldPath=".namespaceMapping"
+// +kubebuilder:validation:XValidation:rule="(has(self.namespaces) && size(self.namespaces) > 0) || (has(self.namespaceSelectors) && size(self.namespaceSelectors) > 0)",message="namespaces must list at least one namespace, or namespaceSelectors choose them by label",fieldPath=".namespaces"
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceMapping) || (has(self.namespaces) && self.namespaceMapping.all(k, k in self.namespaces))",message="every key of namespaceMapping must be a namespace listed in namespaces",fieldPath=".namespaceMapping"
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceMapping) || !has(self.namespaces) || self.namespaceMapping.all(k, self.namespaceMapping.filter(j, self.namespaceMapping[j] == self.namespaceMapping[k]).size() == 1 && (self.namespaceMapping[k] == k || !(self.namespaceMapping[k] in self.namespaces) || self.namespaceMapping[k] in self.namespaceMapping))",message="namespaceMapping must not map two namespaces to the same destination namespace (a namespace with no entry keeps its own name)",fieldPath=".namespaceMapping"
 type MigrationSpec struct {
 	// ClusterPair names the ClusterPair, in the same namespace, that reaches the destination.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	ClusterPair string `json:"clusterPair"`
-	// Namespaces to migrate. The bound keeps the cost of checking namespaceMapping against them
-	// within what the API server allows a validation rule.
-	// +kubebuilder:validation:MinItems=1
+	// Namespaces to migrate. At least one is needed unless namespaceSelectors choose them. The
+	// bound keeps the cost of checking namespaceMapping against them within what the API server
+	// allows a validation rule.
+	// +optional
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=63
-	Namespaces []string `json:"namespaces"`
+	Namespaces []string `json:"namespaces,omitempty"`
 	// Selectors limit the migrated objects to those with all these labels.
 	// +optional
 	Selectors map[string]string `json:"selectors,omitempty"`
