@@ -97,8 +97,9 @@ func TestResticBackupsRestoreLatestAndPrevious(t *testing.T) {
 		{previous, "previous", first, firstSnapshot},
 	} {
 		waitManualRestore(t, c.rd, "restore")
-		if logs := c.rd.Status.LatestMoverStatus.Logs; !strings.Contains(logs, "restored snapshot "+c.snapshot) {
-			t.Errorf("the %s restore reports %q; want snapshot %s", c.tag, logs, c.snapshot)
+		if st := c.rd.Status.LatestMoverStatus; !strings.Contains(st.Summary, "restored snapshot "+c.snapshot) ||
+			!strings.Contains(st.Logs, "restoring snapshot "+c.snapshot) {
+			t.Errorf("the %s restore reports summary %q, logs %q; want snapshot %s", c.tag, st.Summary, st.Logs, c.snapshot)
 		}
 		image := waitNewImage(t, c.rd, "")
 		requireSameTree(t, "the "+c.tag+" restore", c.want, restoredTreeSum(t, ns, image, c.tag))
@@ -116,9 +117,10 @@ func backupSnapshot(t *testing.T, rs *volsyncv1alpha1.ReplicationSource) string 
 	if st == nil || st.Result != volsyncv1alpha1.MoverResultSuccessful {
 		t.Fatalf("source %s: latestMoverStatus %+v after a finished backup, want Successful", rs.Name, st)
 	}
-	m := resticSnapshotID.FindStringSubmatch(st.Logs)
-	if m == nil {
-		t.Fatalf("source %s: latestMoverStatus names no snapshot: %q", rs.Name, st.Logs)
+	// The one-line account (summary) names it, and so does restic's own line in the logs.
+	m := resticSnapshotID.FindStringSubmatch(st.Summary)
+	if m == nil || !strings.Contains(st.Logs, "snapshot "+m[1]+" saved") {
+		t.Fatalf("source %s: latestMoverStatus names no snapshot: summary %q, logs %q", rs.Name, st.Summary, st.Logs)
 	}
 	return m[1]
 }
