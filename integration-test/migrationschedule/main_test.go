@@ -147,6 +147,13 @@ func createSchedule(t *testing.T, ns, name, policy string, suspend bool) *volsyn
 	if err := k8s.Create(context.Background(), ms); err != nil {
 		t.Fatal(err)
 	}
+	// startClock leads the real clock by 2 s so that a schedule's creation is in the fake past; on
+	// a loaded machine (CI compiles every package while the first tests run) the API server can be
+	// slower than that, and nothing would fire before the fake clock reached the creation.
+	if created := ms.CreationTimestamp.Time; fakeClock.Now().Before(created) {
+		fakeClock.SetTime(created)
+		poke(t, ms)
+	}
 	return ms
 }
 
