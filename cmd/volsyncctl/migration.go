@@ -28,8 +28,9 @@ func (a *app) getMigrationCommand() *cobra.Command {
 		resource: "migration", aliases: migrationAliases,
 		what: "migration", plural: "migrations",
 		short: "List migrations, or show one",
-		long: `List migrations: NAME CLUSTERPAIR STAGE STATUS VOLUMES RESOURCES CREATED ELAPSED. VOLUMES and
-RESOURCES are migrated/total. -c shows only the migrations through one cluster pair.`,
+		long: `List migrations: NAME CLUSTERPAIR STAGE STATUS VOLUMES RESOURCES CREATED ELAPSED TOTAL BYTES
+TRANSFERRED, as storkctl prints them. VOLUMES and RESOURCES are migrated/total; the bytes are the
+volumes' data moved. -c shows only the migrations through one cluster pair.`,
 		example: `  volsyncctl get migration -n mysql
   volsyncctl get migration -c remotecluster -w`,
 		newObject: func() client.Object { return &volsyncv1alpha1.Migration{} },

@@ -59,15 +59,15 @@ func TestGetAndCreateMigration(t *testing.T) {
 	setMigrationStatus(t, env.Client, ns, "once", volsyncv1alpha1.MigrationStatus{
 		Stage: volsyncv1alpha1.MigrationStageFinal, Status: volsyncv1alpha1.RunStatusSuccessful,
 		StartTimestamp: &start, FinishTimestamp: &end,
-		Summary: &volsyncv1alpha1.MigrationSummary{TotalNumberOfResources: 7, NumberOfMigratedResources: 7, Resources: "7/7"},
+		Summary: &volsyncv1alpha1.MigrationSummary{TotalNumberOfResources: 7, NumberOfMigratedResources: 7, Resources: "7/7", TotalBytesMigrated: 4096},
 	})
 	out, errLine = run("get", "migration")
 	if errLine != "" {
 		t.Fatal(errLine)
 	}
 	want := [][]string{
-		{"NAME", "CLUSTERPAIR", "STAGE", "STATUS", "VOLUMES", "RESOURCES", "CREATED", "ELAPSED"},
-		{"once", "remotecluster", "Final", "Successful", "0/0", "7/7", m.CreationTimestamp.UTC().Format(time.RFC3339), "1m30s"},
+		{"NAME", "CLUSTERPAIR", "STAGE", "STATUS", "VOLUMES", "RESOURCES", "CREATED", "ELAPSED", "TOTAL", "BYTES", "TRANSFERRED"},
+		{"once", "remotecluster", "Final", "Successful", "0/0", "7/7", m.CreationTimestamp.UTC().Format(time.RFC3339), "1m30s", "4096"},
 	}
 	if got := rows(out); !equalRows(got, want) {
 		t.Fatalf("get migration printed\n%s\nwant rows %q", out, want)

@@ -38,18 +38,21 @@ func MigrationScheduleTable(schedules []volsyncv1alpha1.MigrationSchedule, allNa
 	return t
 }
 
-// MigrationTable is the `get migration` table: NAME CLUSTERPAIR STAGE STATUS VOLUMES RESOURCES
-// CREATED ELAPSED, with NAMESPACE first when listing all namespaces. VOLUMES and RESOURCES are
-// "migrated/total"; ELAPSED runs until the migration finishes.
+// MigrationTable is the `get migration` table, storkctl's: NAME CLUSTERPAIR STAGE STATUS VOLUMES
+// RESOURCES CREATED ELAPSED TOTAL BYTES TRANSFERRED, with NAMESPACE first when listing all
+// namespaces. VOLUMES and RESOURCES are "migrated/total"; ELAPSED runs until the migration
+// finishes; the bytes are the volumes' (summary.totalBytesMigrated).
 func MigrationTable(migrations []volsyncv1alpha1.Migration, allNamespaces bool, now time.Time) Table {
-	t := Table{Headers: []string{"NAME", "CLUSTERPAIR", "STAGE", "STATUS", "VOLUMES", "RESOURCES", "CREATED", "ELAPSED"}}
+	t := Table{Headers: []string{"NAME", "CLUSTERPAIR", "STAGE", "STATUS", "VOLUMES", "RESOURCES", "CREATED", "ELAPSED", "TOTAL BYTES TRANSFERRED"}}
 	if allNamespaces {
 		t.Headers = append([]string{"NAMESPACE"}, t.Headers...)
 	}
 	for _, m := range migrations {
 		var volumes, resources string
+		bytes := "0"
 		if s := m.Status.Summary; s != nil {
 			volumes, resources = s.Volumes, s.Resources
+			bytes = strconv.FormatInt(s.TotalBytesMigrated, 10)
 			if volumes == "" {
 				volumes = fmt.Sprintf("%d/%d", s.NumberOfMigratedVolumes, s.TotalNumberOfVolumes)
 			}
@@ -58,7 +61,7 @@ func MigrationTable(migrations []volsyncv1alpha1.Migration, allNamespaces bool, 
 			}
 		}
 		row := []string{m.Name, m.Spec.ClusterPair, string(m.Status.Stage), string(m.Status.Status), volumes, resources,
-			Timestamp(&m.CreationTimestamp), Elapsed(m.Status.StartTimestamp, m.Status.FinishTimestamp, now)}
+			Timestamp(&m.CreationTimestamp), Elapsed(m.Status.StartTimestamp, m.Status.FinishTimestamp, now), bytes}
 		if allNamespaces {
 			row = append([]string{m.Namespace}, row...)
 		}
