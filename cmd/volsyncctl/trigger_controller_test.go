@@ -80,46 +80,8 @@ func moverJob(t *testing.T, c client.Client, ns, source, notUID string) *batchv1
 // message to its termination log, and the Job is marked Complete or Failed.
 func endJob(t *testing.T, c client.Client, job *batchv1.Job, exitCode int32, message string) {
 	t.Helper()
-	ctx := context.Background()
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", job.Name, time.Now().UnixNano()%100000), Namespace: job.Namespace,
-			Labels: testenv.JobPodLabels(job)},
-		Spec: *job.Spec.Template.Spec.DeepCopy(),
-	}
-	if err := c.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	phase := corev1.PodSucceeded
-	if exitCode != 0 {
-		phase = corev1.PodFailed
-	}
-	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "mover", Image: "example.com/volsync-mover:test", ImageID: "sha256:0",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: message, StartedAt: now, FinishedAt: now}},
-	}}}
-	if err := c.Status().Update(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
-		t.Fatal(err)
-	}
-	job.Status.StartTime = &now
-	if exitCode == 0 {
-		job.Status.Succeeded = 1
-		job.Status.CompletionTime = &now
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "the mover pod failed", LastTransitionTime: now},
-		}
-	}
-	if err := c.Status().Update(ctx, job); err != nil {
+	testenv.FinishJob(t, c, job, "example.com/volsync-mover:test", exitCode, message, "BackoffLimitExceeded")
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(job), job); err != nil {
 		t.Fatal(err)
 	}
 }

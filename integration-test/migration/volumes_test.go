@@ -115,52 +115,8 @@ func moverJob(t *testing.T, c client.Client, ns, role, owner string) *batchv1.Jo
 // writes the mover's summary to its termination log, and the Job is marked Complete or Failed.
 func finishJob(t *testing.T, c client.Client, job *batchv1.Job, exitCode int32, result string, bytes int64, msg string) {
 	t.Helper()
-	ctx := context.Background()
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: fmt.Sprintf("%s-%d", job.Name, time.Now().UnixNano()%100000), Namespace: job.Namespace,
-			Labels: testenv.JobPodLabels(job),
-		},
-		Spec: *job.Spec.Template.Spec.DeepCopy(),
-	}
-	if err := c.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	phase := corev1.PodSucceeded
-	if exitCode != 0 {
-		phase = corev1.PodFailed
-	}
 	summary := fmt.Sprintf(`{"result":%q,"message":%q,"bytes":%d,"files":1}`, result, msg, bytes)
-	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "mover", Image: moverImage, ImageID: "sha256:0",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: summary, StartedAt: now, FinishedAt: now}},
-	}}}
-	if err := c.Status().Update(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	latest := job.DeepCopy()
-	if err := c.Get(ctx, client.ObjectKeyFromObject(job), latest); err != nil {
-		t.Fatal(err)
-	}
-	latest.Status.StartTime = &now
-	if exitCode == 0 {
-		latest.Status.Succeeded = 1
-		latest.Status.CompletionTime = &now
-		latest.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		}
-	} else {
-		latest.Status.Failed = 1
-		latest.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "the mover pod failed", LastTransitionTime: now},
-		}
-	}
-	if err := c.Status().Update(ctx, latest); err != nil {
-		t.Fatal(err)
-	}
+	testenv.FinishJob(t, c, job, moverImage, exitCode, summary, "BackoffLimitExceeded")
 }
 
 // replicationObjects are the ReplicationSource and key Secret on A and the ReplicationDestination

@@ -179,48 +179,7 @@ func noJob(t *testing.T, ns, name string) {
 // writes message to its termination log, and the Job is marked Complete (exit 0) or Failed.
 func finishJob(t *testing.T, job *batchv1.Job, exitCode int32, message, failReason string) {
 	t.Helper()
-	ctx := context.Background()
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: fmt.Sprintf("%s-%d", job.Name, time.Now().UnixNano()%100000), Namespace: job.Namespace,
-			Labels: testenv.JobPodLabels(job),
-		},
-		Spec: *job.Spec.Template.Spec.DeepCopy(),
-	}
-	if err := k8s.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	phase := corev1.PodSucceeded
-	if exitCode != 0 {
-		phase = corev1.PodFailed
-	}
-	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "mover", Image: moverImage, ImageID: "sha256:0",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: message, StartedAt: now, FinishedAt: now}},
-	}}}
-	if err := k8s.Status().Update(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	latest := get(t, job.DeepCopy())
-	latest.Status.StartTime = &now
-	if exitCode == 0 {
-		latest.Status.Succeeded = 1
-		latest.Status.CompletionTime = &now
-		latest.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		}
-	} else {
-		latest.Status.Failed = 1
-		latest.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: failReason, LastTransitionTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: failReason, Message: "the mover pod failed", LastTransitionTime: now},
-		}
-	}
-	if err := k8s.Status().Update(ctx, latest); err != nil {
-		t.Fatal(err)
-	}
+	testenv.FinishJob(t, k8s, job, moverImage, exitCode, message, failReason)
 }
 
 // summary is the JSON the mover writes to its termination log.

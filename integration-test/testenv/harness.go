@@ -8,10 +8,14 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	batchv1 "k8s.io/api/batch/v1"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
@@ -79,6 +83,56 @@ func StartManager(cfg *rest.Config, opts ctrl.Options, setups ...func(ctrl.Manag
 		}
 	}()
 	return mgr, func() { cancel(); <-done }, nil
+}
+
+// FinishJob plays the kubelet and the Job controller on c, as no envtest runs them: a pod of job
+// ends with exitCode and message in its termination log (image is its container's image), and the
+// Job is marked Complete, or Failed with failReason.
+func FinishJob(t testing.TB, c client.Client, job *batchv1.Job, image string, exitCode int32, message, failReason string) {
+	t.Helper()
+	ctx := context.Background()
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", job.Name, time.Now().UnixNano()%100000), Namespace: job.Namespace,
+			Labels: JobPodLabels(job)},
+		Spec: *job.Spec.Template.Spec.DeepCopy(),
+	}
+	if err := c.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	phase := corev1.PodSucceeded
+	if exitCode != 0 {
+		phase = corev1.PodFailed
+	}
+	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "mover", Image: image, ImageID: "sha256:0",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: message, StartedAt: now, FinishedAt: now}},
+	}}}
+	if err := c.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	latest := job.DeepCopy()
+	if err := c.Get(ctx, client.ObjectKeyFromObject(job), latest); err != nil {
+		t.Fatal(err)
+	}
+	latest.Status.StartTime = &now
+	if exitCode == 0 {
+		latest.Status.Succeeded = 1
+		latest.Status.CompletionTime = &now
+		latest.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+	} else {
+		latest.Status.Failed = 1
+		latest.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: failReason, LastTransitionTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: failReason, Message: "the mover pod failed", LastTransitionTime: now},
+		}
+	}
+	if err := c.Status().Update(ctx, latest); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // JobPodLabels are the labels the Job controller gives job's pods: the template's (volsync's own
