@@ -1,5 +1,6 @@
-# The mover image: one image for every mover Job (rsync, rsync-tls, rclone, restic). Jobs run
-#   volsync-mover <rsync|rsync-tls|rclone|restic> <source|destination>
+# The mover image: one image for every mover (rsync, rsync-tls, rclone, restic Jobs, and the
+# syncthing Deployment). They run
+#   volsync-mover <rsync|rsync-tls|rclone|restic|syncthing> <source|destination>
 # Build from the repository root:
 #   v=$(git describe --tags --always --dirty)
 #   docker build -f build/mover.Dockerfile -t volsync-mover:$v .
@@ -11,6 +12,7 @@ ARG GO_VERSION=1.26
 FROM golang:${GO_VERSION}-bookworm AS build
 ARG RESTIC_VERSION=v0.18.1
 ARG RCLONE_VERSION=v1.71.2
+ARG SYNCTHING_VERSION=v1.30.0
 ENV CGO_ENABLED=0 GOFLAGS=-mod=mod
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -18,11 +20,13 @@ RUN go mod download
 COPY . .
 RUN go build -trimpath -ldflags "-s -w" -o /out/volsync-mover ./cmd/volsync-mover
 # restic's go.mod has replace directives, so `go install` refuses it: build inside the module.
+# syncthing is built without its web GUI's assets (tag noassets): only its REST API is used.
 RUN set -eux; for tool in "restic github.com/restic/restic ${RESTIC_VERSION} ./cmd/restic" \
-                          "rclone github.com/rclone/rclone ${RCLONE_VERSION} ."; do \
+                          "rclone github.com/rclone/rclone ${RCLONE_VERSION} ." \
+                          "syncthing github.com/syncthing/syncthing ${SYNCTHING_VERSION} ./cmd/syncthing noassets"; do \
       set -- $tool; \
       dir=$(go mod download -json "$2@$3" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p'); \
-      (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "/out/$1" "$4"); \
+      (cd "$dir" && go build -trimpath -tags "${5:-}" -ldflags "-s -w" -o "/out/$1" "$4"); \
     done
 
 FROM debian:bookworm-slim

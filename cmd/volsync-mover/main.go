@@ -13,6 +13,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/mover/syncthing"
 )
 
 // movers maps a mover's name, as Jobs name it, to its entry point: Main(role, args) returns the
@@ -22,6 +23,7 @@ var movers = map[string]func(role string, args []string) int{
 	"rsync-tls": rsynctls.Main,
 	"restic":    restic.Main,
 	"rclone":    rclone.Main,
+	"syncthing": syncthing.Main,
 }
 
 func main() {

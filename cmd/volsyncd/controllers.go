@@ -11,6 +11,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/mover/syncthing"
 	"github.com/volsync/volsync/pkg/populator"
 	"github.com/volsync/volsync/pkg/replication"
 	"github.com/volsync/volsync/pkg/schedulepolicy"
@@ -78,6 +79,10 @@ var controllers = []func(ctrl.Manager, Options) error{
 	},
 	func(_ ctrl.Manager, o Options) error {
 		mover.Register(&restic.Builder{Settings: job.Settings{Image: o.image(restic.MoverName), PullSecrets: o.PullSecrets}})
+		return nil
+	},
+	func(_ ctrl.Manager, o Options) error {
+		mover.Register(&syncthing.Builder{Settings: job.Settings{Image: o.image(syncthing.MoverName), PullSecrets: o.PullSecrets}})
 		return nil
 	},
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/mover/syncthing"
 	"github.com/volsync/volsync/pkg/version"
 )
 
@@ -21,16 +22,12 @@ type moverImageSetting struct {
 	env   string
 }
 
-// syncthing is a VolSync mover that volsyncd has not: its flag and variable are accepted, so that
-// a VolSync Deployment's arguments start volsyncd, and ignored.
-const syncthing = "syncthing"
-
 var moverImageSettings = []moverImageSetting{
 	{rsync.MoverName, "rsync-container-image", "RELATED_IMAGE_RSYNC_CONTAINER"},
 	{rsynctls.MoverName, "rsync-tls-container-image", "RELATED_IMAGE_RSYNC_TLS_CONTAINER"},
 	{rclone.MoverName, "rclone-container-image", "RELATED_IMAGE_RCLONE_CONTAINER"},
 	{restic.MoverName, "restic-container-image", "RELATED_IMAGE_RESTIC_CONTAINER"},
-	{syncthing, "syncthing-container-image", "RELATED_IMAGE_SYNCTHING_CONTAINER"},
+	{syncthing.MoverName, "syncthing-container-image", "RELATED_IMAGE_SYNCTHING_CONTAINER"},
 }
 
 // defaultMoverImage is the mover image of the same build as volsyncd: images are tagged with the
@@ -66,10 +63,7 @@ func addMoverImageFlags(fs *pflag.FlagSet, into map[string]*string) {
 	for _, s := range moverImageSettings {
 		v := new(string)
 		into[s.mover] = v
-		help := fmt.Sprintf("container image of the %s mover Jobs; default $%s, else --mover-image", s.mover, s.env)
-		if s.mover == syncthing {
-			help = fmt.Sprintf("accepted for VolSync's Deployments and ignored: volsyncd has no syncthing mover (also $%s)", s.env)
-		}
+		help := fmt.Sprintf("container image of the %s mover; default $%s, else --mover-image", s.mover, s.env)
 		fs.StringVar(v, s.flag, "", help)
 	}
 }
@@ -89,20 +83,6 @@ func moverImages(flagValues map[string]*string, getenv func(string) string, move
 		out[s.mover] = image
 	}
 	return out
-}
-
-// explicitSyncthingImage says whether a syncthing image was asked for, by flag or variable.
-func explicitSyncthingImage(flagValues map[string]*string, getenv func(string) string) bool {
-	for _, s := range moverImageSettings {
-		if s.mover != syncthing {
-			continue
-		}
-		if p := flagValues[s.mover]; p != nil && strings.TrimSpace(*p) != "" {
-			return true
-		}
-		return strings.TrimSpace(getenv(s.env)) != ""
-	}
-	return false
 }
 
 // parsePullSecrets reads --mover-image-pull-secrets as VolSync does: names separated by commas,

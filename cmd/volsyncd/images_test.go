@@ -79,20 +79,6 @@ func TestMoverImagesFlagThenEnvThenMoverImage(t *testing.T) {
 	}
 }
 
-func TestASyncthingImageIsAcceptedAndIgnored(t *testing.T) {
-	f, _ := parse(t, nil, "--syncthing-container-image=st:1")
-	if !explicitSyncthingImage(f.moverImageFlags, func(string) string { return "" }) {
-		t.Error("the syncthing flag was not seen")
-	}
-	f, _ = parse(t, map[string]string{"RELATED_IMAGE_SYNCTHING_CONTAINER": "st:1"})
-	if !explicitSyncthingImage(f.moverImageFlags, func(k string) string { return map[string]string{"RELATED_IMAGE_SYNCTHING_CONTAINER": "st:1"}[k] }) {
-		t.Error("the syncthing variable was not seen")
-	}
-	if explicitSyncthingImage(f.moverImageFlags, func(string) string { return "" }) {
-		t.Error("a syncthing image seen where none was given")
-	}
-}
-
 func TestMoverImagePullSecrets(t *testing.T) {
 	t.Setenv("POD_NAMESPACE", "volsync-system")
 	f, _ := parse(t, nil, "--mover-image-pull-secrets=regcred, other,,regcred")

@@ -11,6 +11,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/mover/syncthing"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -152,11 +153,8 @@ func run(f flags) error {
 	if len(opts.PullSecrets.Names) > 0 && opts.PullSecrets.Namespace == "" {
 		return fmt.Errorf("--mover-image-pull-secrets needs --pull-secrets-namespace outside a cluster (volsyncd's own namespace is not known)")
 	}
-	if explicitSyncthingImage(f.moverImageFlags, os.Getenv) {
-		setupLog.Info("ignoring the syncthing image: volsyncd has no syncthing mover")
-	}
 	setupLog.Info("mover images", "rsync", opts.image(rsync.MoverName), "rsync-tls", opts.image(rsynctls.MoverName),
-		"rclone", opts.image(rclone.MoverName), "restic", opts.image(restic.MoverName),
+		"rclone", opts.image(rclone.MoverName), "restic", opts.image(restic.MoverName), "syncthing", opts.image(syncthing.MoverName),
 		"pullSecrets", opts.PullSecrets.Names, "pullSecretsNamespace", opts.PullSecrets.Namespace)
 	for _, setup := range controllers {
 		if err := setup(mgr, opts); err != nil {

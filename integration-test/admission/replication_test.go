@@ -11,6 +11,7 @@ import (
 // Key phrases of the replication messages.
 const (
 	oneMoverPhrase    = "exactly one mover of rsync, rsyncTLS, rclone, restic, external must be set"
+	oneSourceMover    = "exactly one mover of rsync, rsyncTLS, rclone, restic, syncthing, external must be set"
 	cronPhrase        = "schedule must be a cron expression of 5 fields (6 with seconds)"
 	cronZonePhrase    = "the zone after CRON_TZ= must be an IANA name such as Europe/Berlin"
 	oneTriggerPhrase  = "trigger takes schedule or schedulePolicyName, not both"
@@ -27,10 +28,22 @@ func cronSource(schedule string) string {
 var replicationSourceRefusals = []refusal{
 	{name: "a ReplicationSource with two movers is refused", kind: "ReplicationSource",
 		body: `spec: {sourcePVC: data, rsync: {address: dest.example.com}, restic: {repository: restic-config}}`,
-		want: []cause{{"spec", oneMoverPhrase}}},
+		want: []cause{{"spec", oneSourceMover}}},
 	{name: "a ReplicationSource with no mover is refused", kind: "ReplicationSource",
 		body: `spec: {sourcePVC: data, trigger: {manual: once}}`,
-		want: []cause{{"spec", oneMoverPhrase}}},
+		want: []cause{{"spec", oneSourceMover}}},
+	{name: "syncthing beside another mover is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, syncthing: {}, restic: {repository: restic-config}}`,
+		want: []cause{{"spec", oneSourceMover}}},
+	{name: "a syncthing peer listed twice is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, syncthing: {peers: [{ID: MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGZDMM-FZWI3DP-BONSGYY-LTMRWAD, address: "tcp://a:22000", introducer: false}, {ID: MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGZDMM-FZWI3DP-BONSGYY-LTMRWAD, address: "tcp://b:22000", introducer: false}]}}`,
+		want: []cause{{"spec.syncthing.peers", "each peer ID may appear only once"}}},
+	{name: "a syncthing peer ID that is not a device ID is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, syncthing: {peers: [{ID: not-an-id, address: "tcp://a:22000", introducer: false}]}}`,
+		want: []cause{{"spec.syncthing.peers[0].ID", "should match"}}},
+	{name: "a syncthing peer address without a scheme is refused", kind: "ReplicationSource",
+		body: `spec: {sourcePVC: data, syncthing: {peers: [{ID: MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGZDMM-FZWI3DP-BONSGYY-LTMRWAD, address: "a:22000", introducer: false}]}}`,
+		want: []cause{{"spec.syncthing.peers[0].address", "should match"}}},
 	{name: "a ReplicationSource without sourcePVC is refused", kind: "ReplicationSource",
 		body: `spec: {restic: {repository: restic-config}}`,
 		want: []cause{{"spec.sourcePVC", requiredPhrase}}},

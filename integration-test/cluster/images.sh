@@ -3,7 +3,8 @@
 # layouts packed with umoci, each saved as a tar that `ctr images import` takes:
 #   pause     the pod sandbox image: one static binary (integration-test/cluster/pause)
 #   mover     volsync-mover:<tag>, a Debian rootfs (debootstrap --variant=minbase) with rsync,
-#             openssh, stunnel, our volsync-mover binary and the pinned restic and rclone builds
+#             openssh, stunnel, our volsync-mover binary and the pinned restic, rclone and syncthing
+#             builds
 #   volsyncd  volsyncd:<tag>, the operator's static binary alone, stamped with the version <tag>, so
 #             that its default --mover-image is the mover image of the same build
 # <tag> is the build's version (image_tag in lib.sh: git describe, as the Makefile's VERSION),
@@ -116,7 +117,7 @@ build_mover() {
   fi
   if [ -f "$repo/hack/mover-tools.sh" ]; then
     tools=$(GOMAXPROCS=2 "${LOW[@]}" bash "$repo/hack/mover-tools.sh" | tail -1)
-    cp "$tools/restic" "$tools/rclone" "$work/mover-bin/"
+    cp "$tools/restic" "$tools/rclone" "$tools/syncthing" "$work/mover-bin/"
   fi
   # Of the contents alone: the work directory is new on every run, and the checkout may be another.
   hash=$( (echo "$rootfs $TAG"; sha256sum < "$0"; cd "$work/mover-bin" && sha256sum -- *) | sha256sum | cut -c1-16)

@@ -28,6 +28,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/restic"
 	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
+	"github.com/volsync/volsync/pkg/mover/syncthing"
 	"github.com/volsync/volsync/pkg/replication"
 )
 
@@ -96,6 +97,7 @@ func registeredBuilders() []mover.Builder {
 		&rsynctls.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}},
 		&rclone.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}},
 		&restic.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}},
+		&syncthing.Builder{Settings: moverjob.Settings{Image: moverImage, Clock: fakeClock}, APIAddress: syncthingAPIAddress},
 		secondMover{},
 	}
 }

@@ -1,7 +1,7 @@
 // Package cachepolicy decides what volsyncd holds in its informer cache and how it reads what the
 // cache leaves out.
 //
-// A cluster's Secrets, PVCs, Services, VolumeSnapshots, Jobs and pods are mostly not volsync's, and
+// A cluster's Secrets, PVCs, Services, VolumeSnapshots, Jobs, Deployments and pods are mostly not volsync's, and
 // they are often the most numerous objects in it. volsyncd caches those kinds only when they carry
 // the label every object volsync creates has, so its memory follows the volsync objects rather
 // than the cluster. A user's own object of those kinds (a source PVC, a repository Secret) is read
@@ -12,6 +12,7 @@ import (
 	"context"
 
 	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,7 +30,7 @@ import (
 func selective() []client.Object {
 	return []client.Object{
 		&corev1.Secret{}, &corev1.PersistentVolumeClaim{}, &corev1.Service{},
-		&snapv1.VolumeSnapshot{}, &batchv1.Job{}, &corev1.Pod{},
+		&snapv1.VolumeSnapshot{}, &batchv1.Job{}, &corev1.Pod{}, &appsv1.Deployment{},
 	}
 }
 

@@ -32,8 +32,8 @@ const VolSyncPrefix = "volsync-"
 
 // Errors the catalog reports; the controllers surface them in a condition.
 var (
-	ErrNoMoverFound        = errors.New("a replication method must be specified: set exactly one of rsync, rsyncTLS, rclone, restic, external")
-	ErrMultipleMoversFound = errors.New("only one replication method can be supplied: set exactly one of rsync, rsyncTLS, rclone, restic, external")
+	ErrNoMoverFound        = errors.New("a replication method must be specified: set exactly one of rsync, rsyncTLS, rclone, restic, syncthing, external")
+	ErrMultipleMoversFound = errors.New("only one replication method can be supplied: set exactly one of rsync, rsyncTLS, rclone, restic, syncthing, external")
 )
 
 // Mover moves the data of one ReplicationSource or ReplicationDestination.
@@ -46,6 +46,19 @@ type Mover interface {
 	// Cleanup begins or continues the removal of a finished synchronization's temporary objects.
 	// Must be idempotent.
 	Cleanup(ctx context.Context) (Result, error)
+}
+
+// Continuous is a Mover that runs all the time instead of in triggered syncs, such as syncthing:
+// its Synchronize never completes, and keeps the running mover and its status current each time
+// it is called. The controllers call it on every pass, and the object's trigger does not apply.
+type Continuous interface {
+	Continuous() bool
+}
+
+// IsContinuous says whether m is a Continuous mover.
+func IsContinuous(m Mover) bool {
+	c, ok := m.(Continuous)
+	return ok && c.Continuous()
 }
 
 // Builder makes Movers of one kind.

@@ -21,6 +21,13 @@ func PVCName(parts ...string) string {
 	return shorten(VolSyncPrefix+strings.Join(parts, "-"), maxObjectName)
 }
 
+// LabelName is "volsync-<parts joined by dashes>", VolSync's way of naming an object such as
+// "volsync-<rs>-data", cut and hashed past 63 characters like ObjectName: for objects whose names
+// must be DNS labels (Services) or become label values (a Deployment's pods).
+func LabelName(parts ...string) string {
+	return shorten(VolSyncPrefix+strings.Join(parts, "-"), maxLabelValue)
+}
+
 // ObjectName is the name of an object a mover creates for an owner: "volsync-<what>-<owner>". When
 // that would exceed 63 characters, the owner part is cut and followed by a hash of the whole name,
 // so two long owners never share objects.

@@ -95,6 +95,9 @@ func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ct
 		b.catalogError(t, err, now)
 		return ctrl.Result{}, nil
 	}
+	if mover.IsContinuous(m) {
+		return b.runContinuous(ctx, t, m, now)
+	}
 	policy, trigErr := b.policy(ctx, t.obj.GetNamespace(), t.trigger, now)
 	var trig schedule.Trigger
 	if trigErr == nil {

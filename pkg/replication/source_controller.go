@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v6/apis/volumesnapshot/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -44,6 +45,7 @@ type SourceReconciler struct {
 // +kubebuilder:rbac:groups=volsync.backube,resources=schedulepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=volsync.backube,resources=namespacedschedulepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
@@ -111,6 +113,7 @@ func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.
 		For(&volsyncv1alpha1.ReplicationSource{}).
 		Owns(&batchv1.Job{}).
+		Owns(&appsv1.Deployment{}).
 		WithOptions(controller.TypedOptions[reconcile.Request]{RateLimiter: retryLimiter()}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&corev1.Service{}).

@@ -82,13 +82,8 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 		return waitFor(wait), err
 	}
 	spec := f.Spec(pvc)
-	if len(pulls) > 0 && f.Config.MoverServiceAccount != nil && *f.Config.MoverServiceAccount != "" {
-		// The user's account is theirs, so the pod names the pull secrets itself.
-		own, err := userPullSecrets(ctx, f.Client, f.Owner.GetNamespace(), *f.Config.MoverServiceAccount)
-		if err != nil {
-			return mover.InProgress(), err
-		}
-		spec.ImagePullSecrets = podPullSecrets(own, pulls)
+	if spec.ImagePullSecrets, err = PodPullSecrets(ctx, f.Client, f.Owner, f.Config, pulls); err != nil {
+		return mover.InProgress(), err
 	}
 	out, err := Run(ctx, f.Client, spec)
 	if err == nil && out == nil && Debugging(f.Owner) {

@@ -353,11 +353,18 @@ func stuckPod(ctx context.Context, c client.Client, job *batchv1.Job) error {
 	if err := c.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{jobUIDLabel: string(job.UID)}); err != nil {
 		return fmt.Errorf("listing the pods of mover job %s: %w", job.Name, err)
 	}
-	for i := range pods.Items {
-		for _, cs := range pods.Items[i].Status.ContainerStatuses {
+	return StuckContainer(pods.Items, "job "+job.Name)
+}
+
+// StuckContainer returns, for the pods of a mover workload (of says which, such as "job x"), the
+// reason one of their containers cannot start, as a transient error with the kubelet's reason and
+// message; nil when none is stuck.
+func StuckContainer(pods []corev1.Pod, of string) error {
+	for i := range pods {
+		for _, cs := range pods[i].Status.ContainerStatuses {
 			if w := cs.State.Waiting; w != nil && stuckReasons[w.Reason] {
-				return mover.Transient(w.Reason, &pods.Items[i], "the mover pod %s of job %s cannot start: %s: %s",
-					pods.Items[i].Name, job.Name, w.Reason, w.Message)
+				return mover.Transient(w.Reason, &pods[i], "the mover pod %s of %s cannot start: %s: %s",
+					pods[i].Name, of, w.Reason, w.Message)
 			}
 		}
 	}

@@ -180,6 +180,20 @@ func servicePullSecrets(current, copies []corev1.LocalObjectReference) []corev1.
 	return append(out, copies...)
 }
 
+// PodPullSecrets is the imagePullSecrets a mover pod names itself: none when it runs as volsync's
+// account, which carries the copies (pulls); when it runs as the user's account, which is theirs
+// to edit, the account's own and the copies.
+func PodPullSecrets(ctx context.Context, c client.Client, owner client.Object, config volsyncv1alpha1.MoverConfig, pulls []corev1.LocalObjectReference) ([]corev1.LocalObjectReference, error) {
+	if len(pulls) == 0 || config.MoverServiceAccount == nil || *config.MoverServiceAccount == "" {
+		return nil, nil
+	}
+	own, err := userPullSecrets(ctx, c, owner.GetNamespace(), *config.MoverServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	return podPullSecrets(own, pulls), nil
+}
+
 // podPullSecrets is the imagePullSecrets of a mover pod that runs as the user's service account:
 // the account's own, then the copies. A pod that names any loses those of its service account
 // (the admission plugin adds them only to a pod that names none), so they are named too.

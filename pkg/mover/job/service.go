@@ -28,6 +28,10 @@ type ServiceSpec struct {
 	Annotations map[string]string
 	Port        int32
 	TargetPort  int32
+	// PortName names the port; "mover" when empty.
+	PortName string
+	// Selector picks the pods; {LabelService: Name} when nil, which the mover pod then carries.
+	Selector map[string]string
 }
 
 // EnsureService creates or updates the Service and returns it.
@@ -49,7 +53,14 @@ func EnsureService(ctx context.Context, c client.Client, owner client.Object, s 
 			svc.Spec.Type = *s.Type
 		}
 		svc.Spec.Selector = map[string]string{LabelService: s.Name}
-		port := corev1.ServicePort{Name: "mover", Protocol: corev1.ProtocolTCP, Port: s.Port, TargetPort: intstr.FromInt32(s.TargetPort)}
+		if s.Selector != nil {
+			svc.Spec.Selector = maps.Clone(s.Selector)
+		}
+		portName := "mover"
+		if s.PortName != "" {
+			portName = s.PortName
+		}
+		port := corev1.ServicePort{Name: portName, Protocol: corev1.ProtocolTCP, Port: s.Port, TargetPort: intstr.FromInt32(s.TargetPort)}
 		if len(svc.Spec.Ports) == 1 {
 			port.NodePort = svc.Spec.Ports[0].NodePort
 		}

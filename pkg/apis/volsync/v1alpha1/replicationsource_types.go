@@ -30,7 +30,7 @@ type ReplicationSource struct {
 
 // ReplicationSourceSpec is what to replicate, when and how. Exactly one mover block must be set.
 //
-// +kubebuilder:validation:XValidation:rule="[has(self.rsync), has(self.rsyncTLS), has(self.rclone), has(self.restic), has(self.external)].filter(x, x).size() == 1",message="exactly one mover of rsync, rsyncTLS, rclone, restic, external must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.rsync), has(self.rsyncTLS), has(self.rclone), has(self.restic), has(self.syncthing), has(self.external)].filter(x, x).size() == 1",message="exactly one mover of rsync, rsyncTLS, rclone, restic, syncthing, external must be set"
 type ReplicationSourceSpec struct {
 	// SourcePVC is the name of the PVC to replicate, in the same namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -55,9 +55,57 @@ type ReplicationSourceSpec struct {
 	// Restic backs data up into a restic repository.
 	// +optional
 	Restic *ReplicationSourceResticSpec `json:"restic,omitempty"`
+	// Syncthing keeps the PVC in sync with peers continuously, both ways, with Syncthing. It runs
+	// as a Deployment that stays up; spec.trigger does not apply to it.
+	// +optional
+	Syncthing *ReplicationSourceSyncthingSpec `json:"syncthing,omitempty"`
 	// External hands replication to another controller.
 	// +optional
 	External *ExternalSpec `json:"external,omitempty"`
+}
+
+// ReplicationSourceSyncthingSpec configures the syncthing mover, as VolSync's does: the source
+// PVC is shared, read and written, with every peer listed (and every device an introducer peer
+// brings along).
+type ReplicationSourceSyncthingSpec struct {
+	// Peers are the Syncthing devices to share the volume with: each one's status.syncthing.ID and
+	// status.syncthing.address, for another volsync ReplicationSource.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.ID == p.ID))",message="each peer ID may appear only once"
+	Peers []SyncthingPeer `json:"peers,omitempty"`
+	// ServiceType of the Service that exposes Syncthing's data port (22000) to the peers.
+	// Defaults to ClusterIP.
+	// +optional
+	ServiceType *corev1.ServiceType `json:"serviceType,omitempty"`
+	// ConfigCapacity of the volume that keeps Syncthing's configuration and database. Defaults to
+	// 1Gi.
+	// +optional
+	ConfigCapacity *resource.Quantity `json:"configCapacity,omitempty"`
+	// ConfigStorageClassName of that volume. Defaults to the source PVC's.
+	// +optional
+	ConfigStorageClassName *string `json:"configStorageClassName,omitempty"`
+	// ConfigAccessModes of that volume. Defaults to the source PVC's.
+	// +optional
+	ConfigAccessModes []corev1.PersistentVolumeAccessMode `json:"configAccessModes,omitempty"`
+	MoverConfig       `json:",inline"`
+}
+
+// SyncthingPeer is one Syncthing device to share the volume with.
+type SyncthingPeer struct {
+	// Address of the peer, such as tcp://10.0.0.7:22000.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(dynamic|(tcp|tcp4|tcp6|quic|quic4|quic6|relay)://[^/]+)$`
+	Address string `json:"address"`
+	// ID is the peer's Syncthing device ID.
+	// Syncthing's 56 characters of A-Z and 2-7, in groups of 7 joined by dashes or not.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^([A-Za-z2-7]{7}-?){7}[A-Za-z2-7]{7}$`
+	ID string `json:"ID"`
+	// Introducer makes this peer introduce the devices it shares the volume with, which are then
+	// shared with too.
+	Introducer bool `json:"introducer"`
 }
 
 // ReplicationSourceRsyncSpec configures rsync over ssh from the source.
@@ -167,6 +215,9 @@ type ReplicationSourceStatus struct {
 	// Restic status.
 	// +optional
 	Restic *ResticStatus `json:"restic,omitempty"`
+	// Syncthing status: this device and its peers.
+	// +optional
+	Syncthing *ReplicationSourceSyncthingStatus `json:"syncthing,omitempty"`
 	// External status, written by the external provider.
 	// +optional
 	External map[string]string `json:"external,omitempty"`
@@ -190,6 +241,36 @@ type ReplicationSourceRsyncTLSStatus struct {
 	// KeySecret names the Secret with the pre-shared key in use.
 	// +optional
 	KeySecret *string `json:"keySecret,omitempty"`
+}
+
+// ReplicationSourceSyncthingStatus reports the syncthing mover of a source.
+type ReplicationSourceSyncthingStatus struct {
+	// ID is this device's Syncthing device ID, for the peers' spec.
+	// +optional
+	ID string `json:"ID,omitempty"`
+	// Address is where peers reach this device, for the peers' spec.
+	// +optional
+	Address string `json:"address,omitempty"`
+	// Peers are the devices the volume is shared with, and whether each is connected now.
+	// +optional
+	Peers []SyncthingPeerStatus `json:"peers,omitempty"`
+}
+
+// SyncthingPeerStatus is one device the volume is shared with.
+type SyncthingPeerStatus struct {
+	// ID is the peer's device ID.
+	ID string `json:"ID"`
+	// Address is the peer's address: where it is connected from, else the one configured.
+	// +optional
+	Address string `json:"address,omitempty"`
+	// Connected says whether the peer is connected now.
+	Connected bool `json:"connected"`
+	// IntroducedBy is the device ID of the introducer that brought this peer, when one did.
+	// +optional
+	IntroducedBy string `json:"introducedBy,omitempty"`
+	// Name is the peer's device name.
+	// +optional
+	Name string `json:"name,omitempty"`
 }
 
 // ResticStatus reports restic maintenance.
