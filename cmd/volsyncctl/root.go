@@ -82,6 +82,7 @@ func (a *app) addCommands() {
 	a.verb("trigger", "Sync now, and wait for the sync").AddCommand(a.triggerReplicationSourceCommand(), a.triggerReplicationDestinationCommand())
 	a.performVerb().AddCommand(a.performFailoverCommand(), a.performFailbackCommand(), a.performDrillCommand())
 	a.root.AddCommand(a.startReplicationCommand(), a.setReplicationCommand(), a.continueReplicationCommand(), a.removeReplicationCommand())
+	a.root.AddCommand(a.replicationRelationshipCommand(), a.migrationRelationshipCommand())
 }
 
 // verb returns the parent command of a verb such as get, create or delete, making it on first use.

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -168,20 +167,14 @@ func (r *seedRun) explain(side *cli.SeedSide, err error) error {
 	return cli.Explain(err, side.Server)
 }
 
+// ownerMark is seedAnnotation with this replication's value.
+func (r *seedRun) ownerMark() ownerMark { return ownerMark{key: seedAnnotation, value: r.owner} }
+
 // ours says whether obj was made by this replication.
-func (r *seedRun) ours(obj client.Object) bool {
-	return obj.GetAnnotations()[seedAnnotation] == r.owner
-}
+func (r *seedRun) ours(obj client.Object) bool { return r.ownerMark().owns(obj) }
 
 // mark sets seedAnnotation on obj.
-func (r *seedRun) mark(obj client.Object) {
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann[seedAnnotation] = r.owner
-	obj.SetAnnotations(ann)
-}
+func (r *seedRun) mark(obj client.Object) { r.ownerMark().set(obj) }
 
 // lookup reads obj, named in it, on one side. It reports whether it exists; an existing object
 // that this replication did not make is an error that says what to do, unless mayBeOthers.
@@ -355,18 +348,8 @@ func (r *seedRun) start(ctx context.Context) error {
 		}
 	}
 
-	var undo []func()
-	fail := func(err error) error {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
-		return err
-	}
-	created := func(c client.Client, obj client.Object) {
-		undo = append(undo, func() {
-			_ = c.Delete(context.Background(), obj, client.PropagationPolicy(metav1.DeletePropagationBackground))
-		})
-	}
+	var undo rollback
+	fail, created := undo.fail, undo.created
 	out := r.a.out
 	if nsMissing {
 		ns = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: dstNS}}
@@ -404,17 +387,7 @@ func (r *seedRun) start(ctx context.Context) error {
 	}
 
 	// The destination publishes where it listens and which Secret the source needs.
-	var st volsyncv1alpha1.ReplicationDestinationRsyncStatus
-	err = pollEvery(ctx, seedPollInterval, r.timeout, func(ctx context.Context) (bool, error) {
-		if err := r.dc.Get(ctx, client.ObjectKeyFromObject(rd), rd); err != nil {
-			return false, err
-		}
-		if p := rd.Status.Rsync; p != nil && ptr.Deref(p.SSHKeys, "") != "" && (ptr.Deref(p.Address, "") != "" || cfg.DestAddress != "") {
-			st = *p
-			return true, nil
-		}
-		return false, nil
-	})
+	st, err := awaitRsyncEndpoint(ctx, r.dc, rd, seedPollInterval, r.timeout, cfg.DestAddress != "")
 	if errors.Is(err, errNotFinished) {
 		return fail(cli.Hint(fmt.Errorf("replicationdestination %s published no address and ssh keys within %s", r.where(r.dst, dstNS, rd.Name), r.timeout),
 			fmt.Sprintf("check that volsyncd runs there and see 'kubectl --context %s -n %s describe replicationdestination %s'; with a LoadBalancer that gets no address, set dest-address", r.dst.Context, dstNS, rd.Name)))
@@ -430,9 +403,8 @@ func (r *seedRun) start(ctx context.Context) error {
 		port = st.Port
 	}
 	fmt.Fprintf(out, "replicationdestination %s listens at %s\n", r.where(r.dst, dstNS, rd.Name), hostPort(address, port))
-	if !r.sameCluster() && cfg.DestAddress == "" && ptr.Deref(cfg.DestServiceType, corev1.ServiceTypeClusterIP) == corev1.ServiceTypeClusterIP {
-		fmt.Fprintf(r.a.root.ErrOrStderr(), "warning: %s is a ClusterIP of the destination cluster, which the source cluster may not reach: set dest-service-type: LoadBalancer or dest-address\n", address)
-	}
+	warnClusterIPAcross(r.a.root.ErrOrStderr(), r.sameCluster() || cfg.DestAddress != "", cfg.DestServiceType, address,
+		"set dest-service-type: LoadBalancer or dest-address")
 
 	// Copy the ssh keys Secret to the source, unless it is the very same Secret.
 	published := *st.SSHKeys
@@ -492,28 +464,9 @@ func (r *seedRun) start(ctx context.Context) error {
 // apply creates obj after set fills it in, or updates it when it exists (it was read into obj).
 func (r *seedRun) apply(ctx context.Context, side *cli.SeedSide, c client.Client, obj client.Object, exists bool, set func(),
 	kind string, created func(client.Client, client.Object)) error {
-	verb := "updated"
-	if exists {
-		// volsyncd writes the status meanwhile: read again and redo the change on a conflict.
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-				return err
-			}
-			set()
-			r.mark(obj)
-			return c.Update(ctx, obj)
-		})
-		if err != nil {
-			return r.explain(side, err)
-		}
-	} else {
-		set()
-		r.mark(obj)
-		if err := c.Create(ctx, obj); err != nil {
-			return r.explain(side, err)
-		}
-		created(c, obj)
-		verb = "created"
+	verb, err := writeOwned(ctx, c, obj, exists, set, r.ownerMark(), created)
+	if err != nil {
+		return r.explain(side, err)
 	}
 	fmt.Fprintf(r.a.out, "%s %s %s\n", kind, r.where(side, obj.GetNamespace(), obj.GetName()), verb)
 	return nil

@@ -254,13 +254,11 @@ func NewSeedReplication(values map[string]string, configPath string, fromFlag ma
 			continue
 		}
 		for _, m := range strings.Split(v(side.key), ",") {
-			mode := corev1.PersistentVolumeAccessMode(strings.TrimSpace(m))
-			switch mode {
-			case corev1.ReadWriteOnce, corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOncePod:
-				*side.modes = append(*side.modes, mode)
-			default:
+			mode, ok := ParseAccessMode(m)
+			if !ok {
 				return nil, Hint(bad(side.key, "%q is not an access mode", m), "use ReadWriteOnce, ReadOnlyMany or ReadWriteMany")
 			}
+			*side.modes = append(*side.modes, mode)
 		}
 	}
 	for _, side := range []struct {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,48 +94,7 @@ func Source(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summary, er
 	if _, err := os.Stat(dataDir); err != nil {
 		return sum, fmt.Errorf("the source volume is not mounted: %w", err)
 	}
-
-	work, err := os.MkdirTemp("", "volsync-rsync-source-")
-	if err != nil {
-		return sum, err
-	}
-	defer os.RemoveAll(work)
-	ssh, env, err := sshClient(work, keysDir, addr, port, login)
-	if err != nil {
-		return sum, err
-	}
-
-	hostPort := net.JoinHostPort(addr, strconv.Itoa(port))
-	deadline := entrypoint.Clock.Now().Add(connectTimeout)
-	log.Printf("connecting to %s as %s (waiting up to %s for it to answer)", hostPort, login, connectTimeout)
-	if err := WaitForAddress(ctx, log, "the destination", hostPort, deadline); err != nil {
-		return sum, err
-	}
-
-	stats, err := Transfer(ctx, log, TransferRequest{
-		From:      dataDir,
-		To:        fmt.Sprintf("%s@%s:%s/", login, bracketIPv6(addr), StagingDir),
-		Transport: []string{"-e", strings.Join(ssh, " ")},
-		Env:       env,
-		Deadline:  deadline,
-		Permanent: sshFailure,
-	})
-	if err != nil {
-		return sum, err
-	}
-	sum.Files, sum.Bytes = stats.FilesTransferred, stats.BytesTransferred
-
-	// The commit makes the transfer the destination's image and lets the destination exit.
-	commit := append(append([]string{}, ssh[1:]...), addr, CommitRequest(sum.Files, sum.Bytes))
-	c := RunTool(ctx, log, "commit", env, ssh[0], commit...)
-	if c.Failed() {
-		if err := sshFailure(c); err != nil {
-			return sum, err
-		}
-		return sum, fmt.Errorf("the destination did not commit the transfer (exit code %d): %s", c.ExitCode, c.StderrTail(3))
-	}
-	sum.Message = fmt.Sprintf("synchronized %d of %d files (%d bytes transferred) to %s", stats.FilesTransferred, stats.Files, stats.BytesTransferred, hostPort)
-	return sum, nil
+	return Push(ctx, log, PushRequest{From: dataDir, Address: addr, Port: port, Login: login, KeysDir: keysDir, ConnectTimeout: connectTimeout})
 }
 
 // sshClient writes the client's key and known-hosts files into dir and returns the ssh command

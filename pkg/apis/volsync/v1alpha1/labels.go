@@ -111,4 +111,8 @@ const (
 	// mover Job wait instead of syncing, with its environment and volumes in place, for a person
 	// to run the mover by hand with kubectl exec (VolSync's annotation).
 	EnableDebugMoverAnnotation = "volsync.backube/enable-debug-mover"
+	// RelationshipLabel marks what a volsyncctl relationship (`replication -r NAME`,
+	// `migration -r NAME`) created with the relationship's id, VolSync's plugin label. Its verbs
+	// update and delete only objects that carry their own relationship's id; PVCs never get it.
+	RelationshipLabel = "volsync.backube/relationship"
 )
