@@ -63,23 +63,7 @@ credential plugins or read files, so the context must use a token or client cert
 			if ns == "" {
 				ns = cli.DefaultNamespace
 			}
-			name := args[0]
-			secret := &corev1.Secret{
-				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-				// volsyncd caches and watches only Secrets with volsync's label, so this one is
-				// labelled: a fixed kubeconfig is re-checked at once, not at the next recheck.
-				ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: ns,
-					Labels: map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}},
-				Type:       corev1.SecretTypeOpaque,
-				StringData: map[string]string{volsyncv1alpha1.DefaultKubeconfigKey: string(kubeconfig)},
-			}
-			pair := &volsyncv1alpha1.ClusterPair{
-				TypeMeta:   metav1.TypeMeta{APIVersion: volsyncv1alpha1.GroupVersion.String(), Kind: "ClusterPair"},
-				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-				Spec: volsyncv1alpha1.ClusterPairSpec{
-					KubeconfigSecretRef: volsyncv1alpha1.SecretKeyRef{Name: secret.Name, Key: volsyncv1alpha1.DefaultKubeconfigKey},
-				},
-			}
+			secret, pair := clusterPairObjects(args[0], ns, kubeconfig)
 			format, err := a.opts.OutputFormat()
 			if err != nil {
 				return err
@@ -104,20 +88,51 @@ credential plugins or read files, so the context must use a token or client cert
 	}
 }
 
+// clusterPairObjects are a ClusterPair name in ns and the Secret holding the kubeconfig of the
+// cluster it reaches.
+func clusterPairObjects(name, ns string, kubeconfig []byte) (*corev1.Secret, *volsyncv1alpha1.ClusterPair) {
+	secret := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		// volsyncd caches and watches only Secrets with volsync's label, so this one is
+		// labelled: a fixed kubeconfig is re-checked at once, not at the next recheck.
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: ns,
+			Labels: map[string]string{volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue}},
+		Type:       corev1.SecretTypeOpaque,
+		StringData: map[string]string{volsyncv1alpha1.DefaultKubeconfigKey: string(kubeconfig)},
+	}
+	pair := &volsyncv1alpha1.ClusterPair{
+		TypeMeta:   metav1.TypeMeta{APIVersion: volsyncv1alpha1.GroupVersion.String(), Kind: "ClusterPair"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: volsyncv1alpha1.ClusterPairSpec{
+			KubeconfigSecretRef: volsyncv1alpha1.SecretKeyRef{Name: secret.Name, Key: volsyncv1alpha1.DefaultKubeconfigKey},
+		},
+	}
+	return secret, pair
+}
+
 // destinationKubeconfig is the user's kubeconfig reduced to --context, with every file it refers
 // to read in, checked by the same rules the ClusterPair controller applies.
 func (a *app) destinationKubeconfig() ([]byte, error) {
+	return a.contextKubeconfig(a.opts.Kubeconfig, a.opts.Context)
+}
+
+// contextKubeconfig is the kubeconfig at path (the default loading rules when empty) reduced to
+// context (its current one when empty), self-contained and checked as destinationKubeconfig.
+func (a *app) contextKubeconfig(path, context string) ([]byte, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = a.opts.Kubeconfig
+	rules.ExplicitPath = path
 	raw, err := rules.Load()
 	if err != nil {
 		return nil, cli.Hint(fmt.Errorf("reading the kubeconfig: %w", err), "check --kubeconfig or KUBECONFIG")
 	}
-	if _, ok := raw.Contexts[a.opts.Context]; !ok {
-		return nil, cli.Hint(fmt.Errorf("context %q is not in the kubeconfig", a.opts.Context),
+	if context == "" {
+		context = raw.CurrentContext
+	}
+	if _, ok := raw.Contexts[context]; !ok {
+		return nil, cli.Hint(fmt.Errorf("context %q is not in the kubeconfig", context),
 			"list the contexts with 'kubectl config get-contexts'")
 	}
-	raw.CurrentContext = a.opts.Context
+	raw.CurrentContext = context
 	if err := clientcmdapi.MinifyConfig(raw); err != nil {
 		return nil, err
 	}
@@ -129,7 +144,7 @@ func (a *app) destinationKubeconfig() ([]byte, error) {
 		return nil, err
 	}
 	if _, err := remote.RESTConfig(data); err != nil {
-		return nil, cli.Hint(fmt.Errorf("context %q: %w", a.opts.Context, err),
+		return nil, cli.Hint(fmt.Errorf("context %q: %w", context, err),
 			"give volsync a token for the destination, such as one from 'kubectl create token'")
 	}
 	return data, nil

@@ -79,6 +79,7 @@ func (a *app) addCommands() {
 	a.verb("deactivate", "Stop migrated applications on the destination cluster").AddCommand(a.deactivateMigrationCommand())
 	a.verb("get", "Show volsync objects").AddCommand(a.getReplicationSourceCommand(), a.getReplicationDestinationCommand(), a.getReplicationSyncCommand())
 	a.verb("get", "Show volsync objects").AddCommand(a.getClusterPairCommand())
+	a.verb("create", "Create volsync objects from flags").AddCommand(a.createClusterPairCommand())
 	a.verb("trigger", "Sync now, and wait for the sync").AddCommand(a.triggerReplicationSourceCommand(), a.triggerReplicationDestinationCommand())
 	a.performVerb().AddCommand(a.performFailoverCommand(), a.performFailbackCommand(), a.performDrillCommand())
 	a.root.AddCommand(a.startReplicationCommand(), a.setReplicationCommand(), a.continueReplicationCommand(), a.removeReplicationCommand())
