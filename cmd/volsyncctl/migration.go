@@ -208,6 +208,17 @@ func (a *app) deleteMigrationCommand() *cobra.Command {
 		"Delete a migration (objects already copied stay on the destination)",
 		func(key client.ObjectKey) client.Object {
 			return &volsyncv1alpha1.Migration{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
+		},
+		func(ctx context.Context, c client.Client, ns string) (map[string][]string, error) {
+			var list volsyncv1alpha1.MigrationList
+			if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+				return nil, err
+			}
+			users := map[string][]string{}
+			for _, m := range list.Items {
+				users[m.Spec.ClusterPair] = append(users[m.Spec.ClusterPair], m.Name)
+			}
+			return users, nil
 		})
 }
 

@@ -217,6 +217,17 @@ func (a *app) deleteMigrationScheduleCommand() *cobra.Command {
 		"Delete a migration schedule and the Migrations it created",
 		func(key client.ObjectKey) client.Object {
 			return &volsyncv1alpha1.MigrationSchedule{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
+		},
+		func(ctx context.Context, c client.Client, ns string) (map[string][]string, error) {
+			var list volsyncv1alpha1.MigrationScheduleList
+			if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+				return nil, err
+			}
+			users := map[string][]string{}
+			for _, s := range list.Items {
+				users[s.Spec.Template.Spec.ClusterPair] = append(users[s.Spec.Template.Spec.ClusterPair], s.Name)
+			}
+			return users, nil
 		})
 }
 
