@@ -62,10 +62,52 @@ func TestClusterPairWithoutItsSecretTurnsReadyWhenTheSecretIsCreated(t *testing.
 		`Secret dr/secret-later-kubeconfig named by spec.kubeconfigSecretRef does not exist: create it`))
 	eventually(t, 10*time.Second, hasEvent(suiteNamespace, pair.Name, corev1.EventTypeWarning, volsyncv1alpha1.ReasonSecretNotFound, "does not exist"))
 
+	if v, ok := readyGauge(t, pair); !ok || v != 0 {
+		t.Errorf("volsync_clusterpair_ready %v (present %v) while not Ready, want 0", v, ok)
+	}
+
 	// The failing pair would be checked again in 30s; creating the Secret must not wait for that.
 	setKubeconfig(t, pair, kubeconfigB)
 	eventually(t, 10*time.Second, pairReady(pair, metav1.ConditionTrue, volsyncv1alpha1.ReasonConnected, ""))
 	eventually(t, 10*time.Second, hasEvent(suiteNamespace, pair.Name, corev1.EventTypeNormal, volsyncv1alpha1.ReasonConnected, ""))
+	if v, _ := readyGauge(t, pair); v != 1 {
+		t.Errorf("volsync_clusterpair_ready %v once Ready, want 1", v)
+	}
+
+	// A deleted pair leaves no series behind for an alert to fire on.
+	if err := a.Delete(context.Background(), pair); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if v, ok := readyGauge(t, pair); ok {
+			return fmt.Errorf("volsync_clusterpair_ready still %v after the pair was deleted", v)
+		}
+		return nil
+	})
+}
+
+// readyGauge reads volsync_clusterpair_ready for one pair from the registry volsyncd serves.
+func readyGauge(t *testing.T, pair *volsyncv1alpha1.ClusterPair) (float64, bool) {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "volsync_clusterpair_ready" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["obj_name"] == pair.Name && labels["obj_namespace"] == pair.Namespace {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
 }
 
 func TestClusterPairWithACorruptKubeconfigSaysSo(t *testing.T) {

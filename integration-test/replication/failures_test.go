@@ -56,6 +56,9 @@ func TestAFailedJobFailsTheSyncAndTheRetryWaitsForTheBackoff(t *testing.T) {
 	if v, _ := metricValue(t, "volsync_volume_out_of_sync", ns, rs.Name); v != 1 {
 		t.Errorf("volsync_volume_out_of_sync %v after a failure, want 1", v)
 	}
+	if v, ok := metricValue(t, "volsync_sync_failures_total", ns, rs.Name); !ok || v != 1 {
+		t.Errorf("volsync_sync_failures_total %v (present %v) after the first failure, want 1", v, ok)
+	}
 	// The failed Job is removed and not recreated before the backoff passes: no endless loop.
 	noJob(t, ns, resticSourceJob(rs.Name))
 	poke(t, rs)
@@ -89,6 +92,9 @@ func TestAFailedJobFailsTheSyncAndTheRetryWaitsForTheBackoff(t *testing.T) {
 	})
 	if v, _ := metricValue(t, "volsync_volume_out_of_sync", ns, rs.Name); v != 0 {
 		t.Errorf("volsync_volume_out_of_sync %v after a success, want 0", v)
+	}
+	if v, _ := metricValue(t, "volsync_sync_failures_total", ns, rs.Name); v != 2 {
+		t.Errorf("volsync_sync_failures_total %v after two failures and a success, want 2 (a success does not reset it)", v)
 	}
 	if n, ok := metricValue(t, "volsync_sync_duration_seconds", ns, rs.Name); !ok || n < 1 {
 		t.Errorf("volsync_sync_duration_seconds has %v samples, want the successful sync", n)

@@ -70,11 +70,18 @@ func (r *ClusterPairReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	logger := log.FromContext(ctx)
 	var pair volsyncv1alpha1.ClusterPair
 	if err := r.Client.Get(ctx, req.NamespacedName, &pair); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetPairReady(req.Name, req.Namespace)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if pair.DeletionTimestamp != nil {
+		forgetPairReady(pair.Name, pair.Namespace)
 		return ctrl.Result{}, nil
 	}
+	// What the last check found, until this one says otherwise (a restarted volsyncd reports its
+	// pairs before it reaches them).
+	recordPairReady(&pair)
 
 	dest, checkErr := remote.Connect(ctx, r.APIReader, &pair, pairPermissions())
 	var remoteErr *remote.Error
@@ -127,6 +134,7 @@ func (r *ClusterPairReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			logger.Info("cluster pair checked", "ready", nowReady.Status, "reason", nowReady.Reason, "message", nowReady.Message)
 		}
 	}
+	recordPairReady(&pair)
 	return ctrl.Result{RequeueAfter: r.nextCheck(&pair, now)}, nil
 }
 
@@ -170,6 +178,7 @@ func (r *ClusterPairReconciler) pairsOfSecret(ctx context.Context, secret client
 // SetupWithManager registers the controller. Status-only updates of a pair do not trigger a
 // check; Secrets are watched by their metadata only, which is all it takes to know one changed.
 func (r *ClusterPairReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	registerMetrics()
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}

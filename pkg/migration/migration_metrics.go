@@ -5,9 +5,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	volsyncmetrics "github.com/volsync/volsync/pkg/metrics"
 )
 
 // Metric labels: the schedule that made the run ("" for a Migration created by hand) and the
@@ -33,6 +35,18 @@ var (
 		Name: "volsync_migrations_failed_total",
 		Help: "Migrations that ended Failed.",
 	}, migrationLabels)
+	// migrationsFinished counts every outcome, so that a dashboard shows the share of each and an
+	// alert sees PartialSuccess (some namespaces or volumes failed) besides Failed.
+	migrationsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "volsync_migrations_finished_total",
+		Help: "Finished migrations by their outcome (status: Successful, PartialSuccess or Failed).",
+	}, append([]string{"status"}, migrationLabels...))
+	// pairReady is each ClusterPair's Ready condition as a number, for an alert on a pair that
+	// cannot reach its destination before the next migration finds out.
+	pairReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "volsync_clusterpair_ready",
+		Help: "1 while the ClusterPair's last check reached its destination (Ready), else 0.",
+	}, []string{volsyncmetrics.LabelName, volsyncmetrics.LabelNamespace})
 
 	registerMigrationMetrics sync.Once
 )
@@ -41,7 +55,8 @@ var (
 // however many managers are set up (the tests run several).
 func registerMetrics() {
 	registerMigrationMetrics.Do(func() {
-		metrics.Registry.MustRegister(migrationDuration, migrationObjects, migrationBytes, migrationsFailed)
+		metrics.Registry.MustRegister(migrationDuration, migrationObjects, migrationBytes, migrationsFailed,
+			migrationsFinished, pairReady)
 	})
 }
 
@@ -63,6 +78,28 @@ func recordFinished(schedule string, m *volsyncv1alpha1.Migration) {
 	if st.Status == volsyncv1alpha1.RunStatusFailed {
 		failedCounter.Inc()
 	}
+	// Likewise every outcome's series exists from the first finished run.
+	for _, s := range []volsyncv1alpha1.RunStatus{volsyncv1alpha1.RunStatusSuccessful,
+		volsyncv1alpha1.RunStatusPartialSuccess, volsyncv1alpha1.RunStatusFailed} {
+		c := migrationsFinished.WithLabelValues(string(s), schedule, m.Namespace)
+		if st.Status == s {
+			c.Inc()
+		}
+	}
+}
+
+// recordPairReady sets a pair's series from its stored Ready condition.
+func recordPairReady(pair *volsyncv1alpha1.ClusterPair) {
+	v := 0.0
+	if meta.IsStatusConditionTrue(pair.Status.Conditions, volsyncv1alpha1.ConditionReady) {
+		v = 1
+	}
+	pairReady.WithLabelValues(pair.Name, pair.Namespace).Set(v)
+}
+
+// forgetPairReady drops a deleted pair's series, so that no alert fires for a pair that is gone.
+func forgetPairReady(name, namespace string) {
+	pairReady.DeleteLabelValues(name, namespace)
 }
 
 // elapsed is the run's duration so far.

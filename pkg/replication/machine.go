@@ -99,6 +99,7 @@ func (m *objectMachine) Related() client.Object {
 func (m *objectMachine) MissedTriggers(n int)         { m.metrics.missed(n) }
 func (m *objectMachine) SyncDuration(d time.Duration) { m.metrics.duration(d) }
 func (m *objectMachine) OutOfSync(b bool)             { m.metrics.outOfSync(b) }
+func (m *objectMachine) SyncFailed()                  { m.metrics.failed() }
 
 func isPolicyType(t schedule.Type) bool {
 	for _, p := range volsyncv1alpha1.SchedulePolicyTypes {

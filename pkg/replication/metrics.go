@@ -35,10 +35,17 @@ var (
 		Name: "volsync_volume_out_of_sync",
 		Help: "1 while the volume is behind its schedule (the last sync failed or a trigger was missed), else 0.",
 	}, metricLabels)
+	// syncFailures counts syncs that ended Failed: the mover gave up after its bounded retries
+	// (a Job past its backoffLimit, a tool error retrying cannot fix). Transient errors a sync
+	// waits out are not counted; they show in the Synchronizing condition.
+	syncFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "volsync_sync_failures_total",
+		Help: "Syncs that ended Failed after the mover's retries; the next attempt waits for a backoff.",
+	}, metricLabels)
 )
 
 func init() {
-	metrics.Registry.MustRegister(syncDuration, outOfSync)
+	metrics.Registry.MustRegister(syncDuration, outOfSync, syncFailures)
 }
 
 // objectMetrics are one object's series.
@@ -47,13 +54,18 @@ type objectMetrics struct {
 }
 
 func newObjectMetrics(name, namespace, role, method string) objectMetrics {
-	return objectMetrics{labels: prometheus.Labels{labelName: name, labelNamespace: namespace, labelRole: role, labelMethod: method}}
+	m := objectMetrics{labels: prometheus.Labels{labelName: name, labelNamespace: namespace, labelRole: role, labelMethod: method}}
+	// The failure counter exists (at 0) from the object's first pass, so that increase() alerts
+	// see its first failure.
+	syncFailures.With(m.labels)
+	return m
 }
 
 func (m objectMetrics) missed(n int) { missedIntervals.With(m.labels).Add(float64(n)) }
 func (m objectMetrics) duration(d time.Duration) {
 	syncDuration.With(m.labels).Observe(d.Seconds())
 }
+func (m objectMetrics) failed() { syncFailures.With(m.labels).Inc() }
 func (m objectMetrics) outOfSync(b bool) {
 	v := 0.0
 	if b {
@@ -68,4 +80,5 @@ func forgetMetrics(name, namespace string) {
 	missedIntervals.DeletePartialMatch(l)
 	syncDuration.DeletePartialMatch(l)
 	outOfSync.DeletePartialMatch(l)
+	syncFailures.DeletePartialMatch(l)
 }

@@ -90,6 +90,8 @@ type Machine interface {
 	SyncDuration(d time.Duration)
 	// OutOfSync says whether the data is behind: the last sync failed or a trigger was missed.
 	OutOfSync(bool)
+	// SyncFailed counts a sync that ended Failed: the mover ran out of its retries.
+	SyncFailed()
 }
 
 // Backoff is the wait before the next attempt after failures syncs in a row failed.
@@ -639,6 +641,7 @@ func (r *run) failed(ctx context.Context, f *mover.FailedError) (mover.Result, e
 	if r.st.LatestMoverStatus.Logs == "" {
 		r.st.LatestMoverStatus.Logs = f.Message
 	}
+	r.m.SyncFailed()
 	r.m.OutOfSync(true)
 	msg := fmt.Sprintf("%s; retrying at the next trigger, not before %s", f.Error(), retry.UTC().Format(time.RFC3339))
 	r.m.Event(EventWarning, ReasonSyncFailed, msg, r.m.Related())

@@ -75,6 +75,7 @@ func (f *fake) Related() client.Object                     { return nil }
 func (f *fake) MissedTriggers(n int)                       { f.missed += n }
 func (f *fake) SyncDuration(d time.Duration)               { f.durations = append(f.durations, d) }
 func (f *fake) OutOfSync(b bool)                           { f.outOfSync = b }
+func (f *fake) SyncFailed()                                {}
 
 func (f *fake) reason() string {
 	c := meta.FindStatusCondition(f.status.Conditions, volsyncv1alpha1.ConditionSynchronizing)
