@@ -51,7 +51,7 @@ func TestGetAndCreateMigration(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "once"}, &m); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(m.Spec.Namespaces, ",") != "app,app-db" || !*m.Spec.IncludeResources || *m.Spec.IncludeVolumes || *m.Spec.StartApplications {
+	if strings.Join(m.Spec.Namespaces, ",") != "app,app-db" || !*m.Spec.IncludeResources || !*m.Spec.IncludeVolumes || *m.Spec.StartApplications {
 		t.Fatalf("created migration spec is %+v", m.Spec)
 	}
 	start := metav1.NewTime(m.CreationTimestamp.Add(5 * time.Second))

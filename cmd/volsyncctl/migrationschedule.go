@@ -23,9 +23,10 @@ import (
 var migrationScheduleAliases = []string{"migrationschedules", "migsched"}
 
 // migrationSpecFlags are the Migration spec flags that `create migrationschedule` and `create
-// migration` share. The defaults suit disaster recovery, as in the seed: resources are copied,
-// volumes are left to the storage, and applications stay scaled to 0 on the destination until
-// `activate migration`.
+// migration` share. The defaults are storkctl's where a Stork user would be surprised otherwise:
+// resources and volumes are copied (--include-volumes=false leaves the data to shared or
+// replicated storage), and applications stay scaled to 0 on the destination until `activate
+// migration`. storkctl's camelCase spellings are hidden aliases.
 type migrationSpecFlags struct {
 	clusterPair       string
 	namespaces        []string
@@ -39,9 +40,18 @@ func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.clusterPair, "cluster-pair", "c", "", "the ClusterPair, in the same namespace, that reaches the destination (required)")
 	fs.StringSliceVar(&f.namespaces, "namespaces", nil, "namespaces to migrate, comma-separated (required)")
 	fs.BoolVar(&f.includeResources, "include-resources", true, "copy the namespaces' objects")
-	fs.BoolVar(&f.includeVolumes, "include-volumes", false, "move the data of the namespaces' PVCs too")
+	fs.BoolVar(&f.includeVolumes, "include-volumes", true, "move the data of the namespaces' PVCs too, as storkctl does; false when the storage is shared or replicated by other means")
 	fs.BoolVar(&f.startApplications, "start-applications", false, "leave Deployments and StatefulSets running on the destination instead of scaled to 0")
 	fs.StringArrayVar(&f.namespaceMapping, "namespace-mapping", nil, "migrate namespace SRC as DST on the destination, as SRC=DST; repeat it for more namespaces")
+	hidden := func(name string) { _ = fs.MarkHidden(name) }
+	fs.StringVar(&f.clusterPair, "clusterPair", "", "storkctl's spelling of --cluster-pair")
+	hidden("clusterPair")
+	fs.BoolVar(&f.includeResources, "includeResources", true, "storkctl's spelling of --include-resources")
+	hidden("includeResources")
+	fs.BoolVar(&f.includeVolumes, "includeVolumes", true, "storkctl's spelling of --include-volumes")
+	hidden("includeVolumes")
+	fs.BoolVar(&f.startApplications, "startApplications", false, "storkctl's spelling of --start-applications")
+	hidden("startApplications")
 }
 
 // spec checks the flags and builds the Migration spec. Every field is set explicitly, so the
@@ -207,6 +217,8 @@ func (a *app) createMigrationScheduleCommand() *cobra.Command {
 	}
 	f.add(cmd.Flags())
 	cmd.Flags().StringVarP(&policy, "schedule-policy", "s", "", "the SchedulePolicy that says when to migrate (required)")
+	cmd.Flags().StringVar(&policy, "schedulePolicyName", "", "storkctl's spelling of --schedule-policy")
+	_ = cmd.Flags().MarkHidden("schedulePolicyName")
 	cmd.Flags().BoolVar(&suspend, "suspend", false, "create the schedule suspended")
 	cmd.Flags().BoolVar(&autoSuspend, "auto-suspend", false, "suspend the schedule by itself once its destination is activated, so no migration undoes a failover")
 	return cmd

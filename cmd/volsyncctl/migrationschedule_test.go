@@ -61,8 +61,10 @@ func TestMigrationScheduleCommandsAgainstTheCluster(t *testing.T) {
 		args    []string
 		wantOut string
 	}{
+		// The seed's schedule: one storage fabric, so volumes are not migrated (storkctl's
+		// camelCase spelling, as a Stork user types it).
 		{"a schedule is created from flags", []string{"create", "migrationschedule", "mysqlmigrationschedule", "-c", "remotecluster",
-			"-s", policy.Name, "--namespaces", "mysql,mysql-logs"}, "migrationschedule/mysqlmigrationschedule created\n"},
+			"-s", policy.Name, "--namespaces", "mysql,mysql-logs", "--includeVolumes=false"}, "migrationschedule/mysqlmigrationschedule created\n"},
 		{"a second schedule on the same pair is created suspended", []string{"create", "migsched", "other", "-c", "remotecluster",
 			"-s", policy.Name, "--namespaces", "web", "--include-volumes", "--start-applications", "--suspend"}, "migrationschedule/other created\n"},
 		{"a schedule on another pair is created, suspending itself once its destination is activated", []string{"create", "migrationschedule", "third", "-c", "elsewhere",
