@@ -80,6 +80,7 @@ func (a *app) addCommands() {
 	a.verb("get", "Show volsync objects").AddCommand(a.getReplicationSourceCommand(), a.getReplicationDestinationCommand(), a.getReplicationSyncCommand())
 	a.verb("get", "Show volsync objects").AddCommand(a.getClusterPairCommand())
 	a.verb("create", "Create volsync objects from flags").AddCommand(a.createClusterPairCommand())
+	a.verb("describe", "Show one volsync object in full: settings, state, conditions and Events").AddCommand(a.describeCommands()...)
 	a.verb("trigger", "Sync now, and wait for the sync").AddCommand(a.triggerReplicationSourceCommand(), a.triggerReplicationDestinationCommand())
 	a.performVerb().AddCommand(a.performFailoverCommand(), a.performFailbackCommand(), a.performDrillCommand())
 	a.root.AddCommand(a.startReplicationCommand(), a.setReplicationCommand(), a.continueReplicationCommand(), a.removeReplicationCommand())

@@ -210,6 +210,8 @@ func sourceMover(s *volsyncv1alpha1.ReplicationSourceSpec) string {
 		return "rclone"
 	case s.Restic != nil:
 		return "restic"
+	case s.Syncthing != nil:
+		return "syncthing"
 	case s.External != nil:
 		return "external"
 	}
