@@ -74,8 +74,12 @@ dataplane-tools: ## rsync, ssh, sshd, stunnel for the data-plane tests (Debian p
 mover-tools: ## restic, rclone and an S3 server (versitygw) at pinned versions, built once into a cache
 	@bash hack/mover-tools.sh >/dev/null
 
+.PHONY: check-alerts
+check-alerts: ## promtool check rules and test rules over specs/prometheus/rules.yaml (promtool built once, pinned)
+	@bash hack/check-alerts.sh
+
 .PHONY: test
-test: verify-generated vet dataplane-tools mover-tools ## every test: unit, admission and controllers on a real API server
+test: verify-generated vet check-alerts dataplane-tools mover-tools ## every test: unit, admission and controllers on a real API server
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
