@@ -43,8 +43,8 @@ var metricName = regexp.MustCompile(`\bvolsync_[a-z0-9_]+`)
 
 // TestAlertsAndDashboardNameOnlyMetricsVolsyncdServes starts volsyncd as its Deployment runs it,
 // against a real API server, gives it one object of every kind the alerts and panels are about
-// (a ReplicationSource whose sync completes, a ClusterPair, a MigrationSchedule and a finished
-// Migration), and reads the metric names from its /metrics. Vectors show there only once they have
+// (a ReplicationSource whose sync completes, one on a SchedulePolicy, a ClusterPair, a
+// MigrationSchedule and a finished Migration), and reads the metric names from its /metrics. Vectors show there only once they have
 // a series, hence the objects.
 func TestAlertsAndDashboardNameOnlyMetricsVolsyncdServes(t *testing.T) {
 	used := map[string][]string{} // metric -> where it is used
@@ -95,14 +95,18 @@ func TestAlertsAndDashboardNameOnlyMetricsVolsyncdServes(t *testing.T) {
 				ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{CopyMethod: volsyncv1alpha1.CopyMethodDirect}},
 		}}
 	create(t, c, rs)
+	// One on a policy besides: the policy's period.
+	create(t, c, &volsyncv1alpha1.SchedulePolicy{ObjectMeta: metav1.ObjectMeta{Name: "hourly"},
+		Policy: volsyncv1alpha1.SchedulePolicyItem{Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 60}}})
+	onPolicy := &volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Namespace: appNamespace}, Spec: *rs.Spec.DeepCopy()}
+	onPolicy.Name, onPolicy.Spec.Trigger = "web", &volsyncv1alpha1.ReplicationTriggerSpec{SchedulePolicyName: "hourly"}
+	create(t, c, onPolicy)
 
 	// A ClusterPair back to this API server, a MigrationSchedule on it and a Migration through it.
 	create(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "loopback-kubeconfig", Namespace: appNamespace},
 		Data: map[string][]byte{volsyncv1alpha1.DefaultKubeconfigKey: kubeconfig}})
 	create(t, c, &volsyncv1alpha1.ClusterPair{ObjectMeta: metav1.ObjectMeta{Name: "loopback", Namespace: appNamespace},
 		Spec: volsyncv1alpha1.ClusterPairSpec{KubeconfigSecretRef: volsyncv1alpha1.SecretKeyRef{Name: "loopback-kubeconfig"}}})
-	create(t, c, &volsyncv1alpha1.SchedulePolicy{ObjectMeta: metav1.ObjectMeta{Name: "hourly"},
-		Policy: volsyncv1alpha1.SchedulePolicyItem{Interval: &volsyncv1alpha1.IntervalPolicy{IntervalMinutes: 60}}})
 	migration := volsyncv1alpha1.MigrationSpec{
 		ClusterPair:      "loopback",
 		Namespaces:       []string{appNamespace},

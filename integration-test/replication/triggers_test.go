@@ -318,6 +318,13 @@ func TestAPolicyCreatesDatedSyncChildrenAndKeepsItsRetain(t *testing.T) {
 		}
 		return nil
 	})
+	// The age of the data and what the policy promises, side by side for an alert.
+	if v, _ := metricValue(t, "volsync_sync_interval_seconds", ns, rs.Name); v != 3600 {
+		t.Errorf("volsync_sync_interval_seconds %v, want the policy's 60 minutes", v)
+	}
+	if v, _ := metricValue(t, "volsync_last_sync_timestamp_seconds", ns, rs.Name); rs.Status.LastSyncTime == nil || v != float64(rs.Status.LastSyncTime.Unix()) {
+		t.Errorf("volsync_last_sync_timestamp_seconds %v, want status.lastSyncTime %v", v, rs.Status.LastSyncTime)
+	}
 }
 
 func TestAPolicyTriggerDueDuringASyncIsQueuedAsPendingThenRuns(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	volsyncmetrics "github.com/volsync/volsync/pkg/metrics"
+	"github.com/volsync/volsync/pkg/schedule"
 )
 
 // Metric labels.
@@ -42,10 +44,21 @@ var (
 		Name: "volsync_sync_failures_total",
 		Help: "Syncs that ended Failed after the mover's retries; the next attempt waits for a backoff.",
 	}, metricLabels)
+	// lastSync and syncInterval let an alert or a dashboard put the age of the data beside what
+	// the object's SchedulePolicy promises, as volsync_recovery_point_age_seconds does for a
+	// MigrationSchedule. Both come from status and spec, so they are right after a restart.
+	lastSync = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "volsync_last_sync_timestamp_seconds",
+		Help: "When the object's last successful sync ended (status.lastSyncTime), as a Unix time.",
+	}, metricLabels)
+	syncInterval = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "volsync_sync_interval_seconds",
+		Help: "Nominal time between two triggers of the most frequent type of the object's SchedulePolicy.",
+	}, metricLabels)
 )
 
 func init() {
-	metrics.Registry.MustRegister(syncDuration, outOfSync, syncFailures)
+	metrics.Registry.MustRegister(syncDuration, outOfSync, syncFailures, lastSync, syncInterval)
 }
 
 // objectMetrics are one object's series.
@@ -74,6 +87,21 @@ func (m objectMetrics) outOfSync(b bool) {
 	outOfSync.With(m.labels).Set(v)
 }
 
+// freshness sets the object's last-sync time and its policy's period from what this pass left in
+// status; an object that never synced, or has no policy, has no such series.
+func (m objectMetrics) freshness(last *metav1.Time, policy *schedule.Policy) {
+	if last != nil {
+		lastSync.With(m.labels).Set(float64(last.Unix()))
+	} else {
+		lastSync.Delete(m.labels)
+	}
+	if policy != nil && policy.ShortestPeriod() > 0 {
+		syncInterval.With(m.labels).Set(policy.ShortestPeriod().Seconds())
+	} else {
+		syncInterval.Delete(m.labels)
+	}
+}
+
 // forget drops a deleted object's series.
 func forgetMetrics(name, namespace string) {
 	l := prometheus.Labels{labelName: name, labelNamespace: namespace}
@@ -81,4 +109,6 @@ func forgetMetrics(name, namespace string) {
 	syncDuration.DeletePartialMatch(l)
 	outOfSync.DeletePartialMatch(l)
 	syncFailures.DeletePartialMatch(l)
+	lastSync.DeletePartialMatch(l)
+	syncInterval.DeletePartialMatch(l)
 }

@@ -109,6 +109,7 @@ func (b *base) reconcileTarget(ctx context.Context, t target, now time.Time) (ct
 		metrics: newObjectMetrics(t.obj.GetName(), t.obj.GetNamespace(), t.role, m.Name()),
 	}
 	res, err := statemachine.Run(ctx, om, trig, trigErr, now)
+	om.metrics.freshness(t.status.LastSyncTime, policy)
 	return res.ReconcileResult(), err
 }
 
