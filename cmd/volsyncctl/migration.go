@@ -52,11 +52,17 @@ func (a *app) createMigrationCommand() *cobra.Command {
 		Use:     "migration NAME -c CLUSTERPAIR --namespaces NS[,NS...]",
 		Aliases: migrationAliases,
 		Short:   "Migrate namespaces to a paired cluster once",
-		Long: `Create a Migration that copies the namespaces' objects (and, with --include-volumes, their volumes)
-to the cluster the ClusterPair reaches. With --wait it waits for the migration to finish and exits
-non-zero, saying why, unless it succeeded.`,
+		Long: `Create a Migration that copies whole applications, the namespaces' objects and the data of their
+PVCs, to the cluster the ClusterPair reaches, as storkctl's does: volumes are included unless
+--include-volumes=false (storage shared or replicated by other means), and Deployments and
+StatefulSets arrive scaled to 0 unless --start-applications. With --wait it waits for the
+migration to finish and exits non-zero, saying why, unless it succeeded.
+
+This is an application migration between clusters. To copy a local directory into a PVC, as
+VolSync's plugin does, use 'volsyncctl migration -r NAME create|rsync|delete'.`,
 		Example: `  volsyncctl create migration mysql-now -c remotecluster --namespaces mysql --wait
-  volsyncctl create migration mysql-dr -c thiscluster --namespaces mysql --namespace-mapping mysql=mysql-dr --include-volumes`,
+  volsyncctl create migration mysql-dr -c thiscluster --namespaces mysql --namespace-mapping mysql=mysql-dr
+  volsyncctl create migration mysql-config -c remotecluster --namespaces mysql --include-volumes=false`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := a.opts.OutputFormat()
