@@ -305,6 +305,37 @@ func TestMigrationCopiesANamespaceWithItsApplicationsStopped(t *testing.T) {
 	if n := counterValue(t, "volsync_migration_objects_total", "shop-nightly"); n != 11 {
 		t.Errorf("volsync_migration_objects_total{migration_schedule=shop-nightly} = %v, want 11", n)
 	}
+	if n := outcomeCount(t, "shop-nightly", volsyncv1alpha1.RunStatusSuccessful); n != 1 {
+		t.Errorf("volsync_migrations_finished_total{status=Successful,migration_schedule=shop-nightly} = %v, want 1", n)
+	}
+	if n := outcomeCount(t, "shop-nightly", volsyncv1alpha1.RunStatusPartialSuccess); n != 0 {
+		t.Errorf("volsync_migrations_finished_total{status=PartialSuccess,migration_schedule=shop-nightly} = %v, want 0 (there from the first run)", n)
+	}
+}
+
+// outcomeCount reads volsync_migrations_finished_total for a schedule and an outcome in the suite
+// namespace; -1 when there is no such series.
+func outcomeCount(t *testing.T, schedule string, status volsyncv1alpha1.RunStatus) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "volsync_migrations_finished_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["migration_schedule"] == schedule && labels["obj_namespace"] == suiteNamespace && labels["status"] == string(status) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
 }
 
 // counterValue reads a volsync counter for a schedule in the suite namespace.

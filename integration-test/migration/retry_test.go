@@ -98,6 +98,9 @@ func TestMigrationWithAMissingClusterPairRetriesThenFailsWithTheReason(t *testin
 	if n := counterValue(t, "volsync_migrations_failed_total", ""); n < 1 {
 		t.Errorf("volsync_migrations_failed_total{migration_schedule=\"\"} = %v, want at least 1", n)
 	}
+	if n := outcomeCount(t, "", volsyncv1alpha1.RunStatusFailed); n < 1 {
+		t.Errorf("volsync_migrations_finished_total{status=Failed,migration_schedule=\"\"} = %v, want at least 1", n)
+	}
 
 	// A finished Migration is never touched again.
 	checks = reconcileCount(t, "migration")
