@@ -384,7 +384,7 @@ func TestRelationshipVerbsLeaveTheOtherMigrationCommands(t *testing.T) {
 		t.Fatalf("migration --help: %s\n%s", errLine, out)
 	}
 	out, errLine = execute(t, false, "create", "migration", "--help")
-	if errLine != "" || !strings.Contains(out, "Create a Migration that copies the namespaces' objects") {
+	if errLine != "" || !strings.Contains(out, "Create a Migration that copies whole applications") || !strings.Contains(out, "volsyncctl migration -r NAME create|rsync|delete") {
 		t.Fatalf("create migration --help: %s\n%s", errLine, out)
 	}
 	_, errLine = execute(t, false, "migration", "bogus")
