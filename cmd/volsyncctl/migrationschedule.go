@@ -17,6 +17,7 @@ import (
 	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cli"
+	"github.com/volsync/volsync/pkg/schedulepolicy"
 	"github.com/volsync/volsync/pkg/migration/copier"
 )
 
@@ -152,7 +153,7 @@ func (a *app) createMigrationScheduleCommand() *cobra.Command {
 		autoSuspend bool
 	)
 	cmd := &cobra.Command{
-		Use:     "migrationschedule NAME -c CLUSTERPAIR -s POLICY --namespaces NS[,NS...]",
+		Use:     "migrationschedule NAME -c CLUSTERPAIR [-s POLICY] --namespaces NS[,NS...]",
 		Aliases: migrationScheduleAliases,
 		Short:   "Create a schedule that migrates namespaces to a paired cluster on a schedule policy",
 		Example: `  volsyncctl create migrationschedule mysqlmigrationschedule -c remotecluster -s testpolicy --namespaces mysql
@@ -168,19 +169,18 @@ func (a *app) createMigrationScheduleCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if policy == "" {
-				return cli.Hint(errors.New("no schedule policy given"), "pass -s POLICY; list them with 'volsyncctl get schedulepolicy'")
-			}
 			c, err := a.opts.Client()
 			if err != nil {
 				return err
 			}
 			ctx, ns := cmd.Context(), a.opts.TargetNamespace()
-			var sp volsyncv1alpha1.SchedulePolicy
-			if err := c.Get(ctx, client.ObjectKey{Name: policy}, &sp); err != nil {
+			if _, err := schedulepolicy.Lookup(ctx, c, ns, policy); err != nil {
 				if apierrors.IsNotFound(err) && !cli.IsMissingResource(err) {
-					return cli.Hint(fmt.Errorf("schedule policy %q not found", policy),
-						"create it with 'volsyncctl create schedulepolicy "+policy+" ...' or list them with 'volsyncctl get schedulepolicy'")
+					hint := "create it with 'volsyncctl create schedulepolicy " + policy + " ...' or list them with 'volsyncctl get schedulepolicy'"
+					if policy == schedulepolicy.DefaultMigrationPolicy {
+						hint = "volsyncd creates it at start-up unless it runs with --default-schedule-policies=false; pass -s POLICY, or " + hint
+					}
+					return cli.Hint(fmt.Errorf("schedule policy %q not found (neither a NamespacedSchedulePolicy in %s nor a SchedulePolicy)", policy, ns), hint)
 				}
 				return a.explain(err)
 			}
@@ -216,8 +216,9 @@ func (a *app) createMigrationScheduleCommand() *cobra.Command {
 		},
 	}
 	f.add(cmd.Flags())
-	cmd.Flags().StringVarP(&policy, "schedule-policy", "s", "", "the SchedulePolicy that says when to migrate (required)")
-	cmd.Flags().StringVar(&policy, "schedulePolicyName", "", "storkctl's spelling of --schedule-policy")
+	cmd.Flags().StringVarP(&policy, "schedule-policy", "s", schedulepolicy.DefaultMigrationPolicy,
+		"the NamespacedSchedulePolicy of the namespace, else the SchedulePolicy, that says when to migrate; storkctl's default")
+	cmd.Flags().StringVar(&policy, "schedulePolicyName", schedulepolicy.DefaultMigrationPolicy, "storkctl's spelling of --schedule-policy")
 	_ = cmd.Flags().MarkHidden("schedulePolicyName")
 	cmd.Flags().BoolVar(&suspend, "suspend", false, "create the schedule suspended")
 	cmd.Flags().BoolVar(&autoSuspend, "auto-suspend", false, "suspend the schedule by itself once its destination is activated, so no migration undoes a failover")

@@ -12,6 +12,7 @@ import (
 	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/rsynctls"
 	"github.com/volsync/volsync/pkg/mover/syncthing"
+	"github.com/volsync/volsync/pkg/schedulepolicy"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -51,6 +52,7 @@ type flags struct {
 	pullSecretsNamespace    string
 	adminNamespace          string
 	maxConcurrentReconciles int
+	defaultPolicies         bool
 }
 
 func newRootCommand() *cobra.Command {
@@ -78,6 +80,8 @@ else ~/.kube/config.`,
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one of several replicas reconciles")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default the pod's own namespace")
+	fs.BoolVar(&f.defaultPolicies, "default-schedule-policies", true,
+		"create Stork's default SchedulePolicies at start-up when missing (default-migration-policy, default-interval-policy, default-daily-policy, default-weekly-policy, default-monthly-policy); existing ones are never changed")
 	fs.StringVar(&f.logLevel, "log-level", "info", "one of debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "json", "one of json, text")
 	fs.StringVar(&f.moverImage, "mover-image", defaultMoverImage(),
@@ -156,6 +160,11 @@ func run(f flags) error {
 	setupLog.Info("mover images", "rsync", opts.image(rsync.MoverName), "rsync-tls", opts.image(rsynctls.MoverName),
 		"rclone", opts.image(rclone.MoverName), "restic", opts.image(restic.MoverName), "syncthing", opts.image(syncthing.MoverName),
 		"pullSecrets", opts.PullSecrets.Names, "pullSecretsNamespace", opts.PullSecrets.Namespace)
+	if f.defaultPolicies {
+		if err := mgr.Add(schedulepolicy.DefaultsRunnable(mgr.GetClient())); err != nil {
+			return fmt.Errorf("adding the default schedule policies: %w", err)
+		}
+	}
 	for _, setup := range controllers {
 		if err := setup(mgr, opts); err != nil {
 			return fmt.Errorf("setting up a controller: %w", err)
