@@ -84,4 +84,3 @@ func (a *app) describeCommands() []*cobra.Command {
 	}
 	return out
 }
-

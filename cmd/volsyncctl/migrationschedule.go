@@ -17,8 +17,8 @@ import (
 	volsyncscheme "github.com/volsync/volsync/pkg/apis/scheme"
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/cli"
-	"github.com/volsync/volsync/pkg/schedulepolicy"
 	"github.com/volsync/volsync/pkg/migration/copier"
+	"github.com/volsync/volsync/pkg/schedulepolicy"
 )
 
 var migrationScheduleAliases = []string{"migrationschedules", "migsched"}

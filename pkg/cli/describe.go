@@ -155,7 +155,7 @@ func DescribeReplicationSource(rs *volsyncv1alpha1.ReplicationSource, events []e
 	spec.Add("Source PVC", rs.Spec.SourcePVC)
 	spec.Add("Mover", sourceMover(&rs.Spec))
 	d := &Description{Kind: "ReplicationSource", Namespace: rs.Namespace, Name: rs.Name, Created: rs.CreationTimestamp.Time,
-		Sections: append([]Section{spec}, replicationSections(&rs.Status.ReplicationStatus, rs.Spec.Trigger, rs.Spec.Paused, now)...),
+		Sections:   append([]Section{spec}, replicationSections(&rs.Status.ReplicationStatus, rs.Spec.Trigger, rs.Spec.Paused, now)...),
 		Conditions: rs.Status.Conditions, Events: events}
 	if st := rs.Status.Syncthing; st != nil {
 		s := Section{Title: "Syncthing"}
@@ -181,7 +181,7 @@ func DescribeReplicationDestination(rd *volsyncv1alpha1.ReplicationDestination, 
 	spec := Section{Title: "Spec"}
 	spec.Add("Mover", destinationMover(&rd.Spec))
 	d := &Description{Kind: "ReplicationDestination", Namespace: rd.Namespace, Name: rd.Name, Created: rd.CreationTimestamp.Time,
-		Sections: append([]Section{spec}, replicationSections(&rd.Status.ReplicationStatus, rd.Spec.Trigger, rd.Spec.Paused, now)...),
+		Sections:   append([]Section{spec}, replicationSections(&rd.Status.ReplicationStatus, rd.Spec.Trigger, rd.Spec.Paused, now)...),
 		Conditions: rd.Status.Conditions, Events: events}
 	if img := rd.Status.LatestImage; img != nil {
 		d.Sections[1].Add("Latest image", img.Kind+"/"+img.Name)

@@ -113,7 +113,14 @@ func skipReason(obj *unstructured.Unstructured, checkOwners bool) string {
 	if obj.GetDeletionTimestamp() != nil {
 		return "it is being deleted on the source"
 	}
+	if obj.GetAnnotations()[volsyncv1alpha1.SkipResourceAnnotation] == "true" {
+		return "it has the annotation " + volsyncv1alpha1.SkipResourceAnnotation + `: "true"`
+	}
 	switch obj.GetKind() {
+	case "Service":
+		if obj.GetNamespace() == "default" && obj.GetName() == "kubernetes" {
+			return "it is the cluster's own API server Service, which every cluster has"
+		}
 	case "ConfigMap":
 		if injectedConfigMaps[obj.GetName()] {
 			return "the cluster puts it in every namespace with its own CA"
@@ -274,6 +281,7 @@ func isDroppedAnnotation(key string) bool {
 //     range or already be taken there, and either would refuse the whole Service. The cost is
 //     that a node port fixed by hand on the source is not kept; clients of a recovery cluster reach
 //     it by its own load balancer or DNS name anyway;
+//   - loadBalancerIP is the source network's address;
 //   - ipFamilies of a single-stack Service were defaulted from the source's network; the
 //     destination may be single-stack of the other family. Dual-stack requests are kept, since
 //     someone asked for them.
@@ -287,6 +295,9 @@ func prepareService(svc *unstructured.Unstructured) error {
 		delete(spec, "clusterIPs")
 	}
 	delete(spec, "healthCheckNodePort")
+	// An address the source's load balancer was asked for belongs to the source's network; the
+	// destination's load balancer picks its own (Stork strips it too).
+	delete(spec, "loadBalancerIP")
 	if ports, ok := spec["ports"].([]any); ok {
 		for _, p := range ports {
 			if pm, ok := p.(map[string]any); ok {

@@ -98,16 +98,16 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 			},
 		},
 		{
-			name: "a Service loses its cluster IPs, node ports, health-check node port and defaulted IP family",
+			name: "a Service loses its cluster IPs, node ports, health-check node port, load balancer IP and defaulted IP family",
 			obj: &corev1.Service{ObjectMeta: sourceMeta("web"), Spec: corev1.ServiceSpec{
 				Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "10.0.0.12", ClusterIPs: []string{"10.0.0.12"},
-				HealthCheckNodePort: 31999, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+				HealthCheckNodePort: 31999, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal, LoadBalancerIP: "192.0.2.10",
 				IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol}, IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicySingleStack),
 				Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30080}},
 			}, Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "1.2.3.4"}}}}},
 			kind: "Service",
 			absent: [][]string{
-				{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "healthCheckNodePort"}, {"spec", "ipFamilies"}, {"status"},
+				{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "healthCheckNodePort"}, {"spec", "loadBalancerIP"}, {"spec", "ipFamilies"}, {"status"},
 			},
 			want: map[string]any{"spec.type": "LoadBalancer", "spec.externalTrafficPolicy": "Local", "spec.ipFamilyPolicy": "SingleStack"},
 		},
@@ -464,6 +464,12 @@ func TestSkipReason(t *testing.T) {
 		{"an object with a non-controller owner is copied", &corev1.ConfigMap{ObjectMeta: sourceMeta("loose")}, "ConfigMap", false},
 		{"a PVC a StatefulSet owns is still copied: it is the application's data", &corev1.PersistentVolumeClaim{ObjectMeta: controlled}, "PersistentVolumeClaim", false},
 		{"an object being deleted on the source is skipped", &corev1.ConfigMap{ObjectMeta: deleting}, "ConfigMap", true},
+		{"an object annotated skip-resource is skipped", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-only",
+			Annotations: map[string]string{"volsync.backube/skip-resource": "true"}}}, "ConfigMap", true},
+		{"skip-resource other than true copies", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept",
+			Annotations: map[string]string{"volsync.backube/skip-resource": "false"}}}, "ConfigMap", false},
+		{"the default namespace's kubernetes Service is skipped", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}}, "Service", true},
+		{"a Service named kubernetes elsewhere is copied", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "app"}}, "Service", false},
 		{"a mover's temporary PVC is skipped", &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "volsync-src-x",
 			Labels: map[string]string{"volsync.backube/cleanup": "some-uid"}}}, "PersistentVolumeClaim", true},
 	}

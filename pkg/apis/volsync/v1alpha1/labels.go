@@ -115,4 +115,7 @@ const (
 	// `migration -r NAME`) created with the relationship's id, VolSync's plugin label. Its verbs
 	// update and delete only objects that carry their own relationship's id; PVCs never get it.
 	RelationshipLabel = "volsync.backube/relationship"
+	// SkipResourceAnnotation set to "true" on any object in a migrated namespace keeps a Migration
+	// from copying it (Stork has the same annotation under its own group).
+	SkipResourceAnnotation = "volsync.backube/skip-resource"
 )
