@@ -31,6 +31,8 @@ func TestMigrationSelectionExcludesChoosesNamespacesByLabelAndSkipsDeletedOnes(t
 		owner,
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "keep", Namespace: "pick-listed"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "scratch", Namespace: "pick-listed", Labels: map[string]string{"backup": "skip"}}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "local-only", Namespace: "pick-listed",
+			Annotations: map[string]string{volsyncv1alpha1.SkipResourceAnnotation: "true"}}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "blue", Namespace: "pick-blue"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "green", Namespace: "pick-green"}},
 	)
@@ -64,6 +66,9 @@ func TestMigrationSelectionExcludesChoosesNamespacesByLabelAndSkipsDeletedOnes(t
 	}
 	if err := b.Get(ctx, client.ObjectKey{Namespace: "pick-listed", Name: "scratch"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the ConfigMap excludeSelectors leaves out reached B (err %v)", err)
+	}
+	if err := b.Get(ctx, client.ObjectKey{Namespace: "pick-listed", Name: "local-only"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the ConfigMap annotated %s reached B (err %v)", volsyncv1alpha1.SkipResourceAnnotation, err)
 	}
 	if err := b.Get(ctx, client.ObjectKey{Name: "pick-green"}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the namespace whose label does not match reached B (err %v)", err)
