@@ -39,12 +39,7 @@ func selfPair(t *testing.T, name string) *volsyncv1alpha1.ClusterPair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair := createPair(t, suiteNamespace, name, kc)
-	pair.Spec.Options = map[string]string{migration.OptionVolumeServiceType: string(corev1.ServiceTypeClusterIP)}
-	if err := a.Update(context.Background(), pair); err != nil {
-		t.Fatal(err)
-	}
-	return pair
+	return withClusterIPVolumes(t, createPair(t, suiteNamespace, name, kc))
 }
 
 // destinationKeys lists "Kind source-ns/name -> destination-ns" of every resource in the status.

@@ -31,9 +31,17 @@ import (
 // address).
 func volumePair(t *testing.T, ns, name string) *volsyncv1alpha1.ClusterPair {
 	t.Helper()
-	pair := createPair(t, ns, name, kubeconfigB)
+	return withClusterIPVolumes(t, createPair(t, ns, name, kubeconfigB))
+}
+
+// withClusterIPVolumes has pair's volume movers listen on ClusterIP Services. It patches rather
+// than updates: the controller may have written the pair's status since it was created, and an
+// update would then conflict.
+func withClusterIPVolumes(t *testing.T, pair *volsyncv1alpha1.ClusterPair) *volsyncv1alpha1.ClusterPair {
+	t.Helper()
+	before := pair.DeepCopy()
 	pair.Spec.Options = map[string]string{migration.OptionVolumeServiceType: string(corev1.ServiceTypeClusterIP)}
-	if err := a.Update(context.Background(), pair); err != nil {
+	if err := a.Patch(context.Background(), pair, client.MergeFrom(before)); err != nil {
 		t.Fatal(err)
 	}
 	return pair
