@@ -305,7 +305,7 @@ func TestSourceWaitsForALateDestination(t *testing.T) {
 			}
 			d, _ := startDestination(t, kind, asRoot, dst, k, map[string]string{"LISTEN_PORT": fmt.Sprint(port)})
 			if code := s.wait(2 * time.Minute); code != 0 {
-				t.Fatalf("source exited %d: %+v", code, s.summary())
+				t.Fatalf("source exited %d: %+v\ndestination output:\n%s", code, s.summary(), d.out.String())
 			}
 			if code := d.wait(time.Minute); code != 0 {
 				t.Fatalf("destination exited %d: %+v", code, d.summary())

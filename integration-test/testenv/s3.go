@@ -165,17 +165,6 @@ func (s *S3Server) MakeBucket(t testing.TB, name string) {
 	}
 }
 
-// FreePort returns a TCP port nobody listens on now at host.
-func FreePort(t testing.TB, host string) int {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatalf("finding a free port on %s: %v", host, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // SyncBuffer is a bytes.Buffer that a child process writes while the test reads it.
 type SyncBuffer struct {
 	mu sync.Mutex
