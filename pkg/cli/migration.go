@@ -104,7 +104,7 @@ func MigrationOutcome(m *volsyncv1alpha1.Migration) string {
 		}
 	}
 	for _, r := range m.Status.Resources {
-		if r.Reason != "" {
+		if r.Status == volsyncv1alpha1.RunStatusFailed && r.Reason != "" {
 			return fmt.Sprintf("%s %s/%s: %s", r.Kind, r.Namespace, r.Name, r.Reason)
 		}
 	}

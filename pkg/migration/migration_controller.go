@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
@@ -88,14 +89,16 @@ type MigrationReconciler struct {
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list
 // +kubebuilder:rbac:groups=volsync.backube,resources=migrations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=volsync.backube,resources=clusterpairs,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=namespaces;resourcequotas;limitranges;serviceaccounts;secrets;configmaps;persistentvolumeclaims;services,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=namespaces;resourcequotas;limitranges;serviceaccounts;secrets;configmaps;persistentvolumeclaims;services;endpoints,verbs=get;list
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list
+// +kubebuilder:rbac:groups=*,resources=*,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;delete
 // +kubebuilder:rbac:groups=volsync.backube,resources=replicationsources,verbs=get;list;create;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list
+// +kubebuilder:rbac:groups=batch,resources=cronjobs;jobs,verbs=get;list
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -143,7 +146,12 @@ type migrationRun struct {
 	stored   volsyncv1alpha1.MigrationStatus // as last written, to write only changes
 	schedule string
 
-	kinds     []copier.Kind
+	kinds []copier.Kind
+	// definitions are the source's CustomResourceDefinitions of the custom kinds, by name.
+	definitions map[string]*unstructured.Unstructured
+	// boundRBAC are the source's ClusterRoleBindings bound to the migrated namespaces'
+	// ServiceAccounts, read once per pass.
+	boundRBAC []*unstructured.Unstructured
 	selector  labels.Selector
 	selection copier.Selection
 	// labelled are the namespaces spec.namespaceSelectors chose on the source, this pass.
@@ -163,8 +171,10 @@ func (run *migrationRun) now() time.Time {
 func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 	m := run.m
 	now := run.now()
-	var unknown []string
-	run.kinds, unknown = copier.SelectKinds(m.Spec.ExcludeResourceTypes)
+	unknown, err := run.selectKinds(ctx, m.Status.Status == "")
+	if err != nil {
+		return run.stageFailed(ctx, err)
+	}
 	if m.Status.Status == "" {
 		t := metav1.NewTime(now)
 		m.Status.Status = volsyncv1alpha1.RunStatusPending
@@ -173,8 +183,9 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusPending), "reaching the destination")
 		if len(unknown) > 0 {
 			run.event(corev1.EventTypeWarning, ReasonUnknownResourceType,
-				"spec.excludeResourceTypes names %s, which no migrated kind matches; known kinds: %s",
-				quoteAll(unknown), kindNames(copier.Kinds()))
+				"spec.excludeResourceTypes or spec.includeOptionalResourceTypes name %s, which match no kind a migration copies "+
+					"(the optional kinds are %s); known kinds: %s",
+				quoteAll(unknown), kindNames(optionalKinds()), kindNames(append(copier.Kinds(), run.customOnly()...)))
 		}
 	}
 
@@ -185,11 +196,9 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 	if _, err := copier.NamespaceSelector(m.Spec.NamespaceSelectors); err != nil {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}
-	labelled, err := run.labelledNamespaces(ctx)
-	if err != nil {
+	if run.labelled, err = run.labelledNamespaces(ctx); err != nil {
 		return run.stageFailed(ctx, err)
 	}
-	run.labelled = labelled
 	if len(run.namespaces()) == 0 {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonNoNamespaces,
 			"nothing to migrate: spec.namespaces lists no namespace and spec.namespaceSelectors chooses none on the source cluster")
@@ -269,6 +278,9 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 			}
 		case volsyncv1alpha1.MigrationStageApplications:
 			if boolOr(m.Spec.IncludeResources, true) {
+				if _, err := run.selectKinds(ctx, true); err != nil {
+					return run.stageFailed(ctx, err)
+				}
 				if err := run.migrateResources(ctx); err != nil {
 					return run.stageFailed(ctx, err)
 				}
@@ -483,7 +495,11 @@ func (run *migrationRun) labelledNamespaces(ctx context.Context) ([]string, erro
 
 // selectionOf is what of m's spec leaves objects out, one by one.
 func selectionOf(m *volsyncv1alpha1.Migration) copier.Selection {
-	return copier.Selection{Exclude: m.Spec.ExcludeSelectors, IgnoreOwnerReferences: boolOr(m.Spec.IgnoreOwnerReferencesCheck, false)}
+	return copier.Selection{
+		Exclude:                      m.Spec.ExcludeSelectors,
+		IgnoreOwnerReferences:        boolOr(m.Spec.IgnoreOwnerReferencesCheck, false),
+		IncludeNetworkPolicyWithCIDR: boolOr(m.Spec.IncludeNetworkPolicyWithCIDR, false),
+	}
 }
 
 // destinationNamespaces are the namespaces the run writes on the destination, in the order of

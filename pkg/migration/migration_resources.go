@@ -46,20 +46,17 @@ func (run *migrationRun) migrateResources(ctx context.Context) error {
 			continue
 		}
 		var entries []volsyncv1alpha1.MigrationResourceInfo
-		if !kind.Namespaced {
+		switch {
+		case kind.IsNamespace():
 			entries, err = run.copyNamespaces(ctx, kind, present)
-		} else {
-			for _, ns := range run.namespaces() {
-				if present[ns] == nil {
-					continue
-				}
-				var got []volsyncv1alpha1.MigrationResourceInfo
-				got, err = run.copyKindIn(ctx, kind, ns)
-				if err != nil {
-					break
-				}
-				entries = append(entries, got...)
+		case !kind.Namespaced:
+			entries, err = run.copyClusterRBAC(ctx, kind, present)
+		default:
+			var objs []*unstructured.Unstructured
+			if objs, err = run.listKind(ctx, kind, present); err != nil {
+				break
 			}
+			entries, err = run.copyObjects(ctx, kind, objs)
 		}
 		if err != nil {
 			return err
@@ -139,8 +136,25 @@ func (run *migrationRun) copyNamespaces(ctx context.Context, kind copier.Kind, p
 	return append(applied, missing...), nil
 }
 
-// copyKindIn copies the objects of one kind in one namespace.
-func (run *migrationRun) copyKindIn(ctx context.Context, kind copier.Kind, ns string) ([]volsyncv1alpha1.MigrationResourceInfo, error) {
+// listKind lists what of one namespaced kind is copied, in every migrated namespace present on
+// the source.
+func (run *migrationRun) listKind(ctx context.Context, kind copier.Kind, present map[string]*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	for _, ns := range run.namespaces() {
+		if present[ns] == nil {
+			continue
+		}
+		got, err := run.listKindIn(ctx, kind, ns)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, got...)
+	}
+	return objs, nil
+}
+
+// listKindIn lists what of one kind in one namespace is copied.
+func (run *migrationRun) listKindIn(ctx context.Context, kind copier.Kind, ns string) ([]*unstructured.Unstructured, error) {
 	items, err := listAll(ctx, run.r.APIReader, kind, ns, run.selector)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
@@ -148,17 +162,58 @@ func (run *migrationRun) copyKindIn(ctx context.Context, kind copier.Kind, ns st
 		}
 		return nil, fmt.Errorf("listing %s in namespace %s on the source: %w", kind, ns, err)
 	}
+	var selectorless map[string]bool
+	if kind.Group == "" && kind.Kind == "Endpoints" && len(items) > 0 {
+		services, err := listAll(ctx, run.r.APIReader, copier.Kind{Version: "v1", Kind: "Service"}, ns, nil)
+		if err != nil {
+			return nil, fmt.Errorf("listing the Services in namespace %s on the source: %w", ns, err)
+		}
+		selectorless = copier.SelectorlessServices(services)
+	}
 	var objs []*unstructured.Unstructured
 	for i := range items {
 		obj := &items[i]
 		obj.SetGroupVersionKind(kind.GroupVersionKind())
-		if reason := run.selection.SkipReason(obj); reason != "" {
+		reason := run.selection.SkipReason(obj)
+		if reason == "" && selectorless != nil {
+			reason = copier.EndpointsSkipReason(obj.GetName(), selectorless)
+		}
+		if reason != "" {
 			log.FromContext(ctx).V(1).Info("not copied", "kind", kind.Kind, "namespace", ns, "name", obj.GetName(), "because", reason)
 			continue
 		}
 		objs = append(objs, obj)
 	}
-	return run.applyAll(ctx, kind, objs)
+	return objs, nil
+}
+
+// copyObjects applies objs of kind; those of a custom kind only once its definition is on the
+// destination, as the source has it.
+func (run *migrationRun) copyObjects(ctx context.Context, kind copier.Kind, objs []*unstructured.Unstructured) ([]volsyncv1alpha1.MigrationResourceInfo, error) {
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	if kind.Definition == "" {
+		return run.applyAll(ctx, kind, objs)
+	}
+	definition, problem, err := run.ensureDefinition(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	var entries []volsyncv1alpha1.MigrationResourceInfo
+	if definition != nil {
+		entries = append(entries, *definition)
+	}
+	if problem == "" {
+		applied, err := run.applyAll(ctx, kind, objs)
+		return append(entries, applied...), err
+	}
+	for _, obj := range objs {
+		entry := run.entryFor(kind, obj)
+		entry.Status, entry.Reason = volsyncv1alpha1.RunStatusFailed, shorten(problem)
+		entries = append(entries, entry)
+	}
+	return entries, nil
 }
 
 // listAll lists every object of kind in ns that sel selects, a page at a time.
@@ -236,20 +291,15 @@ feed:
 
 // applyOne applies one object. It returns an error only for a failure of the destination itself.
 func (run *migrationRun) applyOne(ctx context.Context, kind copier.Kind, obj *unstructured.Unstructured) (volsyncv1alpha1.MigrationResourceInfo, error) {
-	entry := volsyncv1alpha1.MigrationResourceInfo{
-		Group: kind.Group, Version: kind.Version, Kind: kind.Kind,
-		Namespace: obj.GetNamespace(), Name: obj.GetName(),
-		Status: volsyncv1alpha1.RunStatusSuccessful,
-	}
-	if kind.Namespaced {
-		entry.DestinationNamespace = run.destinationOf(obj.GetNamespace())
-	} else {
-		entry.DestinationNamespace = run.destinationOf(obj.GetName())
-	}
+	entry := run.entryFor(kind, obj)
 	prepared, err := copier.Prepare(obj, run.opts)
 	if err != nil {
 		entry.Status, entry.Reason = volsyncv1alpha1.RunStatusFailed, shorten(err.Error())
 		return entry, nil
+	}
+	if skip, err := run.leftAlone(ctx, kind, obj, prepared); err != nil || skip != "" {
+		entry.Reason = skip
+		return entry, err
 	}
 	err = run.dst.Apply(ctx, client.ApplyConfigurationFromUnstructured(prepared), client.FieldOwner(FieldOwner), client.ForceOwnership)
 	switch {
@@ -263,6 +313,50 @@ func (run *migrationRun) applyOne(ctx context.Context, kind copier.Kind, obj *un
 	default:
 		return entry, remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("applying %s %s", kind.Kind, objectName(prepared.GetNamespace(), prepared.GetName())))
 	}
+}
+
+// entryFor is the status entry of obj, as copied.
+func (run *migrationRun) entryFor(kind copier.Kind, obj *unstructured.Unstructured) volsyncv1alpha1.MigrationResourceInfo {
+	entry := volsyncv1alpha1.MigrationResourceInfo{
+		Group: kind.Group, Version: kind.Version, Kind: kind.Kind,
+		Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		Status: volsyncv1alpha1.RunStatusSuccessful,
+	}
+	switch {
+	case kind.Namespaced:
+		entry.DestinationNamespace = run.destinationOf(obj.GetNamespace())
+	case kind.IsNamespace():
+		entry.DestinationNamespace = run.destinationOf(obj.GetName())
+	}
+	return entry
+}
+
+// leftAlone says why an object is not applied although it is copied, or "" when it is applied:
+//   - a Service that exists on the destination, with spec.skipServiceUpdate;
+//   - a cluster-scoped object that is, on the destination, the very object it is read from (a
+//     pair that reaches this cluster, with namespaceMapping): applying it would change the source.
+func (run *migrationRun) leftAlone(ctx context.Context, kind copier.Kind, obj, prepared *unstructured.Unstructured) (string, error) {
+	sameCluster := !kind.Namespaced && !kind.IsNamespace()
+	skipService := kind.Group == "" && kind.Kind == "Service" && boolOr(run.m.Spec.SkipServiceUpdate, false)
+	if !sameCluster && !skipService {
+		return "", nil
+	}
+	there := &metav1.PartialObjectMetadata{}
+	there.SetGroupVersionKind(kind.GroupVersionKind())
+	err := run.dst.Get(ctx, client.ObjectKey{Namespace: prepared.GetNamespace(), Name: prepared.GetName()}, there)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil && refusedObject(err):
+		return "", nil // the apply says what is wrong, in the destination's words
+	case err != nil:
+		return "", remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("reading %s %s", kind.Kind, objectName(prepared.GetNamespace(), prepared.GetName())))
+	case sameCluster && there.UID == obj.GetUID():
+		return "it is this very object: the destination is the source cluster", nil
+	case skipService:
+		return "it exists on the destination, and spec.skipServiceUpdate leaves it as it is there", nil
+	}
+	return "", nil
 }
 
 // refusedObject says whether the destination refused this object for something about the object

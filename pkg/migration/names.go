@@ -37,4 +37,8 @@ const (
 	// own source namespaces, because the ClusterPair reaches this very cluster; the message names
 	// the namespaces and says to use spec.namespaceMapping.
 	ReasonSameNamespace = "SameNamespace"
+	// ReasonDefinitionDiffers: a CustomResourceDefinition exists on the destination with other
+	// served versions, schema or subresources than on the source. It is not overwritten; its
+	// custom resources fail, and the message says how the two differ.
+	ReasonDefinitionDiffers = "DefinitionDiffers"
 )

@@ -16,12 +16,16 @@ var applyVerbs = []string{"create", "patch"}
 var purgeVerbs = []string{"list", "delete"}
 
 // pairPermissions is what a ClusterPair's user must be allowed for the pair to be Ready: applying
-// every kind a migration copies, in every namespace, since the pair does not know which namespaces
-// its migrations will name. Purging is checked by the migrations that purge: a pair whose user may
-// not delete is still good for every migration that does not.
+// every kind a migration copies by default, in every namespace, since the pair does not know which
+// namespaces its migrations will name. Purging is checked by the migrations that purge: a pair
+// whose user may not delete is still good for every migration that does not. Neither checks the
+// kinds only some namespaces have (see checkedOnApply).
 func pairPermissions() []remote.Permission {
 	var out []remote.Permission
 	for _, k := range copier.Kinds() {
+		if k.Optional || checkedOnApply(k) {
+			continue
+		}
 		for _, verb := range applyVerbs {
 			out = append(out, remote.Permission{Verb: verb, Resource: k.GroupResource()})
 		}
@@ -36,7 +40,10 @@ func pairPermissions() []remote.Permission {
 func migrationPermissions(kinds []copier.Kind, namespaces []string, purge bool) []remote.Permission {
 	var out []remote.Permission
 	for _, k := range kinds {
-		if !k.Namespaced {
+		if checkedOnApply(k) {
+			continue
+		}
+		if k.IsNamespace() {
 			for _, verb := range applyVerbs {
 				out = append(out, remote.Permission{Verb: verb, Resource: k.GroupResource()})
 			}
@@ -84,4 +91,13 @@ func addPermissions(perms, more []remote.Permission) []remote.Permission {
 		}
 	}
 	return perms
+}
+
+// checkedOnApply says whether the destination's permission for kind is left to the apply of each
+// object instead of being checked before the run: custom resources (what kinds there are depends
+// on the operators installed) and the cluster-scoped RBAC kinds, which few migrated namespaces
+// have. A user of the pair that may not write them gets a failed entry, with the destination's
+// words, for each object it may not write, and the rest of the run goes on.
+func checkedOnApply(k copier.Kind) bool {
+	return k.Definition != "" || (!k.Namespaced && !k.IsNamespace())
 }

@@ -19,8 +19,14 @@ type Kind struct {
 	Resource string
 	// ShortNames are kubectl's abbreviations, also accepted in excludeResourceTypes.
 	ShortNames []string
-	// Namespaced is false only for Namespace.
+	// Namespaced is false for Namespace and for the cluster-scoped RBAC kinds (ClusterRole,
+	// ClusterRoleBinding), which are copied only as far as the migrated namespaces use them.
 	Namespaced bool
+	// Optional kinds are copied only when spec.includeOptionalResourceTypes names them.
+	Optional bool
+	// Definition is, for a custom resource's kind, the name of its CustomResourceDefinition
+	// ("plural.group"); "" for the built-in kinds.
+	Definition string
 }
 
 // GroupVersionKind is the kind's full name.
@@ -58,21 +64,25 @@ func (k Kind) Matches(name string) bool {
 //     apply from the first object, as on the source;
 //   - identities and configuration (ServiceAccount, Secret, ConfigMap) before the workloads that
 //     mount them, so no Pod waits on a missing volume source;
-//   - RBAC (Role, RoleBinding) before workloads, so no Pod starts without its permissions;
+//   - RBAC (Role, RoleBinding, and the ClusterRoles and ClusterRoleBindings that grant the
+//     namespaces' ServiceAccounts) before workloads, so no Pod starts without its permissions;
 //   - NetworkPolicy before workloads, so no Pod is ever reachable without the source's isolation;
 //   - PersistentVolumeClaims before the workloads that claim them;
-//   - Services before workloads, because Pods get the environment variables of the Services that
-//     exist when they are created;
+//   - Services, and the Endpoints of those without a selector, before workloads, because Pods get
+//     the environment variables of the Services that exist when they are created;
 //   - PodDisruptionBudgets before the Pods they protect;
-//   - the workloads (Deployment, StatefulSet, CronJob);
+//   - the workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, CronJob, Job);
 //   - last what points at workloads or Services: HorizontalPodAutoscalers, Ingresses.
 //
-// Left out on purpose: Pods, ReplicaSets, Jobs, Endpoints, EndpointSlices, Events and Leases are
-// made by controllers from the objects above (or are runtime state), and a copy would be stale or
-// fight the destination's controllers; a Job is a run-once piece of work, and copying it would run
-// it again on the destination. DaemonSets are left out because they are nearly always node agents
-// of the cluster's platform, not of an application, and they cannot be held at zero replicas when
-// startApplications is false. excludeResourceTypes removes kinds from this list; it never adds.
+// Custom resources come after all of these (see CustomKinds): an operator's resource most often
+// names the Secrets, Services and claims above, and its operator makes workloads of its own.
+//
+// Left out on purpose: Pods, EndpointSlices, Events and Leases are made by controllers from the
+// objects above (or are runtime state), and a copy would be stale or fight the destination's
+// controllers. For the same reason ReplicaSets a Deployment controls, Jobs a CronJob controls and
+// the Endpoints of a Service with a selector are never copied. A Job is optional
+// (includeOptionalResourceTypes): it is a run-once piece of work, and its copy runs it again on
+// the destination. excludeResourceTypes removes kinds from this list.
 var kinds = []Kind{
 	{Version: "v1", Kind: "Namespace", Resource: "namespaces", ShortNames: []string{"ns"}},
 	{Version: "v1", Kind: "ResourceQuota", Resource: "resourcequotas", ShortNames: []string{"quota"}, Namespaced: true},
@@ -80,36 +90,63 @@ var kinds = []Kind{
 	{Version: "v1", Kind: "ServiceAccount", Resource: "serviceaccounts", ShortNames: []string{"sa"}, Namespaced: true},
 	{Version: "v1", Kind: "Secret", Resource: "secrets", Namespaced: true},
 	{Version: "v1", Kind: "ConfigMap", Resource: "configmaps", ShortNames: []string{"cm"}, Namespaced: true},
-	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role", Resource: "roles", Namespaced: true},
-	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding", Resource: "rolebindings", Namespaced: true},
+	{Group: rbacGroup, Version: "v1", Kind: "Role", Resource: "roles", Namespaced: true},
+	{Group: rbacGroup, Version: "v1", Kind: "RoleBinding", Resource: "rolebindings", Namespaced: true},
+	{Group: rbacGroup, Version: "v1", Kind: "ClusterRole", Resource: "clusterroles"},
+	{Group: rbacGroup, Version: "v1", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"},
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy", Resource: "networkpolicies", ShortNames: []string{"netpol"}, Namespaced: true},
 	{Version: "v1", Kind: "PersistentVolumeClaim", Resource: "persistentvolumeclaims", ShortNames: []string{"pvc"}, Namespaced: true},
 	{Version: "v1", Kind: "Service", Resource: "services", ShortNames: []string{"svc"}, Namespaced: true},
+	{Version: "v1", Kind: "Endpoints", Resource: "endpoints", ShortNames: []string{"ep"}, Namespaced: true},
 	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget", Resource: "poddisruptionbudgets", ShortNames: []string{"pdb"}, Namespaced: true},
 	{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments", ShortNames: []string{"deploy"}, Namespaced: true},
 	{Group: "apps", Version: "v1", Kind: "StatefulSet", Resource: "statefulsets", ShortNames: []string{"sts"}, Namespaced: true},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet", Resource: "daemonsets", ShortNames: []string{"ds"}, Namespaced: true},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet", Resource: "replicasets", ShortNames: []string{"rs"}, Namespaced: true},
 	{Group: "batch", Version: "v1", Kind: "CronJob", Resource: "cronjobs", ShortNames: []string{"cj"}, Namespaced: true},
+	{Group: "batch", Version: "v1", Kind: "Job", Resource: "jobs", Namespaced: true, Optional: true},
 	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler", Resource: "horizontalpodautoscalers", ShortNames: []string{"hpa"}, Namespaced: true},
 	{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress", Resource: "ingresses", ShortNames: []string{"ing"}, Namespaced: true},
 }
 
-// Kinds returns every kind a Migration copies, in the order they are applied.
+// rbacGroup is the API group of Kubernetes RBAC.
+const rbacGroup = "rbac.authorization.k8s.io"
+
+// Kinds returns every built-in kind a Migration can copy, optional ones included, in the order
+// they are applied.
 func Kinds() []Kind {
 	out := make([]Kind, len(kinds))
 	copy(out, kinds)
 	return out
 }
 
-// SelectKinds is Kinds less the kinds that exclude names, in the same order. Names that match no
-// kind are returned as unknown so the caller can tell the user about a typo instead of silently
-// copying what they meant to leave out.
-func SelectKinds(exclude []string) (selected []Kind, unknown []string) {
+// IsNamespace says whether k is the Namespace kind, which is copied from the migration's list of
+// namespaces rather than listed in each of them.
+func (k Kind) IsNamespace() bool {
+	return k.Group == "" && k.Kind == "Namespace"
+}
+
+// SelectKinds is what a Migration copies: the built-in kinds, less the optional ones include does
+// not name and those exclude names, then the custom kinds (found on the source by CustomKinds)
+// exclude does not name, in that order. Names in exclude that match no kind, or in include that
+// match no optional kind, are returned as unknown so the caller can tell the user about a typo
+// instead of silently copying what they meant to leave out (or the reverse).
+func SelectKinds(exclude, include []string, custom []Kind) (selected []Kind, unknown []string) {
+	all := append(Kinds(), custom...)
 	for _, name := range exclude {
-		if !slices.ContainsFunc(kinds, func(k Kind) bool { return k.Matches(name) }) {
+		if !slices.ContainsFunc(all, func(k Kind) bool { return k.Matches(name) }) {
 			unknown = append(unknown, name)
 		}
 	}
-	for _, k := range kinds {
+	for _, name := range include {
+		if !slices.ContainsFunc(kinds, func(k Kind) bool { return k.Optional && k.Matches(name) }) {
+			unknown = append(unknown, name)
+		}
+	}
+	for _, k := range all {
+		if k.Optional && !slices.ContainsFunc(include, k.Matches) {
+			continue
+		}
 		if !slices.ContainsFunc(exclude, k.Matches) {
 			selected = append(selected, k)
 		}

@@ -118,8 +118,8 @@ func SelfOverwrites(namespaces []string, mapping NamespaceMapping, sourceUIDs, d
 
 // renameNamespaces puts obj in its destination namespace: a Namespace gets its destination name
 // (and the name label the API server keeps equal to it), a namespaced object the destination
-// namespace, and a RoleBinding's ServiceAccount subjects in a mapped namespace follow their
-// namespace, so the copy grants the copied accounts and not the source's. A renamed copy is
+// namespace, and a RoleBinding's or ClusterRoleBinding's ServiceAccount subjects in a mapped
+// namespace follow their namespace, so the copy grants the copied accounts and not the source's. A renamed copy is
 // labelled with its source namespace (volsyncv1alpha1.MigratedFromNamespaceLabel); any other copy loses a label
 // of that name it brought from an earlier migration, since it now belongs to this one's
 // namespace.
@@ -152,7 +152,7 @@ func renameNamespaces(obj *unstructured.Unstructured, mapping NamespaceMapping) 
 	if source != "" {
 		obj.SetNamespace(mapping.Destination(source))
 	}
-	if obj.GetKind() != "RoleBinding" {
+	if obj.GetKind() != "RoleBinding" && obj.GetKind() != "ClusterRoleBinding" {
 		return nil
 	}
 	subjects, ok, err := unstructured.NestedSlice(obj.Object, "subjects")

@@ -7,14 +7,13 @@ import (
 	"strconv"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
-
-const ()
 
 // Options say how an object is shaped for the destination.
 type Options struct {
@@ -43,8 +42,13 @@ var droppedAnnotations = []string{
 	// kubectl's record of the last apply on the source; left in place it makes the next
 	// `kubectl apply` on the destination compute a wrong three-way merge.
 	"kubectl.kubernetes.io/last-applied-configuration",
-	// The Deployment controller's rollout counter on the source.
+	// The Deployment and DaemonSet controllers' rollout counters on the source.
 	"deployment.kubernetes.io/revision",
+	"deprecated.daemonset.template.generation",
+	// When the source's endpoints controller last changed an Endpoints object.
+	"endpoints.kubernetes.io/last-change-trigger-time",
+	// How the source's Job controller tracks a Job's Pods.
+	"batch.kubernetes.io/job-tracking",
 	// The node the source's scheduler picked for a PVC's volume; that node does not exist on the
 	// destination and the PVC would never bind.
 	"volume.kubernetes.io/selected-node",
@@ -84,6 +88,9 @@ type Selection struct {
 	// IgnoreOwnerReferences is spec.ignoreOwnerReferencesCheck: objects a controller owns are
 	// copied too.
 	IgnoreOwnerReferences bool
+	// IncludeNetworkPolicyWithCIDR is spec.includeNetworkPolicyWithCIDR: NetworkPolicies that
+	// name an ipBlock are copied too.
+	IncludeNetworkPolicyWithCIDR bool
 }
 
 // SkipReason says why an object listed on the source is not copied under s, or "" when it is.
@@ -100,7 +107,27 @@ func (s Selection) SkipReason(obj *unstructured.Unstructured) string {
 			return fmt.Sprintf("it has the label %s=%s, which spec.excludeSelectors leaves out", k, v)
 		}
 	}
+	if obj.GetKind() == "NetworkPolicy" && !s.IncludeNetworkPolicyWithCIDR && hasIPBlock(obj) {
+		return "it names an ipBlock, an address range of the source's network; spec.includeNetworkPolicyWithCIDR copies it"
+	}
 	return skipReason(obj, !s.IgnoreOwnerReferences)
+}
+
+// hasIPBlock says whether a NetworkPolicy names a CIDR among its ingress sources or egress
+// destinations.
+func hasIPBlock(np *unstructured.Unstructured) bool {
+	for _, dir := range [][2]string{{"ingress", "from"}, {"egress", "to"}} {
+		rules, _, _ := unstructured.NestedSlice(np.Object, "spec", dir[0])
+		for _, r := range rules {
+			peers, _ := asMap(r)[dir[1]].([]any)
+			for _, p := range peers {
+				if _, ok := asMap(p)["ipBlock"]; ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // SkipReason says why an object listed on the source is not copied, or "" when it is. Skipped
@@ -120,6 +147,20 @@ func skipReason(obj *unstructured.Unstructured, checkOwners bool) string {
 	case "Service":
 		if obj.GetNamespace() == "default" && obj.GetName() == "kubernetes" {
 			return "it is the cluster's own API server Service, which every cluster has"
+		}
+	case "Endpoints":
+		if obj.GetNamespace() == "default" && obj.GetName() == "kubernetes" {
+			return "it lists the cluster's own API servers, which every cluster has"
+		}
+	case "ClusterRole", "ClusterRoleBinding":
+		if builtInRBAC(obj) {
+			return "it is one of the cluster's built-in RBAC objects, which every cluster has"
+		}
+	case "ReplicaSet", "Job":
+		// Made by a workload that is copied: a copy would be a second one beside the one the
+		// destination's controller makes, even with ignoreOwnerReferencesCheck.
+		if ref := metav1.GetControllerOf(obj); ref != nil && madeBy[obj.GetKind()] == ref.Kind {
+			return fmt.Sprintf("it is made by %s %s, which is copied", ref.Kind, ref.Name)
 		}
 	case "ConfigMap":
 		if injectedConfigMaps[obj.GetName()] {
@@ -147,6 +188,9 @@ func skipReason(obj *unstructured.Unstructured, checkOwners bool) string {
 	}
 	return ""
 }
+
+// madeBy is, for kinds that workloads make, the kind of workload that makes them.
+var madeBy = map[string]string{"ReplicaSet": "Deployment", "Job": "CronJob"}
 
 // Prepare returns the object as it is applied on the destination. It keeps what the user wrote
 // and takes out what the source cluster gave the object: identity and bookkeeping (uid,
@@ -187,7 +231,7 @@ func Prepare(obj *unstructured.Unstructured, opts Options) (*unstructured.Unstru
 		prepareClaim(out, opts.KeepVolumeName)
 	case "ServiceAccount":
 		err = prepareServiceAccount(out)
-	case "Deployment", "StatefulSet":
+	case "Deployment", "StatefulSet", "ReplicaSet":
 		unstructured.RemoveNestedField(out.Object, "spec", "template", "spec", "nodeName")
 		unstructured.RemoveNestedField(out.Object, "spec", "template", "metadata", "creationTimestamp")
 		if obj.GetKind() == "StatefulSet" {
@@ -195,6 +239,25 @@ func Prepare(obj *unstructured.Unstructured, opts Options) (*unstructured.Unstru
 		}
 		if err == nil && !opts.StartApplications {
 			err = stopReplicas(out)
+		}
+	case "DaemonSet":
+		unstructured.RemoveNestedField(out.Object, "spec", "template", "spec", "nodeName")
+		unstructured.RemoveNestedField(out.Object, "spec", "template", "metadata", "creationTimestamp")
+		if !opts.StartApplications {
+			err = stopDaemonSet(out)
+		}
+	case "Job":
+		err = prepareJob(out)
+		if err == nil && !opts.StartApplications {
+			err = suspendCronJob(out)
+		}
+	case "Endpoints":
+		err = prepareEndpoints(out)
+	case "ClusterRole":
+		// An aggregated role's rules are filled in by the destination's aggregation controller
+		// from the roles it selects there; copied rules would fight it.
+		if _, aggregated := out.Object["aggregationRule"]; aggregated {
+			delete(out.Object, "rules")
 		}
 	case "CronJob":
 		unstructured.RemoveNestedField(out.Object, "spec", "jobTemplate", "spec", "template", "spec", "nodeName")
@@ -390,8 +453,8 @@ func stopReplicas(obj *unstructured.Unstructured) error {
 	return unstructured.SetNestedField(obj.Object, int64(0), "spec", "replicas")
 }
 
-// suspendCronJob is stopReplicas for a CronJob: a schedule that fires on the recovery cluster
-// while the source still runs would do the same work twice.
+// suspendCronJob is stopReplicas for a CronJob or a Job: a schedule that fires, or a Job that
+// runs, on the recovery cluster while the source still runs would do the same work twice.
 func suspendCronJob(obj *unstructured.Unstructured) error {
 	suspended, _, err := unstructured.NestedBool(obj.Object, "spec", "suspend")
 	if err != nil {
@@ -406,6 +469,66 @@ func suspendCronJob(obj *unstructured.Unstructured) error {
 	}
 	obj.SetAnnotations(annotations)
 	return unstructured.SetNestedField(obj.Object, true, "spec", "suspend")
+}
+
+// stopDaemonSet keeps a DaemonSet's Pods off every node of the destination while the copy is not
+// activated: a DaemonSet has no replica count to hold at zero, so its Pod template gets the node
+// selector volsyncv1alpha1.MigrationStoppedNodeLabel, which no node carries. Activation takes
+// that one key out again; the rest of the source's node selector stays as it was.
+func stopDaemonSet(ds *unstructured.Unstructured) error {
+	sel, _, err := unstructured.NestedStringMap(ds.Object, "spec", "template", "spec", "nodeSelector")
+	if err != nil {
+		return err
+	}
+	if sel == nil {
+		sel = map[string]string{}
+	}
+	sel[volsyncv1alpha1.MigrationStoppedNodeLabel] = "true"
+	return unstructured.SetNestedStringMap(ds.Object, sel, "spec", "template", "spec", "nodeSelector")
+}
+
+// jobControllerLabels are what the source's API server put on a Job's Pod template to tie it to
+// that Job's UID; the destination's ties the copy to its own.
+var jobControllerLabels = []string{"controller-uid", "batch.kubernetes.io/controller-uid"}
+
+// prepareJob takes out the selector the source generated from the Job's UID (unless the user
+// wrote it: manualSelector), and the UID labels on the Pod template it matches. The destination
+// generates both afresh; a copy with the source's would be refused.
+func prepareJob(job *unstructured.Unstructured) error {
+	unstructured.RemoveNestedField(job.Object, "spec", "template", "spec", "nodeName")
+	unstructured.RemoveNestedField(job.Object, "spec", "template", "metadata", "creationTimestamp")
+	if manual, _, _ := unstructured.NestedBool(job.Object, "spec", "manualSelector"); manual {
+		return nil
+	}
+	unstructured.RemoveNestedField(job.Object, "spec", "selector")
+	l, found, err := unstructured.NestedStringMap(job.Object, "spec", "template", "metadata", "labels")
+	if err != nil || !found {
+		return err
+	}
+	for _, k := range jobControllerLabels {
+		delete(l, k)
+	}
+	return unstructured.SetNestedStringMap(job.Object, l, "spec", "template", "metadata", "labels")
+}
+
+// prepareEndpoints takes out, from each address of an Endpoints object, the node and the object
+// of the source cluster it points at; the addresses themselves are what the Service is for.
+func prepareEndpoints(ep *unstructured.Unstructured) error {
+	subsets, found, err := unstructured.NestedSlice(ep.Object, "subsets")
+	if err != nil || !found {
+		return err
+	}
+	for _, s := range subsets {
+		for _, list := range []string{"addresses", "notReadyAddresses"} {
+			addrs, _ := asMap(s)[list].([]any)
+			for _, a := range addrs {
+				am := asMap(a)
+				delete(am, "nodeName")
+				delete(am, "targetRef")
+			}
+		}
+	}
+	return unstructured.SetNestedSlice(ep.Object, subsets, "subsets")
 }
 
 // CheckExcludeSelectors validates spec.excludeSelectors: each must be a valid label key and value.

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -363,6 +364,99 @@ func TestPrepareStripsWhatBelongsToTheSource(t *testing.T) {
 				},
 			},
 		},
+		{
+			name: "a ClusterRoleBinding's ServiceAccount subjects of mapped namespaces follow their namespace",
+			obj: &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "shop-reads-nodes"},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "node-reader"},
+				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "web", Namespace: "shop"}}},
+			kind:   "ClusterRoleBinding",
+			opts:   Options{NamespaceMapping: NamespaceMapping{"shop": "shop-dr"}},
+			absent: [][]string{{"metadata", "namespace"}},
+			want: map[string]any{
+				"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "web", "namespace": "shop-dr"}},
+			},
+		},
+		{
+			name: "an aggregated ClusterRole loses the rules the source's aggregation filled in",
+			obj: &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "monitoring"},
+				AggregationRule: &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"agg": "mon"}}}},
+				Rules:           []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}}}},
+			kind:   "ClusterRole",
+			absent: [][]string{{"rules"}},
+		},
+		{
+			name: "a plain ClusterRole keeps its rules",
+			obj: &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "node-reader"},
+				Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"nodes"}}}},
+			kind: "ClusterRole",
+			want: map[string]any{"rules": []any{map[string]any{"verbs": []any{"get"}, "apiGroups": []any{""}, "resources": []any{"nodes"}}}},
+		},
+		{
+			name: "a ReplicaSet with startApplications false is scaled to 0 and keeps its count",
+			obj:  &appsv1.ReplicaSet{ObjectMeta: sourceMeta("legacy"), Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](2)}},
+			kind: "ReplicaSet",
+			want: map[string]any{
+				"spec.replicas": int64(0),
+				"metadata.annotations." + volsyncv1alpha1.MigrationReplicasAnnotation: "2",
+			},
+		},
+		{
+			name: "a DaemonSet with startApplications false is kept off every node, beside its own node selector",
+			obj: &appsv1.DaemonSet{ObjectMeta: func() metav1.ObjectMeta {
+				m := sourceMeta("agent")
+				m.Annotations["deprecated.daemonset.template.generation"] = "4"
+				return m
+			}(), Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{NodeSelector: map[string]string{"disk": "ssd"}}}}},
+			kind:   "DaemonSet",
+			absent: [][]string{{"metadata", "annotations", "deprecated.daemonset.template.generation"}},
+			want: map[string]any{"spec.template.spec.nodeSelector": map[string]any{
+				"disk": "ssd", volsyncv1alpha1.MigrationStoppedNodeLabel: "true",
+			}},
+		},
+		{
+			name:   "a DaemonSet with startApplications true runs where it ran",
+			obj:    &appsv1.DaemonSet{ObjectMeta: sourceMeta("agent")},
+			kind:   "DaemonSet",
+			opts:   Options{StartApplications: true},
+			absent: [][]string{{"spec", "template", "spec", "nodeSelector"}},
+		},
+		{
+			name: "a Job loses the selector and Pod labels the source made from its UID, and is suspended",
+			obj: &batchv1.Job{ObjectMeta: sourceMeta("migrate-db"), Spec: batchv1.JobSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"batch.kubernetes.io/controller-uid": "u1"}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
+					"batch.kubernetes.io/controller-uid": "u1", "controller-uid": "u1", "batch.kubernetes.io/job-name": "migrate-db", "app": "db",
+				}}},
+			}},
+			kind:   "Job",
+			absent: [][]string{{"spec", "selector"}, {"spec", "template", "metadata", "labels", "controller-uid"}, {"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"}},
+			want: map[string]any{
+				"spec.suspend": true, "metadata.annotations." + volsyncv1alpha1.MigrationSuspendAnnotation: "false",
+				"spec.template.metadata.labels": map[string]any{"batch.kubernetes.io/job-name": "migrate-db", "app": "db"},
+			},
+		},
+		{
+			name: "a Job with a selector of its user's keeps it",
+			obj: &batchv1.Job{ObjectMeta: sourceMeta("manual"), Spec: batchv1.JobSpec{ManualSelector: ptr.To(true),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"run": "once"}}}},
+			kind:   "Job",
+			opts:   Options{StartApplications: true},
+			want:   map[string]any{"spec.selector": map[string]any{"matchLabels": map[string]any{"run": "once"}}},
+			absent: [][]string{{"spec", "suspend"}},
+		},
+		{
+			name: "Endpoints keep their addresses but not the source's nodes and objects",
+			obj: &corev1.Endpoints{ObjectMeta: sourceMeta("external-db"), Subsets: []corev1.EndpointSubset{{
+				Addresses: []corev1.EndpointAddress{{IP: "192.0.2.7", NodeName: ptr.To("node-1"),
+					TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "p", UID: "u"}}},
+				Ports: []corev1.EndpointPort{{Port: 5432}},
+			}}},
+			kind: "Endpoints",
+			want: map[string]any{"subsets": []any{map[string]any{
+				"addresses": []any{map[string]any{"ip": "192.0.2.7"}},
+				"ports":     []any{map[string]any{"port": int64(5432)}},
+			}}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -470,6 +564,17 @@ func TestSkipReason(t *testing.T) {
 			Annotations: map[string]string{"volsync.backube/skip-resource": "false"}}}, "ConfigMap", false},
 		{"the default namespace's kubernetes Service is skipped", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}}, "Service", true},
 		{"a Service named kubernetes elsewhere is copied", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "app"}}, "Service", false},
+		{"the default namespace's kubernetes Endpoints are skipped", &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}}, "Endpoints", true},
+		{"a built-in ClusterRole is skipped", &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "view",
+			Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}}}, "ClusterRole", true},
+		{"a ClusterRoleBinding named system: is skipped", &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "system:auth-delegator-x"}}, "ClusterRoleBinding", true},
+		{"an application's ClusterRole is copied", &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "shop-node-reader"}}, "ClusterRole", false},
+		{"a ReplicaSet nothing controls is copied", &appsv1.ReplicaSet{ObjectMeta: plain}, "ReplicaSet", false},
+		{"a ReplicaSet a Deployment controls is left to the Deployment", &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-5d8f",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "u", Controller: ptr.To(true)}}}}, "ReplicaSet", true},
+		{"a Job a CronJob controls is left to the CronJob", &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "report-2890",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: "report", UID: "u", Controller: ptr.To(true)}}}}, "Job", true},
+		{"a Job nothing controls is copied", &batchv1.Job{ObjectMeta: plain}, "Job", false},
 		{"a mover's temporary PVC is skipped", &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "volsync-src-x",
 			Labels: map[string]string{"volsync.backube/cleanup": "some-uid"}}}, "PersistentVolumeClaim", true},
 	}
@@ -491,7 +596,7 @@ func TestSelectKinds(t *testing.T) {
 		unknown     []string
 		wantAllElse bool
 	}{
-		{"nothing excluded copies every kind", nil, nil, nil, true},
+		{"nothing excluded copies every kind but the optional Job", nil, nil, nil, true},
 		{"a kind name excludes it", []string{"Secret"}, []string{"Secret"}, nil, true},
 		{"the plural resource excludes it", []string{"secrets"}, []string{"Secret"}, nil, true},
 		{"case does not matter", []string{"SECRET", "configMap"}, []string{"Secret", "ConfigMap"}, nil, true},
@@ -503,7 +608,7 @@ func TestSelectKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, unknown := SelectKinds(tt.exclude)
+			got, unknown := SelectKinds(tt.exclude, nil, nil)
 			if !reflect.DeepEqual(unknown, tt.unknown) {
 				t.Errorf("unknown = %v, want %v", unknown, tt.unknown)
 			}
@@ -516,8 +621,51 @@ func TestSelectKinds(t *testing.T) {
 					t.Errorf("%s was not excluded", w)
 				}
 			}
-			if len(got) != len(Kinds())-len(tt.without) {
-				t.Errorf("%d kinds selected, want %d", len(got), len(Kinds())-len(tt.without))
+			if names["Job"] {
+				t.Error("Job was selected without includeOptionalResourceTypes")
+			}
+			if want := len(Kinds()) - len(tt.without) - 1; len(got) != want {
+				t.Errorf("%d kinds selected, want %d", len(got), want)
+			}
+		})
+	}
+}
+
+func TestSelectKindsOptionalAndCustom(t *testing.T) {
+	widget := Kind{Group: "example.com", Version: "v1", Kind: "Widget", Resource: "widgets", Namespaced: true, Definition: "widgets.example.com"}
+	tests := []struct {
+		name    string
+		exclude []string
+		include []string
+		want    map[string]bool // kind -> selected
+		unknown []string
+	}{
+		{"Job is copied only when includeOptionalResourceTypes names it", nil, []string{"Job"},
+			map[string]bool{"Job": true, "Widget": true}, nil},
+		{"includeOptionalResourceTypes takes the resource name too", nil, []string{"jobs"},
+			map[string]bool{"Job": true}, nil},
+		{"excludeResourceTypes wins over includeOptionalResourceTypes", []string{"Job"}, []string{"Job"},
+			map[string]bool{"Job": false}, nil},
+		{"a custom kind is copied by default", nil, nil,
+			map[string]bool{"Widget": true, "Job": false}, nil},
+		{"excludeResourceTypes leaves out a custom kind by its resource and group", []string{"widgets.example.com"}, nil,
+			map[string]bool{"Widget": false}, nil},
+		{"a kind that is not optional is no optional type", nil, []string{"Deployment"},
+			map[string]bool{"Deployment": true}, []string{"Deployment"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, unknown := SelectKinds(tt.exclude, tt.include, []Kind{widget})
+			if !reflect.DeepEqual(unknown, tt.unknown) {
+				t.Errorf("unknown = %v, want %v", unknown, tt.unknown)
+			}
+			for kind, want := range tt.want {
+				if has := slices.ContainsFunc(got, func(k Kind) bool { return k.Kind == kind }); has != want {
+					t.Errorf("%s selected = %v, want %v", kind, has, want)
+				}
+			}
+			if got[len(got)-1].Kind != "Widget" && slices.ContainsFunc(got, func(k Kind) bool { return k.Kind == "Widget" }) {
+				t.Errorf("custom kinds must come last: %v", got)
 			}
 		})
 	}
@@ -541,14 +689,24 @@ func TestKindOrder(t *testing.T) {
 		{"Service", "Deployment", "Pods get the environment of existing Services"},
 		{"Deployment", "HorizontalPodAutoscaler", "an autoscaler targets a workload"},
 		{"Service", "Ingress", "an Ingress routes to a Service"},
+		{"ClusterRole", "ClusterRoleBinding", "a binding names its role"},
+		{"ClusterRoleBinding", "DaemonSet", "Pods start with their permissions"},
+		{"Service", "Endpoints", "Endpoints belong to their Service"},
+		{"Endpoints", "Deployment", "Pods get the environment of existing Services"},
+		{"ConfigMap", "Job", "Pods mount ConfigMaps"},
 	}
 	for _, b := range before {
 		if index[b.first] >= index[b.then] {
 			t.Errorf("%s is applied after %s, but %s", b.first, b.then, b.why)
 		}
 	}
-	if Kinds()[0].Kind != "Namespace" || Kinds()[0].Namespaced {
-		t.Error("the Namespace must come first and be the only cluster-scoped kind")
+	if !Kinds()[0].IsNamespace() || Kinds()[0].Namespaced {
+		t.Error("the Namespace must come first")
+	}
+	for _, k := range Kinds() {
+		if !k.Namespaced && !k.IsNamespace() && k.Group != rbacGroup {
+			t.Errorf("%s is cluster-scoped; only the Namespace and cluster RBAC may be", k)
+		}
 	}
 }
 
@@ -607,6 +765,19 @@ func TestSelectors(t *testing.T) {
 	}
 }
 
+// cidrPolicy is a NetworkPolicy with an ipBlock among its ingress sources, or else its egress
+// destinations.
+func cidrPolicy(ingress bool) *networkingv1.NetworkPolicy {
+	peer := []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.20.0.0/16"}}}
+	np := &networkingv1.NetworkPolicy{ObjectMeta: sourceMeta("office")}
+	if ingress {
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: peer}}
+	} else {
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: peer}}
+	}
+	return np
+}
+
 func TestSelectionSkipReason(t *testing.T) {
 	controlled := sourceMeta("owned")
 	controlled.OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Database", Name: "db", UID: "u", Controller: ptr.To(true)}}
@@ -646,6 +817,22 @@ func TestSelectionSkipReason(t *testing.T) {
 		{"ignoreOwnerReferencesCheck still skips a service account token", Selection{IgnoreOwnerReferences: true},
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "t"}, Type: corev1.SecretTypeServiceAccountToken}, "Secret",
 			"it is a service account token signed by the source cluster"},
+		{"a ReplicaSet a Deployment controls is left out even with ignoreOwnerReferencesCheck", Selection{IgnoreOwnerReferences: true},
+			&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-5d8f", OwnerReferences: []metav1.OwnerReference{
+				{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "u", Controller: ptr.To(true)}}}}, "ReplicaSet",
+			"it is made by Deployment web, which is copied"},
+		{"a NetworkPolicy with an ipBlock among its ingress sources is left out by default", Selection{},
+			cidrPolicy(true), "NetworkPolicy",
+			"it names an ipBlock, an address range of the source's network; spec.includeNetworkPolicyWithCIDR copies it"},
+		{"a NetworkPolicy with an ipBlock among its egress destinations is left out by default", Selection{},
+			cidrPolicy(false), "NetworkPolicy",
+			"it names an ipBlock, an address range of the source's network; spec.includeNetworkPolicyWithCIDR copies it"},
+		{"a NetworkPolicy with an ipBlock is copied with includeNetworkPolicyWithCIDR", Selection{IncludeNetworkPolicyWithCIDR: true},
+			cidrPolicy(true), "NetworkPolicy", ""},
+		{"a NetworkPolicy of pod selectors only is copied", Selection{},
+			&networkingv1.NetworkPolicy{ObjectMeta: sourceMeta("same-app"), Spec: networkingv1.NetworkPolicySpec{
+				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}}},
+			"NetworkPolicy", ""},
 		{"excludeSelectors win over ignoreOwnerReferencesCheck", Selection{Exclude: exclude, IgnoreOwnerReferences: true},
 			&corev1.ConfigMap{ObjectMeta: func() metav1.ObjectMeta { m := controlled; m.Labels = map[string]string{"backup": "skip"}; return m }()}, "ConfigMap",
 			"it has the label backup=skip, which spec.excludeSelectors leaves out"},

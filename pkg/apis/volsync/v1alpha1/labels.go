@@ -8,10 +8,14 @@ const (
 	MigrationScheduleLabel = "volsync.backube/migration-schedule"
 	// PolicyTypeLabel is the policy type, in lower case, a dated child was created for.
 	PolicyTypeLabel = "volsync.backube/policy-type"
-	// MigrationSuspendAnnotation keeps, on a CronJob migrated with startApplications=false, whether
+	// MigrationSuspendAnnotation keeps, on a CronJob or Job migrated with startApplications=false, whether
 	// it was suspended on the source ("true" or "false"), as MigrationReplicasAnnotation keeps the
 	// replicas of Deployments and StatefulSets.
 	MigrationSuspendAnnotation = "volsync.backube/migration-suspend"
+	// MigrationStoppedNodeLabel is the node selector key, with the value "true", that a DaemonSet
+	// migrated with startApplications=false gets in its Pod template. No node carries it, so the
+	// copy runs no Pod until activation takes the key out (deactivation puts it back).
+	MigrationStoppedNodeLabel = "volsync.backube/migration-stopped"
 	// CreatedAtAnnotation is, on a dated child (a ReplicationSync, or a Migration a schedule made),
 	// the instant volsyncd created it, in RFC 3339 with nanoseconds on volsyncd's clock. The
 	// creationTimestamp has whole seconds only, too coarse to tell how late a trigger fired.

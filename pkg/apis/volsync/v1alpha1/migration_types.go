@@ -27,6 +27,24 @@ const (
 // Migration is one run that copies the resources, and optionally the volumes, of some namespaces to
 // the cluster a ClusterPair reaches.
 //
+// What it copies: the Namespaces; their ResourceQuotas, LimitRanges, ServiceAccounts, Secrets,
+// ConfigMaps, Roles and RoleBindings; the ClusterRoleBindings with a subject that is a
+// ServiceAccount of a migrated namespace, and the ClusterRoles they reference (not the
+// cluster's built-in ones, which every cluster has); NetworkPolicies, PersistentVolumeClaims,
+// Services and the Endpoints of those without a selector, PodDisruptionBudgets, Deployments,
+// StatefulSets, DaemonSets, ReplicaSets no other object controls, CronJobs, Jobs (only with
+// includeOptionalResourceTypes), HorizontalPodAutoscalers and Ingresses; then every namespaced
+// custom resource, whose CustomResourceDefinition is created on the destination when it is
+// missing there. A CustomResourceDefinition that exists on the destination with other versions
+// or another schema is never overwritten: its custom resources fail, each with the reason, and
+// an Event names the definition.
+//
+// What it leaves out: objects annotated volsync.backube/skip-resource: "true", objects another
+// object controls (unless ignoreOwnerReferencesCheck), the default namespace's kubernetes
+// Service, NetworkPolicies with an ipBlock (unless includeNetworkPolicyWithCIDR), the kinds
+// excludeResourceTypes names, and volsync's own kinds and VolumeSnapshots, which belong to the
+// source cluster.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=mig
@@ -119,9 +137,27 @@ type MigrationSpec struct {
 	// +optional
 	// +kubebuilder:default=false
 	PurgeDeletedResources *bool `json:"purgeDeletedResources,omitempty"`
-	// ExcludeResourceTypes lists kinds not to copy, such as Secret.
+	// ExcludeResourceTypes lists kinds not to copy, such as Secret or a custom resource's kind.
 	// +optional
 	ExcludeResourceTypes []string `json:"excludeResourceTypes,omitempty"`
+	// IncludeOptionalResourceTypes adds kinds that are not copied by default. The only one is
+	// Job, as in Stork: a Job is a run-once piece of work, and its copy runs it again on the
+	// destination (suspended there while startApplications is false).
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	IncludeOptionalResourceTypes []string `json:"includeOptionalResourceTypes,omitempty"`
+	// IncludeNetworkPolicyWithCIDR copies NetworkPolicies that name an ipBlock. They are left out
+	// by default, as in Stork: a CIDR is an address range of the source's network, and on the
+	// destination it would allow or block the wrong peers. Defaults to false.
+	// +optional
+	// +kubebuilder:default=false
+	IncludeNetworkPolicyWithCIDR *bool `json:"includeNetworkPolicyWithCIDR,omitempty"`
+	// SkipServiceUpdate leaves a Service that already exists on the destination as it is there,
+	// so that changes made on the destination (a load balancer's annotations, another selector)
+	// survive the next migration; a Service missing there is still created. Defaults to false.
+	// +optional
+	// +kubebuilder:default=false
+	SkipServiceUpdate *bool `json:"skipServiceUpdate,omitempty"`
 	// NamespaceMapping migrates a namespace under another name: the key is a namespace listed in
 	// namespaces, the value the namespace it becomes on the destination, with every object,
 	// volume and purge of the migration there. A namespace with no entry keeps its name. It is
@@ -195,7 +231,7 @@ type MigrationResourceInfo struct {
 	DestinationNamespace string `json:"destinationNamespace,omitempty"`
 	// Status of its copy.
 	Status RunStatus `json:"status"`
-	// Reason it failed, if it did.
+	// Reason it failed, if it did, or why a copy that exists was left as it is (skipServiceUpdate).
 	// +optional
 	Reason string `json:"reason,omitempty"`
 }

@@ -522,6 +522,21 @@ func (in *MigrationSpec) DeepCopyInto(out *MigrationSpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.IncludeOptionalResourceTypes != nil {
+		in, out := &in.IncludeOptionalResourceTypes, &out.IncludeOptionalResourceTypes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
+	if in.IncludeNetworkPolicyWithCIDR != nil {
+		in, out := &in.IncludeNetworkPolicyWithCIDR, &out.IncludeNetworkPolicyWithCIDR
+		*out = new(bool)
+		**out = **in
+	}
+	if in.SkipServiceUpdate != nil {
+		in, out := &in.SkipServiceUpdate, &out.SkipServiceUpdate
+		*out = new(bool)
+		**out = **in
+	}
 	if in.NamespaceMapping != nil {
 		in, out := &in.NamespaceMapping, &out.NamespaceMapping
 		*out = make(map[string]NamespaceName, len(*in))
