@@ -198,7 +198,7 @@ func TestClusterPairOfAUserWithoutPermissionsIsForbiddenUntilGranted(t *testing.
 	kc, grant := limitedUser(t, "pair-limited")
 	pair := createPair(t, suiteNamespace, "forbidden", kc)
 	eventually(t, 20*time.Second, pairReady(pair, metav1.ConditionFalse, volsyncv1alpha1.ReasonForbidden,
-		`user "system:serviceaccount:default:pair-limited" may not create/patch namespaces; create/patch configmaps, cronjobs.batch, deployments.apps,`))
+		`user "system:serviceaccount:default:pair-limited" may not create/patch namespaces; create/patch configmaps, cronjobs.batch, daemonsets.apps, deployments.apps,`))
 	var got volsyncv1alpha1.ClusterPair
 	if err := a.Get(context.Background(), client.ObjectKeyFromObject(pair), &got); err != nil {
 		t.Fatal(err)

@@ -183,9 +183,13 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusPending), "reaching the destination")
 		if len(unknown) > 0 {
 			run.event(corev1.EventTypeWarning, ReasonUnknownResourceType,
-				"spec.excludeResourceTypes or spec.includeOptionalResourceTypes name %s, which match no kind a migration copies "+
-					"(the optional kinds are %s); known kinds: %s",
-				quoteAll(unknown), kindNames(optionalKinds()), kindNames(append(copier.Kinds(), run.customOnly()...)))
+				"spec.excludeResourceTypes names %s, which no migrated kind matches; known kinds: %s",
+				quoteAll(unknown), kindNames(append(copier.Kinds(), run.customOnly()...)))
+		}
+		if unknown := copier.UnknownOptional(m.Spec.IncludeOptionalResourceTypes); len(unknown) > 0 {
+			run.event(corev1.EventTypeWarning, ReasonUnknownResourceType,
+				"spec.includeOptionalResourceTypes names %s, which is no optional kind; the optional kinds are %s",
+				quoteAll(unknown), kindNames(optionalKinds()))
 		}
 	}
 

@@ -24,7 +24,8 @@ const (
 	// ReasonInvalidSpec: the spec cannot be run as written (such as a selector value that is not a
 	// label value); the message names the field.
 	ReasonInvalidSpec = "InvalidSpec"
-	// ReasonUnknownResourceType: excludeResourceTypes names a type the migration does not know.
+	// ReasonUnknownResourceType: excludeResourceTypes names a type the migration does not know, or
+	// includeOptionalResourceTypes one that is not optional.
 	ReasonUnknownResourceType = "UnknownResourceType"
 	// ReasonNamespaceSkipped: a listed namespace does not exist on the source and
 	// spec.skipDeletedNamespaces skipped it.

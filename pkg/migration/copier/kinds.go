@@ -128,18 +128,13 @@ func (k Kind) IsNamespace() bool {
 
 // SelectKinds is what a Migration copies: the built-in kinds, less the optional ones include does
 // not name and those exclude names, then the custom kinds (found on the source by CustomKinds)
-// exclude does not name, in that order. Names in exclude that match no kind, or in include that
-// match no optional kind, are returned as unknown so the caller can tell the user about a typo
-// instead of silently copying what they meant to leave out (or the reverse).
+// exclude does not name, in that order. Names in exclude that match no kind are returned as
+// unknown so the caller can tell the user about a typo instead of silently copying what they
+// meant to leave out; UnknownOptional does the same for include.
 func SelectKinds(exclude, include []string, custom []Kind) (selected []Kind, unknown []string) {
 	all := append(Kinds(), custom...)
 	for _, name := range exclude {
 		if !slices.ContainsFunc(all, func(k Kind) bool { return k.Matches(name) }) {
-			unknown = append(unknown, name)
-		}
-	}
-	for _, name := range include {
-		if !slices.ContainsFunc(kinds, func(k Kind) bool { return k.Optional && k.Matches(name) }) {
 			unknown = append(unknown, name)
 		}
 	}
@@ -152,4 +147,16 @@ func SelectKinds(exclude, include []string, custom []Kind) (selected []Kind, unk
 		}
 	}
 	return selected, unknown
+}
+
+// UnknownOptional are the names in include (spec.includeOptionalResourceTypes) that match no
+// optional kind.
+func UnknownOptional(include []string) []string {
+	var unknown []string
+	for _, name := range include {
+		if !slices.ContainsFunc(kinds, func(k Kind) bool { return k.Optional && k.Matches(name) }) {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
 }

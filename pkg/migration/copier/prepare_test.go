@@ -650,12 +650,13 @@ func TestSelectKindsOptionalAndCustom(t *testing.T) {
 			map[string]bool{"Widget": true, "Job": false}, nil},
 		{"excludeResourceTypes leaves out a custom kind by its resource and group", []string{"widgets.example.com"}, nil,
 			map[string]bool{"Widget": false}, nil},
-		{"a kind that is not optional is no optional type", nil, []string{"Deployment"},
+		{"a kind that is not optional is reported as no optional type", nil, []string{"Deployment"},
 			map[string]bool{"Deployment": true}, []string{"Deployment"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, unknown := SelectKinds(tt.exclude, tt.include, []Kind{widget})
+			unknown = append(unknown, UnknownOptional(tt.include)...)
 			if !reflect.DeepEqual(unknown, tt.unknown) {
 				t.Errorf("unknown = %v, want %v", unknown, tt.unknown)
 			}
