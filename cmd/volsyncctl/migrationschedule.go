@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,15 +37,43 @@ type migrationSpecFlags struct {
 	includeVolumes    bool
 	startApplications bool
 	namespaceMapping  []string
+
+	// What is left out or added, with storkctl's flag names.
+	selectors                    map[string]string
+	excludeSelectors             map[string]string
+	namespaceSelectors           map[string]string
+	excludeResources             bool
+	excludeVolumes               bool
+	disableSkipDeletedNamespaces bool
+	ignoreOwnerReferencesCheck   bool
+	purgeDeletedResources        bool
+	skipServiceUpdate            bool
+	includeNetworkPolicyWithCIDR bool
+	includeJobs                  bool
+	includeOptionalTypes         []string
+	excludeResourceTypes         []string
 }
 
 func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.clusterPair, "cluster-pair", "c", "", "the ClusterPair, in the same namespace, that reaches the destination (required)")
-	fs.StringSliceVar(&f.namespaces, "namespaces", nil, "namespaces to migrate, comma-separated (required)")
+	fs.StringSliceVar(&f.namespaces, "namespaces", nil, "namespaces to migrate, comma-separated (required unless --namespace-selectors)")
 	fs.BoolVar(&f.includeResources, "include-resources", true, "copy the namespaces' objects")
 	fs.BoolVar(&f.includeVolumes, "include-volumes", true, "move the data of the namespaces' PVCs too, as storkctl does; false when the storage is shared or replicated by other means")
-	fs.BoolVar(&f.startApplications, "start-applications", false, "leave Deployments and StatefulSets running on the destination instead of scaled to 0")
+	fs.BoolVarP(&f.startApplications, "start-applications", "a", false, "leave Deployments and StatefulSets running on the destination instead of scaled to 0")
 	fs.StringArrayVar(&f.namespaceMapping, "namespace-mapping", nil, "migrate namespace SRC as DST on the destination, as SRC=DST; repeat it for more namespaces")
+	fs.StringToStringVar(&f.namespaceSelectors, "namespace-selectors", nil, "also migrate every namespace of the source that has any one of these labels, as k=v,k2=v2 (OR'ed, as in storkctl)")
+	fs.StringToStringVar(&f.selectors, "selectors", nil, "migrate only objects that have all these labels, as k=v,k2=v2")
+	fs.StringToStringVar(&f.excludeSelectors, "exclude-selectors", nil, "leave out every object that has any one of these labels, as k=v,k2=v2")
+	fs.StringSliceVar(&f.excludeResourceTypes, "exclude-resource-types", nil, "kinds not to copy, comma-separated, such as Secret,ConfigMap")
+	fs.BoolVar(&f.includeJobs, "include-jobs", false, "copy Jobs too (includeOptionalResourceTypes: [Job]); they are left out by default, as in storkctl")
+	fs.StringSliceVar(&f.includeOptionalTypes, "include-optional-resource-types", nil, "kinds copied only on request, comma-separated; the only one is Job")
+	fs.BoolVar(&f.excludeResources, "exclude-resources", false, "storkctl's --include-resources=false: copy no objects, only volumes")
+	fs.BoolVar(&f.excludeVolumes, "exclude-volumes", false, "storkctl's --include-volumes=false: leave the data to shared or replicated storage")
+	fs.BoolVar(&f.disableSkipDeletedNamespaces, "disable-skip-deleted-namespaces", false, "fail the run on a listed namespace that no longer exists on the source, instead of skipping it with an Event")
+	fs.BoolVar(&f.ignoreOwnerReferencesCheck, "ignore-owner-references-check", false, "also copy objects that another object controls (made by an operator from its custom resource)")
+	fs.BoolVar(&f.purgeDeletedResources, "purge-deleted-resources", false, "delete copies on the destination whose source object is gone")
+	fs.BoolVar(&f.skipServiceUpdate, "skip-service-update", false, "leave a Service that already exists on the destination as it is there")
+	fs.BoolVar(&f.includeNetworkPolicyWithCIDR, "include-network-policy-with-cidr", false, "copy NetworkPolicies that name an ipBlock too (left out by default: a CIDR belongs to the source's network)")
 	hidden := func(name string) { _ = fs.MarkHidden(name) }
 	fs.StringVar(&f.clusterPair, "clusterPair", "", "storkctl's spelling of --cluster-pair")
 	hidden("clusterPair")
@@ -53,6 +83,17 @@ func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
 	hidden("includeVolumes")
 	fs.BoolVar(&f.startApplications, "startApplications", false, "storkctl's spelling of --start-applications")
 	hidden("startApplications")
+	for camel, dash := range map[string]string{
+		"namespaceSelectors": "namespace-selectors", "excludeSelectors": "exclude-selectors",
+		"excludeResourceTypes": "exclude-resource-types", "includeOptionalResourceTypes": "include-optional-resource-types",
+		"ignoreOwnerReferencesCheck": "ignore-owner-references-check", "purgeDeletedResources": "purge-deleted-resources",
+		"skipServiceUpdate": "skip-service-update", "includeNetworkPolicyWithCIDR": "include-network-policy-with-cidr",
+	} {
+		// The same value under the manifest's field name, for users who type what they read in YAML.
+		dashed := fs.Lookup(dash)
+		fs.AddFlag(&pflag.Flag{Name: camel, Usage: "the spec field's spelling of --" + dash, Value: dashed.Value,
+			DefValue: dashed.DefValue, NoOptDefVal: dashed.NoOptDefVal, Hidden: true})
+	}
 }
 
 // spec checks the flags and builds the Migration spec. Every field is set explicitly, so the
@@ -67,21 +108,54 @@ func (f *migrationSpecFlags) spec() (volsyncv1alpha1.MigrationSpec, error) {
 			namespaces = append(namespaces, ns)
 		}
 	}
-	if len(namespaces) == 0 {
-		return volsyncv1alpha1.MigrationSpec{}, cli.Hint(errors.New("no namespaces given"), "pass --namespaces a,b with the namespaces to migrate")
+	if len(namespaces) == 0 && len(f.namespaceSelectors) == 0 {
+		return volsyncv1alpha1.MigrationSpec{}, cli.Hint(errors.New("no namespaces given"), "pass --namespaces a,b with the namespaces to migrate, or --namespace-selectors to choose them by label")
 	}
 	mapping, err := parseNamespaceMapping(f.namespaceMapping, namespaces)
 	if err != nil {
 		return volsyncv1alpha1.MigrationSpec{}, err
 	}
+	if err := checkSelectionFlags(f); err != nil {
+		return volsyncv1alpha1.MigrationSpec{}, err
+	}
+	optional := slices.Clone(f.includeOptionalTypes)
+	if f.includeJobs && !slices.Contains(optional, "Job") {
+		optional = append(optional, "Job")
+	}
 	return volsyncv1alpha1.MigrationSpec{
-		ClusterPair:       f.clusterPair,
-		Namespaces:        namespaces,
-		IncludeResources:  ptr.To(f.includeResources),
-		IncludeVolumes:    ptr.To(f.includeVolumes),
-		StartApplications: ptr.To(f.startApplications),
-		NamespaceMapping:  mapping,
+		ClusterPair:                  f.clusterPair,
+		Namespaces:                   namespaces,
+		NamespaceSelectors:           f.namespaceSelectors,
+		Selectors:                    f.selectors,
+		ExcludeSelectors:             f.excludeSelectors,
+		IncludeResources:             ptr.To(f.includeResources && !f.excludeResources),
+		IncludeVolumes:               ptr.To(f.includeVolumes && !f.excludeVolumes),
+		StartApplications:            ptr.To(f.startApplications),
+		NamespaceMapping:             mapping,
+		SkipDeletedNamespaces:        ptr.To(!f.disableSkipDeletedNamespaces),
+		IgnoreOwnerReferencesCheck:   ptr.To(f.ignoreOwnerReferencesCheck),
+		PurgeDeletedResources:        ptr.To(f.purgeDeletedResources),
+		SkipServiceUpdate:            ptr.To(f.skipServiceUpdate),
+		IncludeNetworkPolicyWithCIDR: ptr.To(f.includeNetworkPolicyWithCIDR),
+		IncludeOptionalResourceTypes: optional,
+		ExcludeResourceTypes:         f.excludeResourceTypes,
 	}, nil
+}
+
+// checkSelectionFlags tells a bad label or kind in the flag's own terms, before anything is
+// created; the controller checks the same again for manifests.
+func checkSelectionFlags(f *migrationSpecFlags) error {
+	for flag, set := range map[string]map[string]string{"--selectors": f.selectors, "--exclude-selectors": f.excludeSelectors, "--namespace-selectors": f.namespaceSelectors} {
+		if _, err := labels.ValidatedSelectorFromSet(set); err != nil {
+			return cli.Hint(fmt.Errorf("%s: %w", flag, err), "pass labels as key=value,key2=value2")
+		}
+	}
+	for _, k := range f.includeOptionalTypes {
+		if k != "Job" {
+			return cli.Hint(fmt.Errorf("--include-optional-resource-types: %q is not an optional kind", k), "the only optional kind is Job (or pass --include-jobs)")
+		}
+	}
+	return nil
 }
 
 // parseNamespaceMapping reads the --namespace-mapping values, SRC=DST each, and checks them as

@@ -94,8 +94,8 @@ func sameItems(a, b []string) bool {
 	return slices.Equal(x, y)
 }
 
-// A Migration that chooses its namespaces only by label migrates those, and one whose labels match
-// no namespace fails at once, saying so, with nothing written.
+// A Migration that chooses its namespaces only by label migrates those that have any one of the
+// labels, and one whose labels match no namespace fails at once, saying so, with nothing written.
 func TestMigrationOfNamespacesChosenOnlyByLabel(t *testing.T) {
 	ctx := context.Background()
 	createOn(t, a,
@@ -103,7 +103,8 @@ func TestMigrationOfNamespacesChosenOnlyByLabel(t *testing.T) {
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gold", Namespace: "label-only"}},
 	)
 	m := newMigration("label-only")
-	m.Spec.NamespaceSelectors = map[string]string{"tier": "gold"}
+	// The selectors are OR'ed, as in Stork: one matching label is enough.
+	m.Spec.NamespaceSelectors = map[string]string{"tier": "gold", "region": "nowhere"}
 	got := migrate(t, m)
 	wantStatus(t, got, volsyncv1alpha1.RunStatusSuccessful)
 	if keys := resourceKeys(got); !sameItems(keys, []string{"Namespace /label-only", "ConfigMap label-only/gold"}) {

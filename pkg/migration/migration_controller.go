@@ -197,7 +197,7 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}
 	run.selection = selectionOf(m)
-	if _, err := copier.NamespaceSelector(m.Spec.NamespaceSelectors); err != nil {
+	if err := copier.CheckNamespaceSelectors(m.Spec.NamespaceSelectors); err != nil {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}
 	if run.labelled, err = run.labelledNamespaces(ctx); err != nil {
@@ -476,20 +476,21 @@ func (run *migrationRun) namespaces() []string {
 	return copier.Namespaces(run.m.Spec.Namespaces, run.labelled)
 }
 
-// labelledNamespaces lists the source's namespaces that spec.namespaceSelectors choose, by name;
-// none without selectors. A namespace being deleted is not chosen.
+// labelledNamespaces lists the source's namespaces that spec.namespaceSelectors choose (any one
+// of their labels), by name; none without selectors. A namespace being deleted is not chosen.
 func (run *migrationRun) labelledNamespaces(ctx context.Context) ([]string, error) {
-	sel, err := copier.NamespaceSelector(run.m.Spec.NamespaceSelectors)
-	if err != nil || sel == nil {
+	selectors := run.m.Spec.NamespaceSelectors
+	if len(selectors) == 0 || copier.CheckNamespaceSelectors(selectors) != nil {
 		return nil, nil // an invalid selector fails the run in proceed
 	}
-	var list corev1.NamespaceList
-	if err := run.r.APIReader.List(ctx, &list, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return nil, fmt.Errorf("listing the namespaces spec.namespaceSelectors chooses on the source: %w", err)
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := run.r.APIReader.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("listing the namespaces spec.namespaceSelectors choose on the source: %w", err)
 	}
 	var out []string
 	for _, ns := range list.Items {
-		if ns.DeletionTimestamp.IsZero() {
+		if ns.DeletionTimestamp.IsZero() && copier.ChosenByNamespaceSelectors(ns.Labels, selectors) {
 			out = append(out, ns.Name)
 		}
 	}

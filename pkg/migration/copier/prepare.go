@@ -558,17 +558,25 @@ func Namespaces(listed, labelled []string) []string {
 	return out
 }
 
-// NamespaceSelector is the label selector of spec.namespaceSelectors; nil when there are none
-// (no namespace is chosen by label).
-func NamespaceSelector(selectors map[string]string) (labels.Selector, error) {
-	if len(selectors) == 0 {
-		return nil, nil
+// CheckNamespaceSelectors refuses a spec.namespaceSelectors that is not a set of valid labels.
+func CheckNamespaceSelectors(selectors map[string]string) error {
+	if _, err := labels.ValidatedSelectorFromSet(selectors); err != nil {
+		return fmt.Errorf("spec.namespaceSelectors: %w", err)
 	}
-	s, err := labels.ValidatedSelectorFromSet(selectors)
-	if err != nil {
-		return nil, fmt.Errorf("spec.namespaceSelectors: %w", err)
+	return nil
+}
+
+// ChosenByNamespaceSelectors says whether a namespace with these labels is one that
+// spec.namespaceSelectors choose: it has any one of the selectors' labels (key and value). The
+// selectors are OR'ed, as in Stork, which lists the namespaces of each label and merges them; no
+// selectors choose nothing.
+func ChosenByNamespaceSelectors(namespaceLabels, selectors map[string]string) bool {
+	for k, v := range selectors {
+		if got, ok := namespaceLabels[k]; ok && got == v {
+			return true
+		}
 	}
-	return s, nil
+	return false
 }
 
 // Selector is the label selector of spec.selectors: objects with all these labels. An empty map

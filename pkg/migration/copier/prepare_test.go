@@ -874,10 +874,33 @@ func TestSelectionSpecChecks(t *testing.T) {
 	if err := CheckExcludeSelectors(nil); err != nil {
 		t.Errorf("no exclude selectors: %v", err)
 	}
-	if s, err := NamespaceSelector(nil); s != nil || err != nil {
-		t.Errorf("no namespace selectors chose %v (%v), want nothing", s, err)
+	if err := CheckNamespaceSelectors(nil); err != nil {
+		t.Errorf("no namespace selectors: %v", err)
 	}
-	if _, err := NamespaceSelector(map[string]string{"team": "a b"}); err == nil || !strings.Contains(err.Error(), "spec.namespaceSelectors") {
+	if err := CheckNamespaceSelectors(map[string]string{"team": "a b"}); err == nil || !strings.Contains(err.Error(), "spec.namespaceSelectors") {
 		t.Errorf("an invalid namespace selector: err %v, want one naming spec.namespaceSelectors", err)
+	}
+}
+
+func TestNamespaceSelectorsChooseANamespaceWithAnyOfTheirLabels(t *testing.T) {
+	selectors := map[string]string{"tier": "gold", "team": "shop"}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   bool
+	}{
+		{"a namespace with every label is chosen", map[string]string{"tier": "gold", "team": "shop"}, true},
+		{"a namespace with one of the labels is chosen, as Stork merges the namespaces of each label", map[string]string{"team": "shop"}, true},
+		{"a namespace whose label has another value is not chosen", map[string]string{"tier": "silver"}, false},
+		{"a namespace without labels is not chosen", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ChosenByNamespaceSelectors(tc.labels, selectors); got != tc.want {
+				t.Errorf("chosen = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if ChosenByNamespaceSelectors(map[string]string{"tier": "gold"}, nil) {
+		t.Error("no selectors chose a namespace")
 	}
 }

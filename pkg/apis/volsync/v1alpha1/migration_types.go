@@ -95,7 +95,8 @@ type MigrationSpec struct {
 	// +optional
 	ExcludeSelectors map[string]string `json:"excludeSelectors,omitempty"`
 	// NamespaceSelectors migrate, beside namespaces, every namespace of the source cluster that has
-	// all these labels, in name order after those listed. The namespace rule holds for them too: a
+	// any one of these labels (key and value), in name order after those listed. The labels are
+	// OR'ed, as in Stork. The namespace rule holds for them too: a
 	// Migration outside the admin namespace may migrate only its own.
 	// +optional
 	NamespaceSelectors map[string]string `json:"namespaceSelectors,omitempty"`
