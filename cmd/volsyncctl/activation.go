@@ -87,25 +87,36 @@ func annotationPatch(key string, value *string) client.Patch {
 // scalePlan is what activating or deactivating one namespace changes. It is read and checked in
 // full before anything is written, so a bad annotation refuses the command with nothing changed.
 type scalePlan struct {
-	namespace string
-	workloads []workloadScale
-	cronJobs  []cronJobSuspend
+	namespace  string
+	workloads  []workloadScale
+	suspends   []suspendSet
+	daemonSets []daemonSetStop
 }
 
-// workloadScale is one Deployment or StatefulSet and the replica count it gets.
+// workloadScale is one Deployment, StatefulSet or unowned ReplicaSet and the replica count it gets.
 type workloadScale struct {
 	obj      client.Object
 	kind     string
 	replicas int32
 }
 
-// cronJobSuspend is one CronJob and the suspend it gets.
-type cronJobSuspend struct {
-	cronJob *batchv1.CronJob
+// suspendSet is one CronJob or Job and the suspend it gets.
+type suspendSet struct {
+	obj     client.Object
+	kind    string
 	suspend bool
 }
 
-func (p scalePlan) empty() bool { return len(p.workloads) == 0 && len(p.cronJobs) == 0 }
+// daemonSetStop is one migrated DaemonSet and whether its Pods are kept off every node (the
+// node selector volsyncv1alpha1.MigrationStoppedNodeLabel) or may run.
+type daemonSetStop struct {
+	ds      *appsv1.DaemonSet
+	stopped bool
+}
+
+func (p scalePlan) empty() bool {
+	return len(p.workloads) == 0 && len(p.suspends) == 0 && len(p.daemonSets) == 0
+}
 
 // planScales plans every namespace; the first object with a bad annotation is the error.
 func (a *app) planScales(ctx context.Context, s site, namespaces []string, activate bool) ([]scalePlan, error) {
@@ -120,18 +131,23 @@ func (a *app) planScales(ctx context.Context, s site, namespaces []string, activ
 	return plans, nil
 }
 
-// planScale reads the migrated Deployments, StatefulSets and CronJobs of one namespace: those that
-// carry the annotations a migration with startApplications=false leaves. Activating gives them
-// the source's replica count and suspend back; deactivating gives them 0 and suspend.
+// planScale reads the migrated workloads of one namespace: the Deployments, StatefulSets,
+// ReplicaSets, CronJobs and Jobs that carry the annotations a migration with
+// startApplications=false leaves, and the DaemonSets it copied. Activating gives them the
+// source's replica count and suspend back and lets DaemonSets onto the nodes; deactivating gives
+// them 0 and suspend and keeps DaemonSets off every node.
 func (a *app) planScale(ctx context.Context, s site, ns string, activate bool) (scalePlan, error) {
 	p := scalePlan{namespace: ns}
 	var deployments appsv1.DeploymentList
-	if err := s.client.List(ctx, &deployments, client.InNamespace(ns)); err != nil {
-		return p, s.explain(err)
-	}
 	var statefulSets appsv1.StatefulSetList
-	if err := s.client.List(ctx, &statefulSets, client.InNamespace(ns)); err != nil {
-		return p, s.explain(err)
+	var replicaSets appsv1.ReplicaSetList
+	var cronJobs batchv1.CronJobList
+	var jobs batchv1.JobList
+	var daemonSets appsv1.DaemonSetList
+	for _, list := range []client.ObjectList{&deployments, &statefulSets, &replicaSets, &cronJobs, &jobs, &daemonSets} {
+		if err := s.client.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return p, s.explain(err)
+		}
 	}
 	var objects []client.Object
 	for i := range deployments.Items {
@@ -139,6 +155,9 @@ func (a *app) planScale(ctx context.Context, s site, ns string, activate bool) (
 	}
 	for i := range statefulSets.Items {
 		objects = append(objects, &statefulSets.Items[i])
+	}
+	for i := range replicaSets.Items {
+		objects = append(objects, &replicaSets.Items[i])
 	}
 	for _, o := range objects {
 		replicas, ok, err := cli.MigrationReplicas(o.GetAnnotations())
@@ -154,32 +173,50 @@ func (a *app) planScale(ctx context.Context, s site, ns string, activate bool) (
 		}
 		p.workloads = append(p.workloads, workloadScale{obj: o, kind: kind, replicas: replicas})
 	}
-	var cronJobs batchv1.CronJobList
-	if err := s.client.List(ctx, &cronJobs, client.InNamespace(ns)); err != nil {
-		return p, s.explain(err)
-	}
+	var suspendable []client.Object
 	for i := range cronJobs.Items {
-		cj := &cronJobs.Items[i]
-		source, ok := cj.Annotations[volsyncv1alpha1.MigrationSuspendAnnotation]
+		suspendable = append(suspendable, &cronJobs.Items[i])
+	}
+	for i := range jobs.Items {
+		suspendable = append(suspendable, &jobs.Items[i])
+	}
+	for _, o := range suspendable {
+		source, ok := o.GetAnnotations()[volsyncv1alpha1.MigrationSuspendAnnotation]
 		if !ok {
 			continue
 		}
+		kind := workloadKind(o)
 		suspend := true
 		if activate {
 			var err error
 			if suspend, err = strconv.ParseBool(source); err != nil {
-				return p, cli.Hint(fmt.Errorf("cronjob.batch %s/%s: annotation %s is %q, not true or false",
-					ns, cj.Name, volsyncv1alpha1.MigrationSuspendAnnotation, source), "set it to whether the CronJob should be suspended")
+				return p, cli.Hint(fmt.Errorf("%s %s/%s: annotation %s is %q, not true or false",
+					kind, ns, o.GetName(), volsyncv1alpha1.MigrationSuspendAnnotation, source), "set it to whether the "+strings.TrimSuffix(kind, ".batch")+" should be suspended")
 			}
 		}
-		p.cronJobs = append(p.cronJobs, cronJobSuspend{cronJob: cj, suspend: suspend})
+		p.suspends = append(p.suspends, suspendSet{obj: o, kind: kind, suspend: suspend})
+	}
+	for i := range daemonSets.Items {
+		ds := &daemonSets.Items[i]
+		_, stopped := ds.Spec.Template.Spec.NodeSelector[volsyncv1alpha1.MigrationStoppedNodeLabel]
+		if _, migrated := ds.Labels[volsyncv1alpha1.MigratedFromLabel]; !migrated && !stopped {
+			continue // not a copy: never stop what a migration did not make
+		}
+		p.daemonSets = append(p.daemonSets, daemonSetStop{ds: ds, stopped: !activate})
 	}
 	return p, nil
 }
 
 func workloadKind(o client.Object) string {
-	if _, isSet := o.(*appsv1.StatefulSet); isSet {
+	switch o.(type) {
+	case *appsv1.StatefulSet:
 		return "statefulset.apps"
+	case *appsv1.ReplicaSet:
+		return "replicaset.apps"
+	case *batchv1.CronJob:
+		return "cronjob.batch"
+	case *batchv1.Job:
+		return "job.batch"
 	}
 	return "deployment.apps"
 }
@@ -193,11 +230,25 @@ func (a *app) applyScales(ctx context.Context, s site, plans []scalePlan) error 
 			}
 			fmt.Fprintf(a.out, "%s/%s scaled to %d in namespace %s\n", w.kind, w.obj.GetName(), w.replicas, p.namespace)
 		}
-		for _, c := range p.cronJobs {
-			if err := s.client.Patch(ctx, c.cronJob, mergePatch(map[string]any{"spec": map[string]any{"suspend": c.suspend}})); err != nil {
+		for _, c := range p.suspends {
+			if err := s.client.Patch(ctx, c.obj, mergePatch(map[string]any{"spec": map[string]any{"suspend": c.suspend}})); err != nil {
 				return s.explain(err)
 			}
-			fmt.Fprintf(a.out, "cronjob.batch/%s suspend set to %t in namespace %s\n", c.cronJob.Name, c.suspend, p.namespace)
+			fmt.Fprintf(a.out, "%s/%s suspend set to %t in namespace %s\n", c.kind, c.obj.GetName(), c.suspend, p.namespace)
+		}
+		for _, d := range p.daemonSets {
+			// A merge patch of null takes the one key out and leaves the source's own selector.
+			var value any
+			verb := "may run on the nodes again"
+			if d.stopped {
+				value, verb = "true", "kept off every node"
+			}
+			patch := map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+				"nodeSelector": map[string]any{volsyncv1alpha1.MigrationStoppedNodeLabel: value}}}}}
+			if err := s.client.Patch(ctx, d.ds, mergePatch(patch)); err != nil {
+				return s.explain(err)
+			}
+			fmt.Fprintf(a.out, "daemonset.apps/%s %s in namespace %s\n", d.ds.Name, verb, p.namespace)
 		}
 	}
 	return nil

@@ -308,7 +308,7 @@ then suspends itself). Running it twice is harmless.`,
 				return err
 			}
 			if !slices.ContainsFunc(plans, func(p scalePlan) bool { return !p.empty() }) {
-				return cli.Hint(fmt.Errorf("no Deployment, StatefulSet or CronJob in namespace(s) %s carries the %s or %s annotation",
+				return cli.Hint(fmt.Errorf("no workload in namespace(s) %s was migrated with startApplications=false: no Deployment, StatefulSet, ReplicaSet, CronJob or Job carries the %s or %s annotation, and no DaemonSet is a copy",
 					strings.Join(namespaces, ", "), volsyncv1alpha1.MigrationReplicasAnnotation, volsyncv1alpha1.MigrationSuspendAnnotation),
 					"run this against the destination cluster (--context) after a migration with startApplications=false")
 			}

@@ -273,7 +273,7 @@ func TestActivateAndDeactivateMigration(t *testing.T) {
 			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-db"},
 		{"a namespace without migrated applications is an error that says where to run it, and is not marked",
 			[]string{"activate", "migration", "--namespaces", "dest-empty"}, "",
-			"error: no Deployment, StatefulSet or CronJob in namespace(s) dest-empty carries the volsync.backube/migration-replicas or volsync.backube/migration-suspend annotation: run this against the destination cluster (--context) after a migration with startApplications=false",
+			"error: no workload in namespace(s) dest-empty was migrated with startApplications=false: no Deployment, StatefulSet, ReplicaSet, CronJob or Job carries the volsync.backube/migration-replicas or volsync.backube/migration-suspend annotation, and no DaemonSet is a copy: run this against the destination cluster (--context) after a migration with startApplications=false",
 			"web=0 sidecar-free=1 db=2 plain=1 broken=0 nightly=suspend:false", "dest-db"},
 		{"an annotation that is not a count names the object, and nothing is changed",
 			[]string{"activate", "migration", "--namespaces", "dest-app,dest-bad"}, "",
@@ -299,5 +299,78 @@ func TestActivateAndDeactivateMigration(t *testing.T) {
 				t.Errorf("activated namespaces %q, want %q", got, tc.wantActive)
 			}
 		})
+	}
+}
+
+// The kinds a migration stops besides Deployments, StatefulSets and CronJobs come back with
+// activate and stop again with deactivate: an unowned ReplicaSet by its replica annotation, a
+// Job by its suspend annotation, and a copied DaemonSet by the node selector that keeps its Pods
+// off every node, while its own node selector stays as the source had it.
+func TestActivateAndDeactivateReplicaSetsJobsAndDaemonSets(t *testing.T) {
+	env, kubeconfig := startCluster(t)
+	ctx := context.Background()
+	const ns = "dest-kinds"
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "agent"}
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: ns,
+		Annotations: map[string]string{volsyncv1alpha1.MigrationReplicasAnnotation: "2"}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}
+	jobTmpl := tmpl.DeepCopy()
+	jobTmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "seed", Namespace: ns,
+		Annotations: map[string]string{volsyncv1alpha1.MigrationSuspendAnnotation: "false"}},
+		Spec: batchv1.JobSpec{Suspend: ptr.To(true), Template: *jobTmpl}}
+	dsTmpl := tmpl.DeepCopy()
+	dsTmpl.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux", volsyncv1alpha1.MigrationStoppedNodeLabel: "true"}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns,
+		Labels: map[string]string{volsyncv1alpha1.MigratedFromLabel: "source"}},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: *dsTmpl}}
+	own := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "own", Namespace: ns}, // not a copy: left alone
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}
+	for _, o := range []client.Object{rs, job, ds, own} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() string {
+		var gotRS appsv1.ReplicaSet
+		var gotJob batchv1.Job
+		var gotDS, gotOwn appsv1.DaemonSet
+		for o, obj := range map[client.Object]client.Object{rs: &gotRS, job: &gotJob, ds: &gotDS, own: &gotOwn} {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return fmt.Sprintf("bare=%d seed=suspend:%t agent=%v own=%v", *gotRS.Spec.Replicas, *gotJob.Spec.Suspend,
+			gotDS.Spec.Template.Spec.NodeSelector, gotOwn.Spec.Template.Spec.NodeSelector)
+	}
+	for _, tc := range []struct {
+		verb, wantOut, wantState string
+	}{
+		{"activate",
+			"namespace/dest-kinds annotated volsync.backube/application-activated=T\n" +
+				"replicaset.apps/bare scaled to 2 in namespace dest-kinds\njob.batch/seed suspend set to false in namespace dest-kinds\n" +
+				"daemonset.apps/agent may run on the nodes again in namespace dest-kinds\n",
+			"bare=2 seed=suspend:false agent=map[kubernetes.io/os:linux] own=map[]"},
+		{"deactivate",
+			"replicaset.apps/bare scaled to 0 in namespace dest-kinds\njob.batch/seed suspend set to true in namespace dest-kinds\n" +
+				"daemonset.apps/agent kept off every node in namespace dest-kinds\n" +
+				"namespace/dest-kinds annotation volsync.backube/application-activated removed\n",
+			"bare=0 seed=suspend:true agent=map[kubernetes.io/os:linux volsync.backube/migration-stopped:true] own=map[]"},
+	} {
+		out, errLine := execute(t, false, "--kubeconfig", kubeconfig, "-n", ns, tc.verb, "migration")
+		if errLine != "" {
+			t.Fatalf("%s: %s", tc.verb, errLine)
+		}
+		if withoutTimes(out) != tc.wantOut {
+			t.Errorf("%s printed %q, want %q", tc.verb, out, tc.wantOut)
+		}
+		if got := state(); got != tc.wantState {
+			t.Errorf("after %s: %s, want %s", tc.verb, got, tc.wantState)
+		}
 	}
 }

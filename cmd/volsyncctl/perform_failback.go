@@ -203,8 +203,8 @@ type sourceStop struct {
 	kept      string
 }
 
-// planSourceStop reads what runs in the source namespaces: Deployments and StatefulSets with
-// replicas, CronJobs not suspended.
+// planSourceStop reads what runs in the source namespaces: Deployments, StatefulSets and unowned
+// ReplicaSets with replicas, CronJobs not suspended, DaemonSets not kept off the nodes.
 func (a *app) planSourceStop(ctx context.Context, src site, namespaces []string) ([]sourceStop, error) {
 	var stops []sourceStop
 	for _, ns := range namespaces {
@@ -216,12 +216,22 @@ func (a *app) planSourceStop(ctx context.Context, src site, namespaces []string)
 		if err := src.client.List(ctx, &statefulSets, client.InNamespace(ns)); err != nil {
 			return nil, src.explain(err)
 		}
+		var replicaSets appsv1.ReplicaSetList
+		if err := src.client.List(ctx, &replicaSets, client.InNamespace(ns)); err != nil {
+			return nil, src.explain(err)
+		}
 		var workloads []client.Object
 		for i := range deployments.Items {
 			workloads = append(workloads, &deployments.Items[i])
 		}
 		for i := range statefulSets.Items {
 			workloads = append(workloads, &statefulSets.Items[i])
+		}
+		for i := range replicaSets.Items {
+			// A Deployment's ReplicaSets follow it; only one nobody controls is stopped itself.
+			if metav1.GetControllerOf(&replicaSets.Items[i]) == nil {
+				workloads = append(workloads, &replicaSets.Items[i])
+			}
 		}
 		for _, w := range workloads {
 			if replicas := specReplicas(w); replicas > 0 {
@@ -245,6 +255,20 @@ func (a *app) planSourceStop(ctx context.Context, src site, namespaces []string)
 				}})
 			}
 		}
+		var daemonSets appsv1.DaemonSetList
+		if err := src.client.List(ctx, &daemonSets, client.InNamespace(ns)); err != nil {
+			return nil, src.explain(err)
+		}
+		for i := range daemonSets.Items {
+			ds := &daemonSets.Items[i]
+			if _, stopped := ds.Spec.Template.Spec.NodeSelector[volsyncv1alpha1.MigrationStoppedNodeLabel]; !stopped {
+				// The node selector no node carries, as a migration stops a copy; activation takes it out.
+				stops = append(stops, sourceStop{obj: ds, kind: "daemonset.apps", namespace: ns, patch: map[string]any{
+					"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+						"nodeSelector": map[string]any{volsyncv1alpha1.MigrationStoppedNodeLabel: "true"}}}},
+				}})
+			}
+		}
 	}
 	return stops, nil
 }
@@ -256,6 +280,8 @@ func specReplicas(o client.Object) int32 {
 	case *appsv1.Deployment:
 		return ptr.Deref(w.Spec.Replicas, 1)
 	case *appsv1.StatefulSet:
+		return ptr.Deref(w.Spec.Replicas, 1)
+	case *appsv1.ReplicaSet:
 		return ptr.Deref(w.Spec.Replicas, 1)
 	}
 	return 0
@@ -269,6 +295,11 @@ func (a *app) stopSource(ctx context.Context, src site, stops []sourceStop) erro
 	for _, s := range stops {
 		if err := src.client.Patch(ctx, s.obj, mergePatch(s.patch)); err != nil {
 			return src.explain(err)
+		}
+		if s.kind == "daemonset.apps" {
+			fmt.Fprintf(a.out, "%s/%s kept off every node in namespace %s on the source (node selector %s=true)\n",
+				s.kind, s.obj.GetName(), s.namespace, volsyncv1alpha1.MigrationStoppedNodeLabel)
+			continue
 		}
 		if s.kind == "cronjob.batch" {
 			fmt.Fprintf(a.out, "%s/%s suspend set to true in namespace %s on the source (was false, kept in %s)\n",
