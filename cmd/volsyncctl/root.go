@@ -66,7 +66,7 @@ func (a *app) addCommands() {
 	a.verb("delete", "Delete volsync objects").AddCommand(a.deleteSchedulePolicyCommand())
 	a.verb("preview", "Show when a schedule fires, computed locally").AddCommand(a.previewSchedulePolicyCommand())
 	a.verb("generate", "Print manifests to apply").AddCommand(a.generateClusterPairCommand())
-	a.root.AddCommand(a.validateCommand())
+	a.root.AddCommand(a.validateCommand(), a.convertCommand())
 	a.verb("get", "Show volsync objects").AddCommand(a.getMigrationScheduleCommand())
 	a.verb("create", "Create volsync objects from flags").AddCommand(a.createMigrationScheduleCommand())
 	a.verb("delete", "Delete volsync objects").AddCommand(a.deleteMigrationScheduleCommand())

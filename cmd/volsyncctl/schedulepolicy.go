@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -263,13 +262,7 @@ time zone.`,
 
 // readPolicies reads the SchedulePolicies of a file, or of standard input for "-".
 func readPolicies(file string) ([]volsyncv1alpha1.SchedulePolicy, error) {
-	var data []byte
-	var err error
-	if file == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(file)
-	}
+	data, err := readInput(file, os.Stdin)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
