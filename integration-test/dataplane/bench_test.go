@@ -81,9 +81,15 @@ var benchTools = []benchTool{
 	{Name: "rsync entry point", Raw: "rsync over ssh, by hand", Sync: func(b *testing.B, src, dst string, k keys) {
 		syncOnce(b, rsyncSSH, asRoot, src, dst, k)
 	}},
+	{Name: "rsync entry point, in place", Raw: "rsync over ssh, by hand", Sync: func(b *testing.B, src, dst string, k keys) {
+		syncInPlace(b, rsyncSSH, asRoot, src, dst, k)
+	}},
 	{Name: "rsync over stunnel, by hand", Sync: rawRsyncStunnel},
 	{Name: "rsync-tls entry point", Raw: "rsync over stunnel, by hand", Sync: func(b *testing.B, src, dst string, k keys) {
 		syncOnce(b, rsyncTLS, asRoot, src, dst, k)
+	}},
+	{Name: "rsync-tls entry point, in place", Raw: "rsync over stunnel, by hand", Sync: func(b *testing.B, src, dst string, k keys) {
+		syncInPlace(b, rsyncTLS, asRoot, src, dst, k)
 	}},
 }
 

@@ -190,6 +190,9 @@ func Destination(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summar
 		return sum, err
 	}
 	defer os.RemoveAll(state)
+	if err := ChooseReceiveMode(log, dataDir, state); err != nil {
+		return sum, err
+	}
 	config, env, err := sshServer(state, keysDir, dataDir, port)
 	if err != nil {
 		return sum, err
@@ -356,7 +359,8 @@ func Serve(request, dataDir, state string, out io.Writer) int {
 	words := strings.Fields(request)
 	switch {
 	case len(words) >= 3 && words[0] == "rsync" && words[1] == "--server":
-		argv, err := receiverArgs(words)
+		inPlace := receivesInPlace(state)
+		argv, err := receiverArgs(words, inPlace)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "volsync: %v\n", err)
 			return 1
@@ -365,9 +369,11 @@ func Serve(request, dataDir, state string, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "volsync: %v\n", err)
 			return 1
 		}
-		if err := PrepareStaging(dataDir); err != nil {
-			fmt.Fprintf(os.Stderr, "volsync: %v\n", err)
-			return 1
+		if !inPlace {
+			if err := PrepareStaging(dataDir); err != nil {
+				fmt.Fprintf(os.Stderr, "volsync: %v\n", err)
+				return 1
+			}
 		}
 		path, err := exec.LookPath("rsync")
 		if err != nil {
@@ -380,7 +386,7 @@ func Serve(request, dataDir, state string, out io.Writer) int {
 	case len(words) == 3 && words[0] == commitCommand:
 		files, _ := strconv.ParseInt(words[1], 10, 64)
 		bytes, _ := strconv.ParseInt(words[2], 10, 64)
-		return commit(out, dataDir, state, files, bytes)
+		return commit(out, dataDir, state, files, bytes, receivesInPlace(state))
 	default:
 		fmt.Fprintf(os.Stderr, "volsync: refused the request %.80q: a source may only run rsync into the volume and commit\n", request)
 		return 1
@@ -393,8 +399,9 @@ func CommitRequest(files, bytes int64) string {
 }
 
 // receiverArgs checks that a requested rsync server command receives (never sends) and names no
-// path of its own, and points it at the staging area.
-func receiverArgs(words []string) ([]string, error) {
+// path of its own, and points it at the staging area; or, in place, at the volume itself, with
+// --inplace and without the source's --link-dest (there is no staging tree to link from).
+func receiverArgs(words []string, inPlace bool) ([]string, error) {
 	sep := -1
 	for i, w := range words {
 		if w == "." {
@@ -413,16 +420,66 @@ func receiverArgs(words []string) ([]string, error) {
 			return nil, fmt.Errorf("rsync option %q is not allowed here", w)
 		}
 	}
-	argv := append([]string{}, words[:sep+1]...)
-	return append(argv, StagingDir+"/"), nil
+	if !inPlace {
+		argv := append([]string{}, words[:sep+1]...)
+		return append(argv, StagingDir+"/"), nil
+	}
+	var argv []string
+	for i := 0; i < sep; i++ {
+		switch w := words[i]; {
+		case w == "--link-dest":
+			i++ // and its directory
+		case strings.HasPrefix(w, "--link-dest="), w == "--inplace":
+		default:
+			argv = append(argv, w)
+		}
+	}
+	return append(argv, "--inplace", ".", "."), nil
 }
 
-// commit makes the staging area the image and tells the destination's main process the outcome.
-func commit(out io.Writer, dataDir, state string, files, bytes int64) int {
+// inPlaceMarker, in a destination's state directory, says that this destination receives in
+// place: its copyMethod is Snapshot, so the previous image is the VolumeSnapshot in latestImage,
+// and a sync cut off half-way leaves that image whole. Serve runs in sshd's or stunnel's child,
+// whose environment is not the mover's, so the choice is passed as a file.
+const inPlaceMarker = "receive-in-place"
+
+func receivesInPlace(state string) bool {
+	_, err := os.Stat(filepath.Join(state, inPlaceMarker))
+	return err == nil
+}
+
+// ChooseReceiveMode reads RECEIVE_IN_PLACE (set by volsyncd when the destination keeps
+// Snapshots) and records the choice in state for Serve. In place, a staging area that an earlier
+// run with copyMethod Direct left behind is removed: it would only take space, and the sync would
+// never commit it.
+func ChooseReceiveMode(log *entrypoint.Logger, dataDir, state string) error {
+	inPlace, err := strconv.ParseBool(entrypoint.Env("RECEIVE_IN_PLACE", "false"))
+	if err != nil {
+		return fmt.Errorf("RECEIVE_IN_PLACE: %w", err)
+	}
+	if !inPlace {
+		log.Printf("receiving into a staging area; the volume keeps its previous image until the commit")
+		return nil
+	}
+	if err := os.RemoveAll(filepath.Join(dataDir, StagingDir)); err != nil {
+		return fmt.Errorf("removing an old staging area: %w", err)
+	}
+	log.Printf("receiving in place: the previous image is the destination's latest snapshot")
+	return os.WriteFile(filepath.Join(state, inPlaceMarker), nil, 0o600)
+}
+
+// commit makes the staging area the image (in place: flushes the volume, so the snapshot taken
+// next holds every byte) and tells the destination's main process the outcome.
+func commit(out io.Writer, dataDir, state string, files, bytes int64, inPlace bool) int {
 	s := entrypoint.Summary{Result: entrypoint.ResultSuccessful, Files: files, Bytes: bytes,
 		Message: fmt.Sprintf("received %d files (%d bytes) and committed them as the volume's image", files, bytes)}
 	code := 0
-	if err := CommitImage(dataDir); err != nil {
+	finish := CommitImage
+	if inPlace {
+		s.Message = fmt.Sprintf("received %d files (%d bytes) in place; the volume is the new image", files, bytes)
+		finish = syncFS
+	}
+	if err := finish(dataDir); err != nil {
 		s = entrypoint.Summary{Result: entrypoint.ResultFailed, Message: err.Error()}
 		code = 1
 	}

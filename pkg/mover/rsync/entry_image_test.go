@@ -189,21 +189,30 @@ func TestReceiverArgs(t *testing.T) {
 	cases := []struct {
 		name    string
 		request string
+		inPlace bool
 		want    string
 		err     string
 	}{
 		{"a receiver is pointed at the staging area whatever path it names",
-			"rsync --server -logDtprAHSxze.iLsfxCIvu --delete --link-dest .. . /etc/",
+			"rsync --server -logDtprAHSxze.iLsfxCIvu --delete --link-dest .. . /etc/", false,
 			"rsync --server -logDtprAHSxze.iLsfxCIvu --delete --link-dest .. . .volsync-staging/", ""},
+		{"in place, a receiver writes into the volume itself, with --inplace and without --link-dest",
+			"rsync --server -logDtprAHSxze.iLsfxCIvu --delete --link-dest .. . /etc/", true,
+			"rsync --server -logDtprAHSxze.iLsfxCIvu --delete --inplace . .", ""},
+		{"in place, the joined --link-dest spelling is dropped too",
+			"rsync --server -logDtpr --link-dest=.. --partial . x", true,
+			"rsync --server -logDtpr --partial --inplace . .", ""},
 		{"a sender is refused: the source key may not read the destination",
-			"rsync --server --sender -logDtpr . /data/", "", "only send"},
+			"rsync --server --sender -logDtpr . /data/", false, "", "only send"},
+		{"a sender is refused in place too",
+			"rsync --server --sender -logDtpr . /data/", true, "", "only send"},
 		{"an option naming a path is refused",
-			"rsync --server -logDtpr --log-file=/etc/passwd . x", "", "not allowed"},
-		{"a command without the separator is refused", "rsync --server -r", "", "not an rsync receiver"},
+			"rsync --server -logDtpr --log-file=/etc/passwd . x", false, "", "not allowed"},
+		{"a command without the separator is refused", "rsync --server -r", false, "", "not an rsync receiver"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := receiverArgs(strings.Fields(c.request))
+			got, err := receiverArgs(strings.Fields(c.request), c.inPlace)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err = %v, want one saying %q", err, c.err)

@@ -134,7 +134,7 @@ func newReceiverMover(b *Builder, c client.Client, rec events.EventRecorder, rd 
 			return job.Spec{
 				Owner: rd, Name: mover.ObjectName("rsync-dst", rd.Name), Image: b.Image,
 				Command: job.Command(MoverName, job.RoleDestination),
-				Env:     []corev1.EnvVar{{Name: "LISTEN_PORT", Value: strconv.Itoa(int(ContainerPort))}},
+				Env:     []corev1.EnvVar{{Name: "LISTEN_PORT", Value: strconv.Itoa(int(ContainerPort))}, ReceiveModeEnv(vol.KeepsSnapshots())},
 				Ports:   []corev1.ContainerPort{{Name: "ssh", ContainerPort: ContainerPort, Protocol: corev1.ProtocolTCP}},
 				Volumes: []job.Volume{
 					job.DataVolume(pvc, false),
@@ -189,4 +189,10 @@ func GenerateKeys() (map[string][]byte, error) {
 		out[side+".pub"] = ssh.MarshalAuthorizedKey(sshPub)
 	}
 	return out, nil
+}
+
+// ReceiveModeEnv is the destination mover's RECEIVE_IN_PLACE: true when the destination keeps
+// Snapshots, so it receives in place (see ChooseReceiveMode).
+func ReceiveModeEnv(inPlace bool) corev1.EnvVar {
+	return corev1.EnvVar{Name: "RECEIVE_IN_PLACE", Value: strconv.FormatBool(inPlace)}
 }

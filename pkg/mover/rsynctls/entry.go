@@ -341,6 +341,9 @@ func Destination(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summar
 		return sum, err
 	}
 	defer os.RemoveAll(state)
+	if err := rsync.ChooseReceiveMode(log, dataDir, state); err != nil {
+		return sum, err
+	}
 	psk, err := readPSK(keysDir, state)
 	if err != nil {
 		return sum, err

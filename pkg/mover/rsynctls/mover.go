@@ -15,6 +15,7 @@ import (
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/mover/job"
+	"github.com/volsync/volsync/pkg/mover/rsync"
 	"github.com/volsync/volsync/pkg/mover/volume"
 )
 
@@ -109,7 +110,7 @@ func newDestinationMover(b *Builder, c client.Client, rec events.EventRecorder, 
 			return job.Spec{
 				Owner: rd, Name: mover.ObjectName("rsync-tls-dst", rd.Name), Image: b.Image,
 				Command: job.Command(MoverName, job.RoleDestination),
-				Env:     []corev1.EnvVar{{Name: "LISTEN_PORT", Value: strconv.Itoa(int(Port))}},
+				Env:     []corev1.EnvVar{{Name: "LISTEN_PORT", Value: strconv.Itoa(int(Port))}, rsync.ReceiveModeEnv(vol.KeepsSnapshots())},
 				Ports:   []corev1.ContainerPort{{Name: "rsync-tls", ContainerPort: Port, Protocol: corev1.ProtocolTCP}},
 				Volumes: []job.Volume{
 					job.DataVolume(pvc, false),

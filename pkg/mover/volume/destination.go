@@ -221,3 +221,10 @@ func Size(q *resource.Quantity, def string) resource.Quantity {
 	}
 	return resource.MustParse(def)
 }
+
+// KeepsSnapshots says whether each sync ends in a VolumeSnapshot (copyMethod Snapshot). Then the
+// previous image is that snapshot, whatever a sync cut off half-way leaves on the volume, so a
+// mover may write into the volume in place instead of staging.
+func (d *Destination) KeepsSnapshots() bool {
+	return Method(d.Options.CopyMethod) == volsyncv1alpha1.CopyMethodSnapshot
+}
