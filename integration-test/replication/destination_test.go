@@ -77,6 +77,9 @@ func TestADestinationListensPublishesItsAddressAndKeyAndHandsOverLatestImage(t *
 	if p := job.Spec.Template.Spec.Containers[0].Ports; len(p) != 1 || p[0].ContainerPort != 8000 {
 		t.Errorf("container ports %+v", p)
 	}
+	if v := envValue(job, "RECEIVE_IN_PLACE"); v != "true" {
+		t.Errorf("RECEIVE_IN_PLACE=%q: a destination that keeps Snapshots receives in place", v)
+	}
 	svc := get(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: rsynctls.ServiceName(rd.Name), Namespace: ns}})
 	if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Annotations["example.com/lb"] != "internal" || svc.Spec.Ports[0].Port != 8000 {
 		t.Errorf("service %+v", svc.Spec)

@@ -9,6 +9,7 @@ import (
 
 	moverjob "github.com/volsync/volsync/pkg/mover/job"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,6 +47,9 @@ func TestAnRsyncDestinationGeneratesKeysPerRelationshipAndTheSourceUsesThem(t *t
 	job := waitJob(t, ns, mover.ObjectName("rsync-dst", rd.Name), "")
 	if p := job.Spec.Template.Spec.Containers[0].Ports; len(p) != 1 || p[0].ContainerPort != 8022 {
 		t.Errorf("container ports %+v, want sshd on 8022", p)
+	}
+	if v := envValue(job, "RECEIVE_IN_PLACE"); v != "false" {
+		t.Errorf("RECEIVE_IN_PLACE=%q: a Direct destination has no snapshot to fall back on and must stage", v)
 	}
 	name, keys := secretItems(job.Spec.Template.Spec, "keys")
 	if name != rsync.DestinationKeysName(rd.Name) || strings.Join(keys, ",") != "destination,destination.pub,source.pub" {
@@ -168,4 +172,14 @@ func TestABuilderRejectingItsBlockShowsWhatIsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJob(t, ns, tlsSourceJob(rs.Name), "")
+}
+
+// envValue is the value of the mover container's environment variable name, or "".
+func envValue(job *batchv1.Job, name string) string {
+	for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
 }
