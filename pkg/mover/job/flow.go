@@ -126,17 +126,22 @@ func (f *Flow) Cleanup(ctx context.Context) (mover.Result, error) {
 	return mover.Complete(), nil
 }
 
-// DataVolume mounts pvc at /data.
+// DataVolume mounts pvc at /data, or, for a PVC of volumeMode Block, gives its device at
+// /dev/block (and DATA_DEVICE names it).
 func DataVolume(pvc *corev1.PersistentVolumeClaim, readOnly bool) Volume {
 	name := ""
 	if pvc != nil {
 		name = pvc.Name
 	}
-	return Volume{
+	v := Volume{
 		Volume:    corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name, ReadOnly: readOnly}}},
 		MountPath: DataMountPath,
 		ReadOnly:  readOnly,
 	}
+	if pvc != nil && pvc.Spec.VolumeMode != nil && *pvc.Spec.VolumeMode == corev1.PersistentVolumeBlock {
+		v.MountPath, v.DevicePath = "", DataDevicePath
+	}
+	return v
 }
 
 // SecretVolume mounts a Secret read-only. Its files are readable by every user (0444): kubelet

@@ -25,8 +25,10 @@ import (
 
 // Where the mover container finds things. The mover image's entry points rely on these paths.
 const (
-	ContainerName         = "mover"
-	DataMountPath         = "/data"
+	ContainerName = "mover"
+	DataMountPath = "/data"
+	// DataDevicePath is where a Block PVC's device appears in a mover, as in VolSync.
+	DataDevicePath        = "/dev/block"
 	CacheMountPath        = "/cache"
 	KeysMountPath         = "/keys"
 	RcloneConfigMountPath = "/rclone-config"
@@ -59,6 +61,9 @@ type Volume struct {
 	Volume    corev1.Volume
 	MountPath string
 	ReadOnly  bool
+	// DevicePath, for a PVC of volumeMode Block, is where the device appears in the container
+	// (volumeDevices) instead of a mount.
+	DevicePath string
 }
 
 // FailFast is an exit code that fails the Job at once, without the Job's retries, and what it means.
@@ -156,8 +161,18 @@ func Build(s Spec) *batchv1.Job {
 
 	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: TmpMountPath}}
+	var devices []corev1.VolumeDevice
+	env := slices.Clone(s.Env)
 	for _, v := range append(slices.Clone(s.Volumes), userVolumes(s.Config.MoverVolumes)...) {
 		volumes = append(volumes, v.Volume)
+		if v.DevicePath != "" {
+			devices = append(devices, corev1.VolumeDevice{Name: v.Volume.Name, DevicePath: v.DevicePath})
+			if v.Volume.Name == "data" {
+				// The entry points read the data from the device instead of DATA_DIR.
+				env = append(env, corev1.EnvVar{Name: "DATA_DEVICE", Value: v.DevicePath})
+			}
+			continue
+		}
 		mounts = append(mounts, corev1.VolumeMount{Name: v.Volume.Name, MountPath: v.MountPath, ReadOnly: v.ReadOnly})
 	}
 
@@ -169,10 +184,11 @@ func Build(s Spec) *batchv1.Job {
 		Name:                     ContainerName,
 		Image:                    s.Image,
 		Command:                  command,
-		Env:                      s.Env,
+		Env:                      env,
 		EnvFrom:                  s.EnvFrom,
 		Ports:                    s.Ports,
 		VolumeMounts:             mounts,
+		VolumeDevices:            devices,
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		ImagePullPolicy:          corev1.PullIfNotPresent,

@@ -25,6 +25,32 @@ func TestBuild(t *testing.T) {
 		spec  Spec
 		check func(t *testing.T, j *batchv1.Job)
 	}{
+		{"a Block PVC is given to the mover as the device /dev/block, named by DATA_DEVICE, not mounted", Spec{
+			Volumes: []Volume{DataVolume(&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "disk"},
+				Spec: corev1.PersistentVolumeClaimSpec{VolumeMode: ptr.To(corev1.PersistentVolumeBlock)}}, true)},
+		}, func(t *testing.T, j *batchv1.Job) {
+			c := j.Spec.Template.Spec.Containers[0]
+			if len(c.VolumeDevices) != 1 || c.VolumeDevices[0].DevicePath != "/dev/block" || c.VolumeDevices[0].Name != "data" {
+				t.Errorf("volumeDevices %+v", c.VolumeDevices)
+			}
+			if slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "data" }) {
+				t.Errorf("the device is also mounted: %+v", c.VolumeMounts)
+			}
+			if !slices.Contains(c.Env, corev1.EnvVar{Name: "DATA_DEVICE", Value: "/dev/block"}) {
+				t.Errorf("env %+v lacks DATA_DEVICE", c.Env)
+			}
+		}},
+		{"a Filesystem PVC is mounted at /data, with no DATA_DEVICE", Spec{
+			Volumes: []Volume{DataVolume(&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "fs"}}, false)},
+		}, func(t *testing.T, j *batchv1.Job) {
+			c := j.Spec.Template.Spec.Containers[0]
+			if len(c.VolumeDevices) != 0 || !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "data" && m.MountPath == "/data" }) {
+				t.Errorf("devices %+v, mounts %+v", c.VolumeDevices, c.VolumeMounts)
+			}
+			if slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "DATA_DEVICE" }) {
+				t.Errorf("env %+v has DATA_DEVICE", c.Env)
+			}
+		}},
 		{"moverVolumes are mounted under /mnt, Secrets read-only, and an unsafe path is left out", Spec{Config: volsyncv1alpha1.MoverConfig{
 			MoverVolumes: []volsyncv1alpha1.MoverVolume{
 				{MountPath: "certs", VolumeSource: volsyncv1alpha1.MoverVolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "ca"}}},

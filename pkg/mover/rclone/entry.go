@@ -143,6 +143,10 @@ func parseEntryConfig(direction string, getenv func(string) string) (entryConfig
 		}
 		cfg.transfers = n
 	}
+	if getenv("DATA_DEVICE") != "" {
+		// As in VolSync: only the rsync movers carry a raw device.
+		return cfg, failf("rclone moves file systems, and this PVC is a block volume (volumeMode Block): replicate it with the rsync or rsync-tls mover")
+	}
 	// The tools run in other directories; a relative DATA_DIR would change meaning.
 	abs, err := filepath.Abs(cfg.dataDir)
 	if err != nil {

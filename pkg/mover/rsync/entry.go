@@ -91,10 +91,11 @@ func Source(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summary, er
 	keysDir := entrypoint.Env("KEYS_DIR", DefaultKeysDir)
 	// The keys are the Secret's values: masked wherever the mover logs or reports.
 	entrypoint.LearnSecretDir(keysDir)
-	if _, err := os.Stat(dataDir); err != nil {
-		return sum, fmt.Errorf("the source volume is not mounted: %w", err)
+	from, to, device, err := SourceData(dataDir)
+	if err != nil {
+		return sum, err
 	}
-	return Push(ctx, log, PushRequest{From: dataDir, Address: addr, Port: port, Login: login, KeysDir: keysDir, ConnectTimeout: connectTimeout})
+	return Push(ctx, log, PushRequest{From: from, To: to, Device: device, Address: addr, Port: port, Login: login, KeysDir: keysDir, ConnectTimeout: connectTimeout})
 }
 
 // sshClient writes the client's key and known-hosts files into dir and returns the ssh command
@@ -176,21 +177,12 @@ func Destination(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summar
 	if err != nil {
 		return sum, err
 	}
-	if _, err := os.Stat(dataDir); err != nil {
-		return sum, fmt.Errorf("the destination volume is not mounted: %w", err)
-	}
-	if done, err := RecoverImage(dataDir); err != nil {
-		return sum, fmt.Errorf("finishing the commit that an earlier run began: %w", err)
-	} else if done {
-		log.Printf("finished the commit of the previous sync, which had been interrupted")
-	}
-
 	state, err := os.MkdirTemp("", "volsync-rsync-destination-")
 	if err != nil {
 		return sum, err
 	}
 	defer os.RemoveAll(state)
-	if err := ChooseReceiveMode(log, dataDir, state); err != nil {
+	if err := PrepareDestination(log, dataDir, state); err != nil {
 		return sum, err
 	}
 	config, env, err := sshServer(state, keysDir, dataDir, port)
@@ -359,6 +351,14 @@ func Serve(request, dataDir, state string, out io.Writer) int {
 	words := strings.Fields(request)
 	switch {
 	case len(words) >= 3 && words[0] == "rsync" && words[1] == "--server":
+		device := destinationDevice(state)
+		if err := checkModes(words, device); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if device != "" {
+			return execReceiver(deviceReceiverArgs(words, device))
+		}
 		inPlace := receivesInPlace(state)
 		argv, err := receiverArgs(words, inPlace)
 		if err != nil {
@@ -375,22 +375,38 @@ func Serve(request, dataDir, state string, out io.Writer) int {
 				return 1
 			}
 		}
-		path, err := exec.LookPath("rsync")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "volsync: rsync is not installed on the destination")
+		return execReceiver(argv, nil)
+	case len(words) == 2 && words[0] == modeCommand:
+		if err := checkSourceMode(words[1] == "Block", destinationDevice(state)); err != nil {
+			fmt.Fprintln(out, err)
 			return 1
 		}
-		err = syscall.Exec(path, argv, os.Environ())
-		fmt.Fprintf(os.Stderr, "volsync: starting rsync: %v\n", err)
-		return 1
+		fmt.Fprintln(out, ModesAgree)
+		return 0
 	case len(words) == 3 && words[0] == commitCommand:
 		files, _ := strconv.ParseInt(words[1], 10, 64)
 		bytes, _ := strconv.ParseInt(words[2], 10, 64)
-		return commit(out, dataDir, state, files, bytes, receivesInPlace(state))
+		return commit(out, dataDir, state, files, bytes, receivesInPlace(state), destinationDevice(state))
 	default:
 		fmt.Fprintf(os.Stderr, "volsync: refused the request %.80q: a source may only run rsync into the volume and commit\n", request)
 		return 1
 	}
+}
+
+// execReceiver becomes the rsync receiver argv.
+func execReceiver(argv []string, err error) int {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "volsync: %v\n", err)
+		return 1
+	}
+	path, err := exec.LookPath("rsync")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "volsync: rsync is not installed on the destination")
+		return 1
+	}
+	err = syscall.Exec(path, argv, os.Environ())
+	fmt.Fprintf(os.Stderr, "volsync: starting rsync: %v\n", err)
+	return 1
 }
 
 // CommitRequest is the request a source sends to commit a transfer of files and bytes.
@@ -470,12 +486,16 @@ func ChooseReceiveMode(log *entrypoint.Logger, dataDir, state string) error {
 
 // commit makes the staging area the image (in place: flushes the volume, so the snapshot taken
 // next holds every byte) and tells the destination's main process the outcome.
-func commit(out io.Writer, dataDir, state string, files, bytes int64, inPlace bool) int {
+func commit(out io.Writer, dataDir, state string, files, bytes int64, inPlace bool, device string) int {
 	s := entrypoint.Summary{Result: entrypoint.ResultSuccessful, Files: files, Bytes: bytes,
 		Message: fmt.Sprintf("received %d files (%d bytes) and committed them as the volume's image", files, bytes)}
 	code := 0
 	finish := CommitImage
-	if inPlace {
+	switch {
+	case device != "":
+		s.Message = fmt.Sprintf("received the block device's changed blocks (%d bytes in all) in place", bytes)
+		finish = func(string) error { return syncDevice(device) }
+	case inPlace:
 		s.Message = fmt.Sprintf("received %d files (%d bytes) in place; the volume is the new image", files, bytes)
 		finish = syncFS
 	}

@@ -1,6 +1,7 @@
 package rsync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -15,8 +16,12 @@ import (
 // PushRequest is one push of a directory tree to an rsync destination: what a source mover sends
 // from its volume, and what `volsyncctl migration rsync` sends from a local directory.
 type PushRequest struct {
-	// From is the directory whose contents become the destination's image.
+	// From is the directory whose contents become the destination's image, or the block device.
 	From string
+	// To is the destination path: the staging area (the default) or DeviceTarget.
+	To string
+	// Device says From is a block device.
+	Device bool
 	// Address and Port are where the destination's sshd answers; Login is the ssh user.
 	Address string
 	Port    int
@@ -52,7 +57,8 @@ func Push(ctx context.Context, log *entrypoint.Logger, req PushRequest) (entrypo
 
 	stats, err := Transfer(ctx, log, TransferRequest{
 		From:      req.From,
-		To:        fmt.Sprintf("%s@%s:%s/", req.Login, bracketIPv6(req.Address), StagingDir),
+		To:        fmt.Sprintf("%s@%s:%s", req.Login, bracketIPv6(req.Address), cmp.Or(req.To, StagingDir+"/")),
+		Device:    req.Device,
 		Transport: []string{"-e", strings.Join(ssh, " ")},
 		Env:       env,
 		Deadline:  deadline,
@@ -73,5 +79,8 @@ func Push(ctx context.Context, log *entrypoint.Logger, req PushRequest) (entrypo
 		return sum, fmt.Errorf("the destination did not commit the transfer (exit code %d): %s", c.ExitCode, c.StderrTail(3))
 	}
 	sum.Message = fmt.Sprintf("synchronized %d of %d files (%d bytes transferred) to %s", stats.FilesTransferred, stats.Files, stats.BytesTransferred, hostPort)
+	if req.Device {
+		sum.Message = DeviceMessage(stats, hostPort)
+	}
 	return sum, nil
 }

@@ -61,6 +61,9 @@ type Stats struct {
 	BytesTransferred int64
 	// Files is "Number of files" (every kind).
 	Files int64
+	// Sent and Received are "Total bytes sent" and "Total bytes received": what crossed the
+	// network, deltas, checksums and protocol included.
+	Sent, Received int64
 }
 
 // ParseStats reads the figures from rsync's --stats output. rsync prints numbers with thousands
@@ -82,6 +85,10 @@ func ParseStats(out string) Stats {
 			s.BytesTransferred = n
 		case "Number of files":
 			s.Files = n
+		case "Total bytes sent":
+			s.Sent = n
+		case "Total bytes received":
+			s.Received = n
 		}
 	}
 	return s
@@ -256,14 +263,24 @@ type TransferRequest struct {
 	Deadline time.Time
 	// Permanent recognizes failures that no retry can fix and says what is wrong.
 	Permanent func(ToolRun) error
+	// Device says From is a block device (BlockFlags).
+	Device bool
 }
 
 // Transfer runs rsync for req until it succeeds, fails for good, or the deadline passes.
 func Transfer(ctx context.Context, log *entrypoint.Logger, req TransferRequest) (Stats, error) {
 	flags := TransferFlags
+	if req.Device {
+		flags = BlockFlags
+	}
 	for attempt := 1; ; attempt++ {
-		args := append(append(append([]string{}, flags...), StagingFlags...), ReservedFilters...)
-		args = append(append(args, req.Transport...), strings.TrimSuffix(req.From, "/")+"/", req.To)
+		var args []string
+		if req.Device {
+			args = append(append(append([]string{}, flags...), req.Transport...), req.From, req.To)
+		} else {
+			args = append(append(append([]string{}, flags...), StagingFlags...), ReservedFilters...)
+			args = append(append(args, req.Transport...), strings.TrimSuffix(req.From, "/")+"/", req.To)
+		}
 		log.Printf("transfer attempt %d: rsync %s", attempt, strings.Join(flags, " "))
 		run := RunTool(ctx, log, "rsync", req.Env, "rsync", args...)
 		if !run.Failed() {
@@ -275,6 +292,10 @@ func Transfer(ctx context.Context, log *entrypoint.Logger, req TransferRequest) 
 		}
 		if ctx.Err() != nil {
 			return Stats{}, errors.New("interrupted during the transfer; the destination keeps its previous image")
+		}
+		if i := strings.Index(run.Stderr, ModeMismatch); i >= 0 {
+			line, _, _ := strings.Cut(run.Stderr[i:], "\n")
+			return Stats{}, errors.New(strings.TrimPrefix(line, "volsync: "))
 		}
 		if req.Permanent != nil {
 			if err := req.Permanent(run); err != nil {

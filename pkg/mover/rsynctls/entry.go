@@ -148,8 +148,9 @@ func Source(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summary, er
 	keysDir := entrypoint.Env("KEYS_DIR", rsync.DefaultKeysDir)
 	// The keys are the Secret's values: masked wherever the mover logs or reports.
 	entrypoint.LearnSecretDir(keysDir)
-	if _, err := os.Stat(dataDir); err != nil {
-		return sum, fmt.Errorf("the source volume is not mounted: %w", err)
+	from, to, device, err := rsync.SourceData(dataDir)
+	if err != nil {
+		return sum, err
 	}
 	work, err := os.MkdirTemp("", "volsync-rsync-tls-source-")
 	if err != nil {
@@ -201,10 +202,15 @@ PSKidentity = %s
 	if err := rsync.WaitForAddress(ctx, log, "the local stunnel", entrance, entrypoint.Clock.Now().Add(10*time.Second)); err != nil {
 		return sum, fmt.Errorf("the local stunnel did not start: %w", err)
 	}
+	// A volumeMode mismatch is refused before any byte moves; the refusal would not reach rsync.
+	if reply, err := request(entrance, rsync.ModeRequest(device)); err == nil && strings.HasPrefix(reply, rsync.ModeMismatch) {
+		return sum, errors.New(strings.TrimPrefix(reply, "volsync: "))
+	}
 	permanent := func(r rsync.ToolRun) error { return tlsFailure(tun.logs.String()) }
 	stats, err := rsync.Transfer(ctx, log, rsync.TransferRequest{
-		From:      dataDir,
-		To:        "127.0.0.1:" + rsync.StagingDir + "/",
+		From:      from,
+		To:        "127.0.0.1:" + to,
+		Device:    device,
 		Transport: []string{"-e", fmt.Sprintf("'%s' rsync-tls connect %d", self, local)},
 		Deadline:  deadline,
 		Permanent: permanent,
@@ -225,6 +231,9 @@ PSKidentity = %s
 		return sum, fmt.Errorf("the destination did not commit the transfer: %s", reply)
 	}
 	sum.Message = fmt.Sprintf("synchronized %d of %d files (%d bytes transferred) to %s", stats.FilesTransferred, stats.Files, stats.BytesTransferred, hostPort)
+	if device {
+		sum.Message = rsync.DeviceMessage(stats, hostPort)
+	}
 	return sum, nil
 }
 
@@ -328,20 +337,12 @@ func Destination(ctx context.Context, log *entrypoint.Logger) (entrypoint.Summar
 	if err != nil {
 		return sum, err
 	}
-	if _, err := os.Stat(dataDir); err != nil {
-		return sum, fmt.Errorf("the destination volume is not mounted: %w", err)
-	}
-	if done, err := rsync.RecoverImage(dataDir); err != nil {
-		return sum, fmt.Errorf("finishing the commit that an earlier run began: %w", err)
-	} else if done {
-		log.Printf("finished the commit of the previous sync, which had been interrupted")
-	}
 	state, err := os.MkdirTemp("", "volsync-rsync-tls-destination-")
 	if err != nil {
 		return sum, err
 	}
 	defer os.RemoveAll(state)
-	if err := rsync.ChooseReceiveMode(log, dataDir, state); err != nil {
+	if err := rsync.PrepareDestination(log, dataDir, state); err != nil {
 		return sum, err
 	}
 	psk, err := readPSK(keysDir, state)
