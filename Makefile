@@ -90,8 +90,8 @@ bench: dataplane-tools mover-tools ## every benchmark, with figures: engine, mig
 	$(MAKE) --no-print-directory bench-dataplane
 
 .PHONY: bench-dataplane
-bench-dataplane: dataplane-tools mover-tools ## rsync and rsync-tls entry points vs the raw tools and cp -a on a 1 GiB tree
-	go test -count=1 -run '^$$' -bench 'Dataplane' -benchtime=1x -timeout 60m ./integration-test/dataplane/
+bench-dataplane: dataplane-tools mover-tools ## rsync and rsync-tls entry points vs the raw tools and cp -a on a 1 GiB tree, and a 1 GiB block device
+	go test -count=1 -run '^$$' -bench 'Dataplane|BlockDevice' -benchtime=1x -timeout 60m ./integration-test/dataplane/
 
 # SCALE_IDLE shortens the 5-minute idle measurement for a quick run (SCALE_IDLE=1m); SCALE_OWNERS,
 # SCALE_IDLE_SOURCES, SCALE_IDLE_SCHEDULES and SCALE_SPREAD change the sizes (integration-test/scale).

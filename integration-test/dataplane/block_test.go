@@ -3,6 +3,7 @@ package dataplane
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -192,4 +193,54 @@ func TestBlockAndFileSystemEndsRefuseEachOther(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkBlockDevice times a 1 GiB block device through each rsync mover, in full and after
+// 1 % of its 4 KiB blocks changed at random, and prints what crossed the network, with dd of the
+// whole device as the floor (make bench-dataplane). VOLSYNC_BENCH_MIB scales the device.
+func BenchmarkBlockDevice(b *testing.B) {
+	size := int64(1024) << 20
+	if v, err := strconv.ParseInt(os.Getenv("VOLSYNC_BENCH_MIB"), 10, 64); err == nil && v >= 16 {
+		size = v << 20
+	}
+	src := loopDevice(b, size)
+	fillDevice(b, src, size*3/4, 51)
+	k := makeKeys(b, asRoot)
+	type row struct {
+		name                 string
+		initial, incremental time.Duration
+		moved, changed       int64
+	}
+	var rows []row
+	floor := loopDevice(b, size)
+	start := time.Now()
+	if out, err := exec.Command("dd", "if="+src, "of="+floor, "bs=4M", "conv=fsync", "status=none").CombinedOutput(); err != nil {
+		b.Fatalf("dd: %v: %s", err, out)
+	}
+	rows = append(rows, row{name: "dd of the whole device", initial: time.Since(start)})
+	for i, kind := range allKinds {
+		dst := loopDevice(b, size)
+		start := time.Now()
+		syncDevices(b, kind, src, dst, k)
+		initial := time.Since(start)
+		changed := changeBlocks(b, src, size, 0.01, uint64(52+i))
+		start = time.Now()
+		moved := syncDevices(b, kind, src, dst, k)
+		incremental := time.Since(start)
+		if a, c := deviceSum(b, src), deviceSum(b, dst); a != c {
+			b.Fatalf("%s: the devices differ after the incremental sync", kind.Name)
+		}
+		rows = append(rows, row{kind.Name, initial, incremental, moved, changed})
+		b.ReportMetric(100*float64(moved)/float64(size), kind.Name+"-moved-%")
+	}
+	fmt.Printf("\n%d MiB block device, 1 %% of its 4 KiB blocks changed at random\n", size>>20)
+	fmt.Printf("%-24s %10s %14s %14s %10s\n", "", "initial", "1% changed", "bytes moved", "of device")
+	for _, r := range rows {
+		if r.moved == 0 {
+			fmt.Printf("%-24s %9.2fs\n", r.name, r.initial.Seconds())
+			continue
+		}
+		fmt.Printf("%-24s %9.2fs %13.2fs %14d %9.2f%%\n", r.name, r.initial.Seconds(), r.incremental.Seconds(), r.moved, 100*float64(r.moved)/float64(size))
+	}
+	fmt.Println()
 }
