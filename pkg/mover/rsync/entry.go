@@ -490,7 +490,11 @@ func commit(out io.Writer, dataDir, state string, files, bytes int64, inPlace bo
 	s := entrypoint.Summary{Result: entrypoint.ResultSuccessful, Files: files, Bytes: bytes,
 		Message: fmt.Sprintf("received %d files (%d bytes) and committed them as the volume's image", files, bytes)}
 	code := 0
-	finish := CommitImage
+	finish := func(root string) error {
+		times, err := CommitImageTimed(root)
+		s.Message += " (" + times.String() + ")"
+		return err
+	}
 	switch {
 	case device != "":
 		s.Message = fmt.Sprintf("received the block device's changed blocks (%d bytes in all) in place", bytes)

@@ -96,6 +96,34 @@ func PrepareStaging(root string) error {
 // CommitImage makes root's staging area the volume's image. It is crash-safe: a journal records
 // each phase, and RecoverImage, run when a destination starts, finishes a commit that began.
 func CommitImage(root string) error {
+	_, err := CommitImageTimed(root)
+	return err
+}
+
+// CommitTimes are where a commit's time went, for the destination's summary and the benchmark.
+type CommitTimes struct {
+	// Flush is syncfs of the volume, so that the staged data is on disk before it is the image.
+	Flush time.Duration
+	// Swap is moving the previous image aside and the staged one in, journalled.
+	Swap time.Duration
+	// Cleanup is removing the previous image, once the new one is in place.
+	Cleanup time.Duration
+}
+
+func (c CommitTimes) String() string {
+	return fmt.Sprintf("flush %s, swap %s, previous image removed in %s",
+		c.Flush.Round(time.Millisecond), c.Swap.Round(time.Millisecond), c.Cleanup.Round(time.Millisecond))
+}
+
+// CommitImageTimed is CommitImage, saying where the time went.
+func CommitImageTimed(root string) (CommitTimes, error) {
+	var times CommitTimes
+	start := time.Now()
+	err := commitImage(root, &times, start)
+	return times, err
+}
+
+func commitImage(root string, times *CommitTimes, start time.Time) error {
 	staging := filepath.Join(root, StagingDir)
 	info, err := os.Stat(staging)
 	if err != nil {
@@ -109,10 +137,19 @@ func CommitImage(root string) error {
 	if err := syncFS(root); err != nil {
 		return err
 	}
+	times.Flush = time.Since(start)
+	start = time.Now()
 	if err := writeJournal(root, j); err != nil {
 		return err
 	}
-	return finishCommit(root, j)
+	if err := installImage(root, j); err != nil {
+		return err
+	}
+	times.Swap = time.Since(start)
+	start = time.Now()
+	err = removeOldImage(root, j)
+	times.Cleanup = time.Since(start)
+	return err
 }
 
 // RecoverImage finishes a commit that a killed destination left half-done. Without a journal
@@ -154,6 +191,14 @@ func writeJournal(root string, j commitJournal) error {
 }
 
 func finishCommit(root string, j commitJournal) error {
+	if err := installImage(root, j); err != nil {
+		return err
+	}
+	return removeOldImage(root, j)
+}
+
+// installImage moves the previous image aside and the staged one in, and ends the journal.
+func installImage(root string, j commitJournal) error {
 	staging := filepath.Join(root, StagingDir)
 	retired := filepath.Join(root, retiredDir)
 	if j.Phase == "retire" {
@@ -199,10 +244,14 @@ func finishCommit(root string, j commitJournal) error {
 	if err := os.Remove(filepath.Join(root, journalFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if err := syncDir(root); err != nil {
-		return err
-	}
-	// From here on the new image is the image; what is left is garbage.
+	return syncDir(root)
+}
+
+// removeOldImage removes what a finished commit left: the previous image and the emptied
+// staging area. From here on the new image is the image; what is left is garbage.
+func removeOldImage(root string, j commitJournal) error {
+	staging := filepath.Join(root, StagingDir)
+	retired := filepath.Join(root, retiredDir)
 	if err := os.RemoveAll(retired); err != nil {
 		return fmt.Errorf("commit: removing the previous image: %w", err)
 	}
