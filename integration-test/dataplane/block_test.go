@@ -1,10 +1,7 @@
 package dataplane
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -37,19 +34,7 @@ func loopDevice(t testing.TB, size int64) string {
 }
 
 // deviceSum is the SHA-256 of a whole device.
-func deviceSum(t testing.TB, dev string) string {
-	t.Helper()
-	f, err := os.Open(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
+func deviceSum(t testing.TB, dev string) string { return fileSHA256(t, dev) }
 
 // changeBlocks rewrites fraction of dev's 4 KiB blocks, chosen at random, with random bytes, and
 // returns how many bytes it wrote.

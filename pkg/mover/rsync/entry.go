@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -418,13 +419,30 @@ func CommitRequest(files, bytes int64) string {
 // path of its own, and points it at the staging area; or, in place, at the volume itself, with
 // --inplace and without the source's --link-dest (there is no staging tree to link from).
 func receiverArgs(words []string, inPlace bool) ([]string, error) {
-	sep := -1
-	for i, w := range words {
-		if w == "." {
-			sep = i
-			break
+	opts, err := receiverOptions(words)
+	if err != nil {
+		return nil, err
+	}
+	if !inPlace {
+		return append(opts, ".", StagingDir+"/"), nil
+	}
+	var argv []string
+	for i := 0; i < len(opts); i++ {
+		switch w := opts[i]; {
+		case w == "--link-dest":
+			i++ // and its directory
+		case strings.HasPrefix(w, "--link-dest="), w == "--inplace":
+		default:
+			argv = append(argv, w)
 		}
 	}
+	return append(argv, "--inplace", ".", "."), nil
+}
+
+// receiverOptions is the part of a requested rsync server command before its "." separator,
+// once checked: it receives (never sends) and no option names a path of its own.
+func receiverOptions(words []string) ([]string, error) {
+	sep := slices.Index(words, ".")
 	if sep < 0 {
 		return nil, errors.New("not an rsync receiver command")
 	}
@@ -436,21 +454,7 @@ func receiverArgs(words []string, inPlace bool) ([]string, error) {
 			return nil, fmt.Errorf("rsync option %q is not allowed here", w)
 		}
 	}
-	if !inPlace {
-		argv := append([]string{}, words[:sep+1]...)
-		return append(argv, StagingDir+"/"), nil
-	}
-	var argv []string
-	for i := 0; i < sep; i++ {
-		switch w := words[i]; {
-		case w == "--link-dest":
-			i++ // and its directory
-		case strings.HasPrefix(w, "--link-dest="), w == "--inplace":
-		default:
-			argv = append(argv, w)
-		}
-	}
-	return append(argv, "--inplace", ".", "."), nil
+	return slices.Clone(words[:sep]), nil
 }
 
 // inPlaceMarker, in a destination's state directory, says that this destination receives in

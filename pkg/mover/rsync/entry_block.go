@@ -105,24 +105,12 @@ func destinationDevice(state string) string {
 // deviceReceiverArgs checks a block source's request and points it at device: --write-devices
 // and --inplace are the destination's own, whatever the source asked.
 func deviceReceiverArgs(words []string, device string) ([]string, error) {
-	sep := -1
-	for i, w := range words {
-		if w == "." {
-			sep = i
-			break
-		}
-	}
-	if sep < 0 {
-		return nil, errors.New("not an rsync receiver command")
+	opts, err := receiverOptions(words)
+	if err != nil {
+		return nil, err
 	}
 	var argv []string
-	for _, w := range words[:sep] {
-		if w == "--sender" {
-			return nil, errors.New("this key may only send data to the destination, not read it")
-		}
-		if strings.ContainsAny(w, `/\\'"`) {
-			return nil, fmt.Errorf("rsync option %q is not allowed here", w)
-		}
+	for _, w := range opts {
 		if w != "--write-devices" && w != "--inplace" {
 			argv = append(argv, w)
 		}
