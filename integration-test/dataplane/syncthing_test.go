@@ -2,7 +2,11 @@ package dataplane
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,13 +105,48 @@ func configure(t *testing.T, peers ...*stPeer) map[string]*syncthing.State {
 // marker and the root's metadata.
 func stContent(t *testing.T, root string) map[string]string {
 	t.Helper()
-	sum := checksumTree(t, root, checksumOptions{}, func(name string) bool { return strings.HasPrefix(name, ".st") })
 	out := map[string]string{}
-	for path, e := range sum {
-		if path == "." {
-			continue
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // Syncthing renamed or removed it while the walk ran
+			}
+			return err
 		}
-		out[path] = e.Kind + ":" + e.SHA256 + fmt.Sprintf(":%o", e.Mode.Perm())
+		rel, _ := filepath.Rel(root, path)
+		// Syncthing's own files: .stfolder and .stignore at the top, .syncthing.*.tmp while a
+		// file is being pulled.
+		if strings.HasPrefix(d.Name(), ".st") || strings.HasPrefix(d.Name(), ".syncthing.") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rel == "." {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		sum := ""
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			h := sha256.Sum256(b)
+			sum = hex.EncodeToString(h[:])
+		}
+		out[rel] = fmt.Sprintf("%s:%s:%o", d.Type().String(), sum, info.Mode().Perm())
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading %s: %v", root, err)
 	}
 	return out
 }

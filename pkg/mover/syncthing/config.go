@@ -2,10 +2,13 @@ package syncthing
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -82,12 +85,24 @@ func Configure(ctx context.Context, c *Client, d Desired) (*State, error) {
 		}
 	}
 	if cfg.GUI.User != d.GUIUser || cfg.GUI.Password == "" {
-		if err := c.PatchGUI(ctx, map[string]any{"user": d.GUIUser, "password": d.GUIPassword}); err != nil {
-			return nil, err
+		// A GUI change restarts the API's listener, sometimes before the answer is written: a
+		// connection closed then is not a failure. Wait until the API answers again and read
+		// back whether the change took.
+		patchErr := c.PatchGUI(ctx, map[string]any{"user": d.GUIUser, "password": d.GUIPassword})
+		if patchErr != nil && !connectionDropped(patchErr) {
+			return nil, patchErr
 		}
-		// A GUI change restarts the API's listener: wait until it answers again.
 		if err := waitForAPI(ctx, c, 15*time.Second); err != nil {
 			return nil, err
+		}
+		if patchErr != nil {
+			again, err := c.Config(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if again.GUI.User != d.GUIUser {
+				return nil, patchErr
+			}
 		}
 	}
 
@@ -214,4 +229,9 @@ func folderMatches(folders []Folder, path string, shareWith []string) bool {
 		return f.Path == path && f.Type == "sendreceive" && !f.Paused && slices.Equal(ids, shareWith)
 	}
 	return false
+}
+
+// connectionDropped says whether err is the API's connection closing before its answer.
+func connectionDropped(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
