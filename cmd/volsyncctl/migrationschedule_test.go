@@ -152,7 +152,7 @@ func TestMigrationScheduleCommandsAgainstTheCluster(t *testing.T) {
 		{"a missing cluster pair is refused with the fix", []string{"create", "migrationschedule", "x", "-c", "nope", "-s", policy.Name, "--namespaces", "a"}, "",
 			`error: cluster pair "nope" not found in namespace "migsched-cli": create it with 'volsyncctl generate clusterpair nope --context DESTINATION | kubectl apply -f -' or pass another -c`, nil},
 		{"no namespaces is refused", []string{"create", "migrationschedule", "x", "-c", "remotecluster", "-s", policy.Name}, "",
-			"error: no namespaces given: pass --namespaces a,b with the namespaces to migrate", nil},
+			"error: no namespaces given: pass --namespaces a,b with the namespaces to migrate, or --namespace-selectors to choose them by label", nil},
 		{"no policy means the default one, which is missing here", []string{"create", "migrationschedule", "x", "-c", "remotecluster", "--namespaces", "a"}, "",
 			`error: schedule policy "default-migration-policy" not found (neither a NamespacedSchedulePolicy in migsched-cli nor a SchedulePolicy): volsyncd creates it at start-up unless it runs with --default-schedule-policies=false; pass -s POLICY, or create it with 'volsyncctl create schedulepolicy default-migration-policy ...' or list them with 'volsyncctl get schedulepolicy'`, nil},
 		{"an existing name is refused", []string{"create", "migrationschedule", "third", "-c", "elsewhere", "-s", policy.Name, "--namespaces", "db"}, "",
