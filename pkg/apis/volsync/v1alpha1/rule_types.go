@@ -36,7 +36,7 @@ type Rule struct {
 
 	// Rules run in order; each one's actions run in order in the pods its podSelector matches.
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:MaxItems=16
 	Rules []RuleItem `json:"rules"`
 }
 
@@ -53,7 +53,7 @@ type RuleItem struct {
 	Container string `json:"container,omitempty"`
 	// Actions run in order. A failing action fails the migration.
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:MaxItems=16
 	Actions []RuleAction `json:"actions"`
 }
 
@@ -64,7 +64,7 @@ type RuleAction struct {
 	Type RuleActionType `json:"type"`
 	// Value is the command, run with `sh -c` in the container.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=16384
+	// +kubebuilder:validation:MaxLength=8192
 	Value string `json:"value"`
 	// Background starts the command and goes on once it has reached ${WAIT_CMD}, leaving it
 	// running until the volumes are copied (or the migration fails or is deleted), when it is
