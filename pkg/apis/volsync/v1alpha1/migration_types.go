@@ -20,8 +20,8 @@ const MigrationFinalizer = "volsync.backube/migration-cleanup"
 // Migration stages, in order.
 const (
 	// MigrationStagePreExecRule runs spec.preExecRule, before anything is copied.
-	MigrationStagePreExecRule  MigrationStage = "PreExecRule"
-	MigrationStageVolumes      MigrationStage = "Volumes"
+	MigrationStagePreExecRule MigrationStage = "PreExecRule"
+	MigrationStageVolumes     MigrationStage = "Volumes"
 	// MigrationStagePostExecRule ends the preExecRule's background actions and runs
 	// spec.postExecRule, once the volumes are copied.
 	MigrationStagePostExecRule MigrationStage = "PostExecRule"
