@@ -52,6 +52,10 @@ type migrationSpecFlags struct {
 	includeJobs                  bool
 	includeOptionalTypes         []string
 	excludeResourceTypes         []string
+
+	// The hooks, storkctl's --preExecRule and --postExecRule.
+	preExecRule  string
+	postExecRule string
 }
 
 func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
@@ -74,7 +78,13 @@ func (f *migrationSpecFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.purgeDeletedResources, "purge-deleted-resources", false, "delete copies on the destination whose source object is gone")
 	fs.BoolVar(&f.skipServiceUpdate, "skip-service-update", false, "leave a Service that already exists on the destination as it is there")
 	fs.BoolVar(&f.includeNetworkPolicyWithCIDR, "include-network-policy-with-cidr", false, "copy NetworkPolicies that name an ipBlock too (left out by default: a CIDR belongs to the source's network)")
+	fs.StringVar(&f.preExecRule, "pre-exec-rule", "", "a Rule to run in each migrated namespace before anything is copied; its background actions hold until the volumes are copied")
+	fs.StringVar(&f.postExecRule, "post-exec-rule", "", "a Rule to run in each migrated namespace once the volumes are copied")
 	hidden := func(name string) { _ = fs.MarkHidden(name) }
+	fs.StringVar(&f.preExecRule, "preExecRule", "", "storkctl's spelling of --pre-exec-rule")
+	hidden("preExecRule")
+	fs.StringVar(&f.postExecRule, "postExecRule", "", "storkctl's spelling of --post-exec-rule")
+	hidden("postExecRule")
 	fs.StringVar(&f.clusterPair, "clusterPair", "", "storkctl's spelling of --cluster-pair")
 	hidden("clusterPair")
 	fs.BoolVar(&f.includeResources, "includeResources", true, "storkctl's spelling of --include-resources")
@@ -139,6 +149,8 @@ func (f *migrationSpecFlags) spec() (volsyncv1alpha1.MigrationSpec, error) {
 		IncludeNetworkPolicyWithCIDR: ptr.To(f.includeNetworkPolicyWithCIDR),
 		IncludeOptionalResourceTypes: optional,
 		ExcludeResourceTypes:         f.excludeResourceTypes,
+		PreExecRule:                  f.preExecRule,
+		PostExecRule:                 f.postExecRule,
 	}, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
 
@@ -50,6 +52,37 @@ func TestMigrationSpecFlagsNamespaceMapping(t *testing.T) {
 			}
 			if !reflect.DeepEqual(spec.NamespaceMapping, tt.want) {
 				t.Errorf("namespaceMapping = %v, want %v", spec.NamespaceMapping, tt.want)
+			}
+		})
+	}
+}
+
+func TestMigrationSpecFlagsExecRules(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		pre, post string
+	}{
+		{"no rule flags leave both fields empty", nil, "", ""},
+		{"the dash-case flags set both rules", []string{"--pre-exec-rule", "lock", "--post-exec-rule", "unlock"}, "lock", "unlock"},
+		{"storkctl's camelCase spellings set them too", []string{"--preExecRule=lock", "--postExecRule=unlock"}, "lock", "unlock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f migrationSpecFlags
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			f.add(fs)
+			if err := fs.Parse(append([]string{"-c", "remote", "--namespaces", "app"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			spec, err := f.spec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.PreExecRule != tc.pre || spec.PostExecRule != tc.post {
+				t.Fatalf("preExecRule %q, postExecRule %q; want %q, %q", spec.PreExecRule, spec.PostExecRule, tc.pre, tc.post)
+			}
+			if fl := fs.Lookup("preExecRule"); fl == nil || !fl.Hidden {
+				t.Fatal("--preExecRule is not a hidden alias")
 			}
 		})
 	}

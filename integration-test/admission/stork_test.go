@@ -29,11 +29,8 @@ var storkWarnings = map[string][]string{
 		"ClusterPair mysql/remotecluster: spec.options.token",
 	},
 	"migrationschedule.yaml": {
-		"MigrationSchedule mysql/mysql-dr: spec.template.spec.postExecRule",
-		"MigrationSchedule mysql/mysql-dr: spec.template.spec.preExecRule",
 		"MigrationSchedule mysql/mysql-dr: spec.template.spec.transformSpecs",
 	},
-	"rule.yaml": {"Rule mysql/mysql-pre: ", "Rule mysql/mysql-post: "},
 }
 
 // TestStorkExportsConvertApplyAndRoundTrip converts manifests written field for field as

@@ -53,7 +53,7 @@ const (
 
 // needsFinalizer says whether a run makes objects that must be deleted with it.
 func needsFinalizer(m *volsyncv1alpha1.Migration) bool {
-	return boolOr(m.Spec.IncludeVolumes, true)
+	return boolOr(m.Spec.IncludeVolumes, true) || m.Spec.PreExecRule != ""
 }
 
 // holdFinalizer adds MigrationFinalizer before the run's first write.
@@ -68,6 +68,20 @@ func (r *MigrationReconciler) holdFinalizer(ctx context.Context, m *volsyncv1alp
 // release cleans up after a finished or deleted run and drops MigrationFinalizer.
 func (run *migrationRun) release(ctx context.Context) (ctrl.Result, error) {
 	m := run.m
+	if hasBackground(&m.Status) {
+		// A failed or deleted run still holds what its preExecRule's background actions hold.
+		_, err := run.endBackground(ctx)
+		if cerr := run.checkpoint(ctx); cerr != nil && m.DeletionTimestamp == nil {
+			return ctrl.Result{}, cerr
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctrl.Result{}, ctx.Err()
+			}
+			run.event(corev1.EventTypeWarning, ReasonRuleFailed, "could not end the background actions of Rule %q yet: %v", m.Spec.PreExecRule, err)
+			return ctrl.Result{}, err
+		}
+	}
 	if !controllerutil.ContainsFinalizer(m, volsyncv1alpha1.MigrationFinalizer) {
 		return ctrl.Result{}, nil
 	}

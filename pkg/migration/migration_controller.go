@@ -33,6 +33,7 @@ import (
 	"github.com/volsync/volsync/pkg/conditions"
 	"github.com/volsync/volsync/pkg/migration/copier"
 	"github.com/volsync/volsync/pkg/migration/remote"
+	"github.com/volsync/volsync/pkg/rule"
 )
 
 const (
@@ -80,6 +81,9 @@ type MigrationReconciler struct {
 	// Defaults to the UID of the kube-system namespace, which is stable for a cluster's life and
 	// differs between clusters.
 	SourceClusterID string
+	// Exec runs the actions of spec.preExecRule and spec.postExecRule in the source's pods.
+	// Defaults to the pods/exec subresource of the manager's API server.
+	Exec rule.Executor
 
 	clusterIDMu sync.Mutex
 }
@@ -100,6 +104,9 @@ type MigrationReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list
 // +kubebuilder:rbac:groups=batch,resources=cronjobs;jobs,verbs=get;list
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list
+// +kubebuilder:rbac:groups=volsync.backube,resources=rules,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=pods/exec,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
@@ -179,6 +186,9 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		t := metav1.NewTime(now)
 		m.Status.Status = volsyncv1alpha1.RunStatusPending
 		m.Status.Stage = volsyncv1alpha1.MigrationStageVolumes
+		if m.Spec.PreExecRule != "" {
+			m.Status.Stage = volsyncv1alpha1.MigrationStagePreExecRule
+		}
 		m.Status.StartTimestamp = &t
 		run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusPending), "reaching the destination")
 		if len(unknown) > 0 {
@@ -219,6 +229,16 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 		return run.finish(ctx, volsyncv1alpha1.RunStatusFailed, ReasonInvalidSpec, err.Error())
 	}
 	run.selector = sel
+	if m.Status.Status == volsyncv1alpha1.RunStatusPending {
+		// Before anything is copied: a hook that cannot run fails the run now, not halfway.
+		f, err := run.checkRules(ctx)
+		if err != nil {
+			return run.stageFailed(ctx, err)
+		}
+		if f != nil {
+			return run.finishAs(ctx, volsyncv1alpha1.RunStatusFailed, f.reason, f.reason, f.msg)
+		}
+	}
 
 	if err := run.connect(ctx); err != nil {
 		return run.destinationFailed(ctx, err)
@@ -254,6 +274,46 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 
 	for {
 		switch m.Status.Stage {
+		case volsyncv1alpha1.MigrationStagePreExecRule:
+			waiting, f, err := run.runRule(ctx, volsyncv1alpha1.MigrationStagePreExecRule)
+			if err != nil {
+				return run.stageFailed(ctx, err)
+			}
+			if f != nil {
+				return run.finishAs(ctx, volsyncv1alpha1.RunStatusFailed, f.reason, f.reason, f.msg)
+			}
+			if waiting {
+				run.setCompleted(metav1.ConditionFalse, ReasonRuleWaiting,
+					fmt.Sprintf("waiting for the background actions of Rule %q to reach %s", m.Spec.PreExecRule, volsyncv1alpha1.RuleWaitPlaceholder))
+				if err := run.checkpoint(ctx); err != nil {
+					return ctrl.Result{}, err
+				}
+				return ctrl.Result{RequeueAfter: ruleWaitPoll}, nil
+			}
+			m.Status.Stage = volsyncv1alpha1.MigrationStageVolumes
+			run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusInProgress), run.progress())
+			if err := run.checkpoint(ctx); err != nil {
+				return ctrl.Result{}, err
+			}
+		case volsyncv1alpha1.MigrationStagePostExecRule:
+			f, err := run.endBackground(ctx)
+			if err == nil && f == nil && m.Spec.PostExecRule != "" {
+				_, f, err = run.runRule(ctx, volsyncv1alpha1.MigrationStagePostExecRule)
+			}
+			if err != nil {
+				if cerr := run.checkpoint(ctx); cerr != nil {
+					return ctrl.Result{}, cerr
+				}
+				return run.stageFailed(ctx, err)
+			}
+			if f != nil {
+				return run.finishAs(ctx, volsyncv1alpha1.RunStatusFailed, f.reason, f.reason, f.msg)
+			}
+			m.Status.Stage = volsyncv1alpha1.MigrationStageApplications
+			run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusInProgress), run.progress())
+			if err := run.checkpoint(ctx); err != nil {
+				return ctrl.Result{}, err
+			}
 		case volsyncv1alpha1.MigrationStageVolumes, "":
 			if boolOr(m.Spec.IncludeVolumes, true) {
 				pending, err := run.migrateVolumes(ctx)
@@ -276,6 +336,9 @@ func (run *migrationRun) proceed(ctx context.Context) (ctrl.Result, error) {
 			t := metav1.NewTime(run.now())
 			m.Status.VolumeMigrationFinishTimestamp = &t
 			m.Status.Stage = volsyncv1alpha1.MigrationStageApplications
+			if m.Spec.PreExecRule != "" || m.Spec.PostExecRule != "" || hasBackground(&m.Status) {
+				m.Status.Stage = volsyncv1alpha1.MigrationStagePostExecRule
+			}
 			run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusInProgress), run.progress())
 			if err := run.checkpoint(ctx); err != nil {
 				return ctrl.Result{}, err
@@ -635,6 +698,9 @@ func (r *MigrationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.VolumePollInterval <= 0 {
 		r.VolumePollInterval = DefaultVolumePollInterval
+	}
+	if r.Exec == nil {
+		r.Exec = &rule.PodExecutor{Config: mgr.GetConfig()}
 	}
 	if r.NewDestinationClient == nil {
 		r.NewDestinationClient = func(cfg *rest.Config) (client.Client, error) {

@@ -42,4 +42,20 @@ const (
 	// served versions, schema or subresources than on the source. It is not overwritten; its
 	// custom resources fail, and the message says how the two differ.
 	ReasonDefinitionDiffers = "DefinitionDiffers"
+	// ReasonRuleNotFound: spec.preExecRule or spec.postExecRule names a Rule that a migrated
+	// namespace does not have. The run fails before anything is copied.
+	ReasonRuleNotFound = "RuleNotFound"
+	// ReasonRuleInvalid: the Rule has what the stage cannot run (a background action in a
+	// postExecRule, one without ${WAIT_CMD}, an unknown action type).
+	ReasonRuleInvalid = "RuleInvalid"
+	// ReasonRulePodsNotFound: a podSelector of the Rule matches no running pod in a migrated
+	// namespace. The run fails before anything is copied.
+	ReasonRulePodsNotFound = "RulePodsNotFound"
+	// ReasonRuleFailed: an action of the Rule failed: its exit code and output tail are in
+	// status.ruleActions, and the message repeats them.
+	ReasonRuleFailed = "RuleFailed"
+	// ReasonRuleWaiting: a background action has started and has not yet reached ${WAIT_CMD}.
+	ReasonRuleWaiting = "RuleWaiting"
+	// ReasonRuleActionEnded: the background actions of spec.preExecRule were told to end.
+	ReasonRuleActionEnded = "RuleActionEnded"
 )

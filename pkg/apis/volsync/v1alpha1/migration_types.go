@@ -9,7 +9,7 @@ import (
 const MigrationReplicasAnnotation = "volsync.backube/migration-replicas"
 
 // MigrationStage is the step a Migration is at.
-// +kubebuilder:validation:Enum=Volumes;Applications;Final
+// +kubebuilder:validation:Enum=PreExecRule;Volumes;PostExecRule;Applications;Final
 type MigrationStage string
 
 // MigrationFinalizer holds a Migration until what its volume path made (the ReplicationSource and
@@ -19,7 +19,12 @@ const MigrationFinalizer = "volsync.backube/migration-cleanup"
 
 // Migration stages, in order.
 const (
-	MigrationStageVolumes      MigrationStage = "Volumes"
+	// MigrationStagePreExecRule runs spec.preExecRule, before anything is copied.
+	MigrationStagePreExecRule MigrationStage = "PreExecRule"
+	MigrationStageVolumes     MigrationStage = "Volumes"
+	// MigrationStagePostExecRule ends the preExecRule's background actions and runs
+	// spec.postExecRule, once the volumes are copied.
+	MigrationStagePostExecRule MigrationStage = "PostExecRule"
 	MigrationStageApplications MigrationStage = "Applications"
 	MigrationStageFinal        MigrationStage = "Final"
 )
@@ -167,6 +172,20 @@ type MigrationSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=256
 	NamespaceMapping map[string]NamespaceName `json:"namespaceMapping,omitempty"`
+	// PreExecRule names a Rule to run before anything is copied, as in Stork: the Rule of this
+	// name in each migrated namespace, in that namespace's pods. Its background actions keep
+	// running while the volumes are copied and are ended afterwards, also when the migration
+	// fails or is deleted. A missing Rule, or a podSelector that matches no running pod, fails
+	// the migration before anything is copied.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PreExecRule string `json:"preExecRule,omitempty"`
+	// PostExecRule names a Rule to run once the volumes are copied and the preExecRule's
+	// background actions have ended, before the objects are copied; looked up and run as
+	// preExecRule is. It may not have background actions.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PostExecRule string `json:"postExecRule,omitempty"`
 }
 
 // NamespaceName is the name of a namespace: a DNS-1123 label.
@@ -204,6 +223,11 @@ type MigrationStatus struct {
 	// Summary counts.
 	// +optional
 	Summary *MigrationSummary `json:"summary,omitempty"`
+	// RuleActions are the actions of spec.preExecRule and spec.postExecRule, one entry per action
+	// and pod, with how each ended. A background action stays InProgress until it is ended.
+	// +optional
+	// +kubebuilder:validation:MaxItems=1024
+	RuleActions []MigrationRuleAction `json:"ruleActions,omitempty"`
 	// Conditions of the migration.
 	// +optional
 	// +listType=map
@@ -258,6 +282,50 @@ type MigrationVolumeInfo struct {
 	// BytesTotal moved.
 	// +optional
 	BytesTotal int64 `json:"bytesTotal,omitempty"`
+}
+
+// MigrationRuleAction is one action of a Rule run in one pod.
+type MigrationRuleAction struct {
+	// Stage is PreExecRule or PostExecRule.
+	Stage MigrationStage `json:"stage"`
+	// Rule is the Rule's name; it lives in the pod's namespace.
+	Rule string `json:"rule"`
+	// Item is the index of the Rule's rules entry.
+	Item int32 `json:"item"`
+	// Action is the index of the action in that entry.
+	Action int32 `json:"action"`
+	// Namespace of the pod.
+	Namespace string `json:"namespace"`
+	// Pod the action ran in.
+	Pod string `json:"pod"`
+	// PodUID tells the pod apart from a later one of the same name.
+	// +optional
+	PodUID string `json:"podUID,omitempty"`
+	// Container the action ran in.
+	// +optional
+	Container string `json:"container,omitempty"`
+	// Background is true for an action started in the background.
+	// +optional
+	Background bool `json:"background,omitempty"`
+	// Status is InProgress while the action runs (a background action until it is ended),
+	// then Successful or Failed.
+	Status RunStatus `json:"status"`
+	// StartTimestamp is when a background action was started.
+	// +optional
+	StartTimestamp *metav1.Time `json:"startTimestamp,omitempty"`
+	// ExitCode of the command, when it ended by itself.
+	// +optional
+	ExitCode *int32 `json:"exitCode,omitempty"`
+	// Output is the tail of what the command wrote to stdout and stderr, when it failed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Output string `json:"output,omitempty"`
+	// Reason it failed, or why a background action's end is not known.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Ended is true once a background action has been told to end.
+	// +optional
+	Ended bool `json:"ended,omitempty"`
 }
 
 // MigrationSummary counts what a migration did.
