@@ -30,6 +30,9 @@ type config struct {
 	idleSchedules int
 	unrelated     int
 	spread        int
+	cronSources   int
+	policySources int
+	only          string
 	idle          time.Duration
 	settle        time.Duration
 	workers       int
@@ -58,6 +61,9 @@ func parseFlags() config {
 	flag.IntVar(&c.idleSources, "idle-sources", envInt("SCALE_IDLE_SOURCES", 5000), "idle ReplicationSources ($SCALE_IDLE_SOURCES)")
 	flag.IntVar(&c.idleSchedules, "idle-schedules", envInt("SCALE_IDLE_SCHEDULES", 1000), "idle, suspended MigrationSchedules ($SCALE_IDLE_SCHEDULES)")
 	flag.IntVar(&c.unrelated, "unrelated", envInt("SCALE_UNRELATED", 10000), "Secrets, and as many PVCs, that are not volsync's, added after the idle window ($SCALE_UNRELATED)")
+	flag.IntVar(&c.cronSources, "cron-sources", envInt("SCALE_CRON_SOURCES", 500), "ReplicationSources on one cron schedule whose mover Jobs are timed; 0 leaves the mover-start phase out ($SCALE_CRON_SOURCES)")
+	flag.IntVar(&c.policySources, "policy-sources", envInt("SCALE_POLICY_SOURCES", 1000), "ReplicationSources on one SchedulePolicy whose mover Jobs are timed ($SCALE_POLICY_SOURCES)")
+	flag.StringVar(&c.only, "only", os.Getenv("SCALE_ONLY"), "\"movers\" runs the mover-start phase alone ($SCALE_ONLY)")
 	flag.IntVar(&c.spread, "spread", envInt("SCALE_SPREAD", 5), "minutes the wall-clock triggers are spread over ($SCALE_SPREAD)")
 	flag.DurationVar(&c.idle, "idle", envDuration("SCALE_IDLE", 5*time.Minute), "how long idle requests, memory and CPU are measured ($SCALE_IDLE)")
 	flag.DurationVar(&c.settle, "settle", 30*time.Second, "wait after start-up before the idle measurement")
@@ -145,7 +151,29 @@ func run(ctx context.Context, cfg config) (err error) {
 	}()
 
 	r := &results{cfg: cfg}
-	if err := b.createIdle(ctx); err != nil {
+	if cfg.only == "movers" {
+		if err := b.createIdle(ctx, true); err != nil {
+			return err
+		}
+		if b.proc, err = startVolsyncd(b.binary, filepath.Join(b.dir, "kubeconfig"), filepath.Join(b.dir, "volsyncd.log")); err != nil {
+			return err
+		}
+		if _, _, err := b.proc.waitSettled(ctx, nil, 3*time.Second, 2*time.Minute); err != nil {
+			return err
+		}
+		if r.movers, err = b.movers(ctx); err != nil {
+			return err
+		}
+		table := r.moversTable()
+		fmt.Print(table)
+		if cfg.out != "" {
+			if err := os.WriteFile(cfg.out, []byte(table), 0o644); err != nil {
+				return err
+			}
+		}
+		return r.moversFailures()
+	}
+	if err := b.createIdle(ctx, false); err != nil {
 		return err
 	}
 	if r.firstStart, err = b.startup(ctx, "first start"); err != nil {
@@ -171,21 +199,29 @@ func run(ctx context.Context, cfg config) (err error) {
 	if r.timeliness, err = b.timeliness(ctx); err != nil {
 		return err
 	}
+	if cfg.cronSources > 0 {
+		if r.movers, err = b.movers(ctx); err != nil {
+			return err
+		}
+	}
 
-	table := r.table()
+	table := r.table() + r.moversTable()
 	fmt.Print(table)
 	if cfg.out != "" {
 		if err := os.WriteFile(cfg.out, []byte(table), 0o644); err != nil {
 			return err
 		}
 	}
-	return r.failures()
+	return errors.Join(r.failures(), r.moversFailures())
 }
 
 // createIdle creates the idle set: policies hours away, idleSources ReplicationSources with their
 // PVCs, idleSchedules suspended MigrationSchedules.
-func (b *bench) createIdle(ctx context.Context) error {
+func (b *bench) createIdle(ctx context.Context, systemOnly bool) error {
 	start := time.Now()
+	if systemOnly {
+		return createAll(ctx, b.c, 1, []client.Object{namespace(systemNamespace)})
+	}
 	policies, err := idlePolicies(start)
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ type results struct {
 	unrelated  unrelatedResult
 	restart    startupResult
 	timeliness timelinessResult
+	movers     moversResult
 }
 
 // verdict says whether a figure meets its goal and, if not, by how much it misses.
@@ -129,6 +130,41 @@ func (r *results) failures() error {
 	}
 	if t.missedMetric > 0 {
 		problems = append(problems, fmt.Sprintf("volsync_missed_intervals_total is %s", number(t.missedMetric)))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", errFunctional, strings.Join(problems, "; "))
+}
+
+// moversTable is the mover-start phase's table: scheduled time to mover Job, and volsyncd's writes
+// per sync, for each firing.
+func (r *results) moversTable() string {
+	if len(r.movers.firings) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nScheduled time → mover Job (rsync-tls, copyMethod Direct; the bench watches Jobs and completes them):\n\n")
+	fmt.Fprintf(&b, "| firing | goal | p50 / p99 / max | missing / doubled | volsyncd's writes per sync |\n| --- | --- | --- | --- | --- |\n")
+	for _, f := range r.movers.firings {
+		p99 := percentile(f.delays, 0.99)
+		fmt.Fprintf(&b, "| %s | p99 ≤ 1 s | %s (%s) | %d / %d | %s |\n", f.what, spreadOf(f.delays),
+			verdict(p99 <= goalDelayP99, ms(p99-goalDelayP99)), f.missing, f.doubled, number(f.writesPerSync()))
+	}
+	fmt.Fprintf(&b, "\nvolsyncd's writes per sync by resource:\n")
+	for _, f := range r.movers.firings {
+		fmt.Fprintf(&b, "  %s: %s\n", f.what, f.volsyncd().bySeries(isObjectWrite, 1/float64(max(f.sources, 1))))
+	}
+	return b.String()
+}
+
+// moversFailures is errFunctional when a mover Job did not come or came twice.
+func (r *results) moversFailures() error {
+	var problems []string
+	for _, f := range r.movers.firings {
+		if f.missing > 0 || f.doubled > 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d sources without a Job, %d with two", f.what, f.missing, f.doubled))
+		}
 	}
 	if len(problems) == 0 {
 		return nil
