@@ -522,12 +522,12 @@ func (r *run) missed(d schedule.Decision) {
 }
 
 func (r *run) start(ctx context.Context, d schedule.Decision) (mover.Result, error) {
-	if err := r.m.SyncStarted(ctx, d); err != nil {
-		return mover.Result{}, err
-	}
-	r.started = true
-	r.handled(d.Type, d.Scheduled)
-	r.missed(d)
+	// The mover's first step comes first: for a Job mover on a Direct volume, the Job is the
+	// first write of the trigger, and the start is recorded (status, the dated child, the Event)
+	// after it. A pass that stops between the two (a crash, a lost status write) finds the same
+	// trigger due again on the next one, and the Job, named for the owner's sync, is adopted
+	// rather than created twice.
+	saved := r.st.DeepCopy()
 	start := metav1.NewTime(r.now)
 	r.st.LastSyncStartTime = &start
 	r.st.ActiveSync = &volsyncv1alpha1.ActiveSync{
@@ -538,11 +538,20 @@ func (r *run) start(ctx context.Context, d schedule.Decision) (mover.Result, err
 		scheduled := metav1.NewTime(d.Scheduled.Truncate(time.Second))
 		r.st.ActiveSync.ScheduledTime = &scheduled
 	}
-	r.updateNextSync()
 	msg := runningMessage(r.st.ActiveSync)
-	r.setCondition(metav1.ConditionTrue, volsyncv1alpha1.ReasonSyncInProgress, msg)
+	r.setRunning()
+	res, syncErr := r.m.Synchronize(ctx)
+	if err := r.m.SyncStarted(ctx, d); err != nil {
+		// Not recorded: the next pass starts it again, and finds the mover's work by its name.
+		*r.st = *saved
+		return mover.Result{}, err
+	}
+	r.started = true
+	r.handled(d.Type, d.Scheduled)
+	r.missed(d)
+	r.updateNextSync()
 	r.m.Event(EventNormal, ReasonSyncStarted, msg, r.m.Related())
-	return r.persistBeforeSync()
+	return r.afterSynchronize(ctx, res, syncErr)
 }
 
 // runningMessage is the Synchronizing condition's message while the mover works.
@@ -557,20 +566,17 @@ func runningMessage(a *volsyncv1alpha1.ActiveSync) string {
 	return msg
 }
 
-// persistBeforeSync ends the pass that starts a sync once the trigger is recorded (the dated child
-// and the status), before the mover's first step. Triggers that come due together (a policy shared
-// by a thousand owners) are then all recorded first, each in one short pass, instead of each
-// waiting behind the mover work of the ones before it; and the mover never works for a start that
-// was not stored. The next pass is asked for explicitly, not left to the status write's event.
-func (r *run) persistBeforeSync() (mover.Result, error) {
-	return mover.RetryAfter(0), nil
-}
-
 func (r *run) synchronize(ctx context.Context) (mover.Result, error) {
 	// The condition shows this pass's state: a warning a mover raised in an earlier pass and no
 	// longer raises is gone, one it raises again is set again (Warn) with no change to write.
 	r.setRunning()
 	res, err := r.m.Synchronize(ctx)
+	return r.afterSynchronize(ctx, res, err)
+}
+
+// afterSynchronize takes what a Synchronize step returned: a failure ends the sync as failed, a
+// completion as successful; anything else leaves it running.
+func (r *run) afterSynchronize(ctx context.Context, res mover.Result, err error) (mover.Result, error) {
 	if failure, ok := mover.AsFailed(err); ok {
 		return r.failed(ctx, failure)
 	}

@@ -2,6 +2,8 @@ package statemachine
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,19 +131,43 @@ func TestWithoutATriggerASyncStartsAtOnceAndAgainAfterCleanup(t *testing.T) {
 	}
 }
 
-func TestThePassThatStartsASyncEndsOnceTheStartIsRecorded(t *testing.T) {
-	f := &fake{created: t0, syncDone: true}
+func TestThePassThatStartsASyncRunsTheMoverFirstAndRecordsTheStartAfter(t *testing.T) {
+	f := &fake{created: t0}
 	res := step(t, f, t0)
-	if len(f.started) != 1 || f.reason() != volsyncv1alpha1.ReasonSyncInProgress || f.status.LastSyncStartTime == nil {
-		t.Fatalf("%d starts, reason %q, lastSyncStartTime %v; want the start recorded", len(f.started), f.reason(), f.status.LastSyncStartTime)
+	if f.syncCalls != 1 || len(f.started) != 1 || f.reason() != volsyncv1alpha1.ReasonSyncInProgress || f.status.LastSyncStartTime == nil {
+		t.Fatalf("%d mover calls, %d starts, reason %q, lastSyncStartTime %v; want the mover's first step and the start in one pass",
+			f.syncCalls, len(f.started), f.reason(), f.status.LastSyncStartTime)
 	}
-	if f.syncCalls != 0 || res.RetryAfter == nil || *res.RetryAfter != 0 {
-		t.Fatalf("%d mover calls, retry after %v; want none, and the next pass asked for at once", f.syncCalls, res.RetryAfter)
+	if res.RetryAfter == nil || *res.RetryAfter != SafetyNet {
+		t.Fatalf("retry after %v; want the running sync's safety net (the Job's events wake the rest)", res.RetryAfter)
 	}
-	step(t, f, t0.Add(time.Second))
-	if f.syncCalls != 1 || f.reason() != volsyncv1alpha1.ReasonCleaningUp {
-		t.Fatalf("%d mover calls, reason %q; want the mover run by the next pass", f.syncCalls, f.reason())
+	if strings.Join(f.events, ",") != ReasonSyncStarted {
+		t.Fatalf("events %v, want %s", f.events, ReasonSyncStarted)
 	}
+	f2 := &fake{created: t0, syncDone: true}
+	step(t, f2, t0)
+	if f2.syncCalls != 1 || f2.reason() != volsyncv1alpha1.ReasonCleaningUp || strings.Join(f2.events, ",") != ReasonSyncStarted+","+ReasonSyncCompleted {
+		t.Fatalf("%d mover calls, reason %q, events %v; want a mover done at once (an adopted Job) recorded as started, then completed", f2.syncCalls, f2.reason(), f2.events)
+	}
+}
+
+func TestAStartThatCannotBeRecordedLeavesTheStatusAsItWas(t *testing.T) {
+	f := &failingStart{fake: fake{created: t0}}
+	_, err := Run(context.Background(), f, trigger(t, &f.fake), nil, t0)
+	if err == nil {
+		t.Fatal("no error from a start whose child could not be created")
+	}
+	if f.syncCalls != 1 || f.status.ActiveSync != nil || f.status.LastSyncStartTime != nil || len(f.status.LastTriggers) != 0 {
+		t.Fatalf("%d mover calls, activeSync %+v, lastSyncStartTime %v, lastTriggers %v; want the mover's step taken and nothing recorded, so the next pass starts the same sync",
+			f.syncCalls, f.status.ActiveSync, f.status.LastSyncStartTime, f.status.LastTriggers)
+	}
+}
+
+// failingStart cannot record its start.
+type failingStart struct{ fake }
+
+func (f *failingStart) SyncStarted(context.Context, schedule.Decision) error {
+	return errors.New("creating ReplicationSync x: the API server is unavailable")
 }
 
 func TestANewCronScheduleSyncsAtOnceThenWaitsForItsTime(t *testing.T) {
@@ -249,8 +275,7 @@ func TestPausedStartsNothingAndSuspendsARunningSync(t *testing.T) {
 func TestAFailedSyncBacksOffBeforeTheNextAttemptAndASuccessResets(t *testing.T) {
 	f := &fake{created: t0, cleanupDone: true}
 	f.syncFail = &mover.FailedError{Reason: "BackoffLimitExceeded", Message: "the mover failed 3 times"}
-	step(t, f, t0) // starts the sync
-	step(t, f, t0) // the mover fails
+	step(t, f, t0) // starts the sync, and the mover fails
 	if f.status.ConsecutiveFailures != 1 || f.status.LatestMoverStatus.Result != volsyncv1alpha1.MoverResultFailed {
 		t.Fatalf("failures %d, mover status %+v", f.status.ConsecutiveFailures, f.status.LatestMoverStatus)
 	}
@@ -393,7 +418,7 @@ func TestASyncStillGoingWakesAtThePolicysNextTriggerToQueueIt(t *testing.T) {
 		wantWait  time.Duration
 		wantQueue int
 	}{
-		{"the interval's first sync starts at creation and asks for the next pass at once", t0, 0, 0},
+		{"the interval's first sync starts at creation and waits no longer than the safety net", t0, SafetyNet, 0},
 		{"a pass in between waits no longer than the safety net", t0.Add(10 * time.Minute), SafetyNet, 0},
 		{"a pass just before the interval trigger wakes for it", t0.Add(29 * time.Minute), time.Minute, 0},
 		{"at the interval trigger it is queued, and the wait runs to the daily trigger", t0.Add(30 * time.Minute), SafetyNet, 1},
