@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -363,22 +362,22 @@ func (b *bench) movers(ctx context.Context) (moversResult, error) {
 		return res, err
 	}
 	n := b.cfg.cronSources
-	progress("movers: creating %d rsync-tls ReplicationSources on %q", n, cronSchedule)
+	progress("movers: creating %d rsync-tls ReplicationSources, first synced by a manual trigger, then put on %q", n, cronSchedule)
 	t0 := time.Now()
-	cron, err := b.createSources(ctx, "cron", n, volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To(cronSchedule)})
+	cron, err := b.createSources(ctx, "cron", n, volsyncv1alpha1.ReplicationTriggerSpec{Manual: "init"})
 	if err != nil {
 		return res, err
 	}
-	// A cron source that never synced syncs at once: that first sync is played out, not timed.
-	jobs, _, err := waitJobs(ctx, w, cron, t0, 2*time.Minute)
-	if err != nil {
+	if err := b.settle(ctx, w, "cron", cron, t0); err != nil {
 		return res, err
 	}
-	if _, err := b.completeJobs(ctx, values(jobs)); err != nil {
-		return res, err
-	}
-	if err := b.waitIdle(ctx, "cron", n, t0, 3*time.Minute); err != nil {
-		return res, err
+	// A cron schedule put on a source that synced counts from that sync: the next even minute.
+	patch := []byte(`{"spec":{"trigger":{"manual":null,"schedule":"` + cronSchedule + `"}}}`)
+	for _, rs := range cron {
+		if err := b.c.Patch(ctx, &volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Namespace: rs.Namespace, Name: rs.Name}},
+			client.RawPatch(types.MergePatchType, patch)); err != nil {
+			return res, err
+		}
 	}
 	for k := range 2 {
 		next := nextCron(time.Now().Add(20 * time.Second))
@@ -424,6 +423,33 @@ func (b *bench) movers(ctx context.Context) (moversResult, error) {
 	}
 	res.firings = append(res.firings, f)
 	return res, nil
+}
+
+// settle plays out the first syncs of new sources: it completes their Jobs as they come until
+// every source is idle with a sync done.
+func (b *bench) settle(ctx context.Context, w *jobWatch, group string, sources []*volsyncv1alpha1.ReplicationSource, t0 time.Time) error {
+	done := map[string]bool{}
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var todo []seenJob
+		for _, j := range w.since(t0) {
+			if key := j.namespace + "/" + j.name; !done[key] {
+				done[key] = true
+				todo = append(todo, j)
+			}
+		}
+		if _, err := b.completeJobs(ctx, todo); err != nil {
+			return err
+		}
+		if err := b.waitIdle(ctx, group, len(sources), t0, 0); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return err
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
 }
 
 // setManual sets spec.trigger.manual on every source, replacing its schedule, and returns when
