@@ -93,10 +93,12 @@ func TestASyncCrashedAtEachOfItsStepsRunsOneJobAndEndsOnce(t *testing.T) {
 		at    crashPoint
 		then  func()
 	}{
-		{name: "before activeSync is written", match: started, at: crashBefore},
-		{name: "after activeSync is written, before the mover's first object", match: started, at: crashAfter},
+		// The mover comes first: its ServiceAccount (made once, for every sync), then its Job,
+		// and only then the start in status.
 		{name: "after the mover's ServiceAccount is created, before its Job", match: is("create", &corev1.ServiceAccount{}), at: crashAfter},
-		{name: "after the Job is created", match: is("create", &batchv1.Job{}), at: crashAfter, then: func() {
+		{name: "after the Job is created, before the start is written", match: is("create", &batchv1.Job{}), at: crashAfter},
+		{name: "before activeSync is written, the Job there", match: started, at: crashBefore},
+		{name: "after activeSync is written", match: started, at: crashAfter, then: func() {
 			// The Job runs to completion while no volsyncd runs.
 			finishJob(t, waitJob(t, ns, jobName, ""), 0, summary("Successful", 10, 2, ""), "")
 		}},
