@@ -94,9 +94,10 @@ bench-dataplane: dataplane-tools mover-tools ## rsync and rsync-tls entry points
 	go test -count=1 -run '^$$' -bench 'Dataplane|BlockDevice' -benchtime=1x -timeout 60m ./integration-test/dataplane/
 
 # SCALE_IDLE shortens the 5-minute idle measurement for a quick run (SCALE_IDLE=1m); SCALE_OWNERS,
-# SCALE_IDLE_SOURCES, SCALE_IDLE_SCHEDULES and SCALE_SPREAD change the sizes (integration-test/scale).
+# SCALE_IDLE_SOURCES, SCALE_IDLE_SCHEDULES, SCALE_SPREAD, SCALE_CRON_SOURCES and SCALE_POLICY_SOURCES change
+# the sizes, SCALE_ONLY=movers runs the trigger-to-mover-Job phase alone (integration-test/scale).
 .PHONY: bench-scale
-bench-scale: build ## volsyncd at scale on a real API server: trigger delays of 1,000 schedules, idle cost of 6,000 objects, start-up
+bench-scale: build ## volsyncd at scale on a real API server: trigger delays of 1,000 schedules, idle cost of 6,000 objects, start-up, trigger to mover Job
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" \
 	  go run ./integration-test/scale -volsyncd bin/volsyncd
 
