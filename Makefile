@@ -134,6 +134,10 @@ cluster-status: ## the single-node cluster's processes, node and pods
 cluster-smoke: ## check the running cluster: node Ready, pods run, a Service reaches a pod
 	bash integration-test/cluster/smoke.sh
 
+.PHONY: cluster-csi
+cluster-csi: ## rebuild the cluster's CSI driver (integration-test/cluster/hostpathcsi) and restart only it
+	bash integration-test/cluster/csi.sh
+
 .PHONY: cluster-deploy
 cluster-deploy: ## deploy volsyncd from specs/ to the running cluster, with images of this checkout
 	bash integration-test/cluster/deploy.sh

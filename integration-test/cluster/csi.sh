@@ -8,7 +8,13 @@
 # kubelet itself: the driver's bind mounts must land in the mount namespace kubelet and containerd
 # see, and the sidecars reach the driver's socket there. They talk to the API server with the admin
 # kubeconfig. Volumes live under /var/lib/volsync-hostpath in the node (the state directory on the
-# host), so cluster-down removes them. Called by up.sh; safe to rerun while the cluster is up.
+# host), so cluster-down removes them. Called by up.sh; safe to rerun while the cluster is up, and
+# the way to redeploy the driver (make cluster-csi): when its sources changed, it rebuilds it and
+# restarts only the driver process; volumes, mounts and loop devices stay.
+#
+# Raw block claims (volumeMode: Block) are a sparse image file per volume on a loop device the
+# driver attaches (losetup) and bind-mounts at kubelet's target; kubelet, in the same mount
+# namespace, puts its own loop device on that path, so the node needs losetup and the host's /dev.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration-test/cluster/lib.sh
@@ -26,7 +32,19 @@ if [ ! -x "$driver" ] || [ "$(cat "$driver.hash" 2>/dev/null)" != "$hash" ]; the
     go build -trimpath -ldflags "-s -w" -o "$driver.tmp" .)
   mv "$driver.tmp" "$driver"
   echo "$hash" > "$driver.hash"
+  if running hostpath-csi; then
+    # A new build replaces the running driver; it unregisters from kubelet on SIGTERM. The two
+    # sidecars exit at their next call once the socket they dialled is gone: restart them too.
+    say "restarting the hostpath CSI driver and its sidecars"
+    for n in hostpath-csi csi-provisioner csi-snapshotter; do
+      running "$n" || continue
+      old=$(cat "$CLUSTER_RUN/$n.pid")
+      kill "$old"
+      wait_until 30 "the old $n to exit" bash -c "! kill -0 $old"
+    done
+  fi
 fi
+command -v losetup >/dev/null || die "block volumes need losetup (util-linux)"
 
 # --- API objects -------------------------------------------------------------------------------
 kubectl apply -f "$repo/specs/thirdparty/snapshot/" >/dev/null

@@ -166,11 +166,18 @@ NODE_ENTER=(nsenter --net="/run/netns/$NETNS" --mount="$MNTNS" --)
 in_node() { "${NODE_ENTER[@]}" "$@"; }
 
 # start NAME CMD...: starts CMD in the background in its own session, logging to $LOGS/NAME.log,
-# and records its pid in $CLUSTER_RUN/NAME.pid.
+# and records its pid in $CLUSTER_RUN/NAME.pid. CMD inherits no other open file: a lock the caller
+# holds (flock /tmp/... make cluster-csi) must not outlive the caller in a long-running process.
 start() {
   local name=$1
   shift
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec setsid "$@"
+  ) >>"$LOGS/$name.log" 2>&1 < /dev/null &
   echo $! > "$CLUSTER_RUN/$name.pid"
   STARTED+=("$name")
 }

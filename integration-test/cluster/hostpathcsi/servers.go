@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -90,18 +92,23 @@ func (d *Driver) ControllerGetCapabilities(context.Context, *csi.ControllerGetCa
 	return &csi.ControllerGetCapabilitiesResponse{Capabilities: caps}, nil
 }
 
-// checkCapabilities accepts filesystem volumes in any access mode (there is one node) and refuses
-// raw block, which a directory cannot be.
-func checkCapabilities(caps []*csi.VolumeCapability) error {
+// checkCapabilities accepts filesystem or raw block volumes in any access mode (there is one node),
+// all of one kind, and says whether they are block.
+func checkCapabilities(caps []*csi.VolumeCapability) (block bool, err error) {
 	if len(caps) == 0 {
-		return status.Error(codes.InvalidArgument, "volume capabilities are required")
+		return false, status.Error(codes.InvalidArgument, "volume capabilities are required")
 	}
-	for _, c := range caps {
-		if c.GetBlock() != nil {
-			return status.Error(codes.InvalidArgument, "raw block volumes are not supported: volumes are directories")
+	for i, c := range caps {
+		b := c.GetBlock() != nil
+		if !b && c.GetMount() == nil {
+			return false, status.Error(codes.InvalidArgument, "a volume capability names neither block nor mount access")
 		}
+		if i > 0 && b != block {
+			return false, status.Error(codes.InvalidArgument, "a volume is either block or mount, not both")
+		}
+		block = b
 	}
-	return nil
+	return block, nil
 }
 
 // CreateVolume makes an empty volume, or one from a snapshot or a clone of another volume.
@@ -109,7 +116,8 @@ func (d *Driver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name is required")
 	}
-	if err := checkCapabilities(req.GetVolumeCapabilities()); err != nil {
+	block, err := checkCapabilities(req.GetVolumeCapabilities())
+	if err != nil {
 		return nil, err
 	}
 	capacity := req.GetCapacityRange().GetRequiredBytes()
@@ -117,8 +125,10 @@ func (d *Driver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (
 		capacity = defaultCapacity
 	}
 	src := req.GetVolumeContentSource()
-	m, err := d.Store.CreateVolume(req.GetName(), capacity,
-		src.GetSnapshot().GetSnapshotId(), src.GetVolume().GetVolumeId())
+	m, err := d.Store.Create(VolumeMeta{
+		CapacityBytes: capacity, Block: block,
+		SourceSnap: src.GetSnapshot().GetSnapshotId(), SourceVolume: src.GetVolume().GetVolumeId(),
+	}, req.GetName())
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -135,13 +145,18 @@ func (d *Driver) DeleteVolume(_ context.Context, req *csi.DeleteVolumeRequest) (
 	return &csi.DeleteVolumeResponse{}, grpcError(d.Store.DeleteVolume(req.GetVolumeId()))
 }
 
-// ValidateVolumeCapabilities confirms filesystem capabilities of an existing volume.
+// ValidateVolumeCapabilities confirms capabilities of an existing volume's mode (block or mount).
 func (d *Driver) ValidateVolumeCapabilities(_ context.Context, req *csi.ValidateVolumeCapabilitiesRequest) (*csi.ValidateVolumeCapabilitiesResponse, error) {
-	if _, err := d.Store.Volume(req.GetVolumeId()); err != nil {
+	m, err := d.Store.Volume(req.GetVolumeId())
+	if err != nil {
 		return nil, grpcError(err)
 	}
-	if err := checkCapabilities(req.GetVolumeCapabilities()); err != nil {
+	block, err := checkCapabilities(req.GetVolumeCapabilities())
+	if err != nil {
 		return &csi.ValidateVolumeCapabilitiesResponse{Message: status.Convert(err).Message()}, nil
+	}
+	if block != m.Block {
+		return &csi.ValidateVolumeCapabilitiesResponse{Message: "the volume is of the other volume mode"}, nil
 	}
 	return &csi.ValidateVolumeCapabilitiesResponse{Confirmed: &csi.ValidateVolumeCapabilitiesResponse_Confirmed{
 		VolumeCapabilities: req.GetVolumeCapabilities(),
@@ -206,17 +221,23 @@ func (d *Driver) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRe
 	return &csi.NodeGetCapabilitiesResponse{}, nil
 }
 
-// NodePublishVolume bind-mounts the volume's directory at the pod's target path.
+// NodePublishVolume bind-mounts the volume's directory at the pod's target path; for a block
+// volume, it attaches the image to a loop device and bind-mounts the device onto the target file.
 func (d *Driver) NodePublishVolume(_ context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
 	target := req.GetTargetPath()
 	if req.GetVolumeId() == "" || target == "" {
 		return nil, status.Error(codes.InvalidArgument, "volume id and target path are required")
 	}
-	if err := checkCapabilities([]*csi.VolumeCapability{req.GetVolumeCapability()}); err != nil {
+	block, err := checkCapabilities([]*csi.VolumeCapability{req.GetVolumeCapability()})
+	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Store.Volume(req.GetVolumeId()); err != nil {
+	m, err := d.Store.Volume(req.GetVolumeId())
+	if err != nil {
 		return nil, grpcError(err)
+	}
+	if block != m.Block {
+		return nil, status.Errorf(codes.InvalidArgument, "volume %s is of the other volume mode", req.GetVolumeId())
 	}
 	mounted, err := isMountPoint(target)
 	if err != nil {
@@ -225,11 +246,25 @@ func (d *Driver) NodePublishVolume(_ context.Context, req *csi.NodePublishVolume
 	if mounted {
 		return &csi.NodePublishVolumeResponse{}, nil
 	}
-	if err := os.MkdirAll(target, 0o750); err != nil {
+	source := d.Store.VolumePath(req.GetVolumeId())
+	if block {
+		// Kubelet makes the target's directory; the target is a file the device is mounted on.
+		if source, err = AttachLoop(d.Store.ImagePath(req.GetVolumeId())); err != nil {
+			return nil, grpcError(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
+			return nil, grpcError(err)
+		}
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_RDONLY, 0o640)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		f.Close()
+	} else if err := os.MkdirAll(target, 0o750); err != nil {
 		return nil, grpcError(err)
 	}
-	if err := syscall.Mount(d.Store.VolumePath(req.GetVolumeId()), target, "", syscall.MS_BIND, ""); err != nil {
-		return nil, grpcError(fmt.Errorf("bind-mounting volume %s at %s: %w", req.GetVolumeId(), target, err))
+	if err := syscall.Mount(source, target, "", syscall.MS_BIND, ""); err != nil {
+		return nil, grpcError(fmt.Errorf("bind-mounting volume %s (%s) at %s: %w", req.GetVolumeId(), source, target, err))
 	}
 	if req.GetReadonly() {
 		if err := syscall.Mount("", target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
@@ -258,7 +293,55 @@ func (d *Driver) NodeUnpublishVolume(_ context.Context, req *csi.NodeUnpublishVo
 	if err := os.Remove(target); err != nil && !os.IsNotExist(err) {
 		return nil, grpcError(err)
 	}
+	// A block volume's loop device goes with its last publish (a retry finds none left).
+	if m, err := d.Store.Volume(req.GetVolumeId()); err == nil && m.Block {
+		if err := d.detachUnpublished(req.GetVolumeId()); err != nil {
+			return nil, grpcError(err)
+		}
+	}
 	return &csi.NodeUnpublishVolumeResponse{}, nil
+}
+
+// detachUnpublished detaches the loop devices of a block volume's image that no target path has
+// mounted any more.
+func (d *Driver) detachUnpublished(id string) error {
+	loops, err := LoopsOf(d.Store.ImagePath(id))
+	if err != nil {
+		return err
+	}
+	for _, l := range loops {
+		inUse, err := deviceMounted(l)
+		if err != nil {
+			return err
+		}
+		if inUse {
+			continue
+		}
+		if out, err := exec.Command("losetup", "--detach", l).CombinedOutput(); err != nil {
+			return fmt.Errorf("losetup --detach %s: %v: %s", l, err, out)
+		}
+	}
+	return nil
+}
+
+// deviceMounted says whether a bind mount of device (a /dev node) is in the mount table: its root
+// within devtmpfs is the device's name.
+func deviceMounted(device string) (bool, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	want := "/" + filepath.Base(device)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && unescapeMountPath(fields[3]) == want {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
 }
 
 // isMountPoint reads the mount table rather than comparing devices: a bind mount of a directory on
