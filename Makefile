@@ -78,8 +78,16 @@ mover-tools: ## restic, rclone and an S3 server (versitygw) at pinned versions, 
 check-alerts: ## promtool check rules and test rules over specs/prometheus/rules.yaml (promtool built once, pinned)
 	@bash hack/check-alerts.sh
 
+.PHONY: chart
+chart: ## the Helm chart's copy of specs/ (CRDs, RBAC rules, alerts, dashboard) in helm/volsync/files
+	@bash hack/chart.sh
+
+.PHONY: check-chart
+check-chart: ## fail when helm/volsync drifts from specs/; helm lint (helm built once, pinned)
+	@bash hack/check-chart.sh
+
 .PHONY: test
-test: verify-generated vet check-alerts dataplane-tools mover-tools ## every test: unit, admission and controllers on a real API server
+test: verify-generated vet check-alerts check-chart dataplane-tools mover-tools ## every test: unit, admission and controllers on a real API server
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
