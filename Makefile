@@ -78,8 +78,24 @@ mover-tools: ## restic, rclone and an S3 server (versitygw) at pinned versions, 
 check-alerts: ## promtool check rules and test rules over specs/prometheus/rules.yaml (promtool built once, pinned)
 	@bash hack/check-alerts.sh
 
+.PHONY: chart
+chart: ## the Helm chart's copy of specs/ (CRDs, RBAC rules, alerts, dashboard) in helm/volsync/files
+	@bash hack/chart.sh
+
+.PHONY: check-chart
+check-chart: ## fail when helm/volsync drifts from specs/; helm lint (helm built once, pinned)
+	@bash hack/check-chart.sh
+
+.PHONY: krew-manifest
+krew-manifest: ## dist/krew: kubectl-volsync tarballs for linux/darwin amd64/arm64 and their krew manifest, checked by krew (pinned)
+	bash hack/krew.sh dist/krew
+
+.PHONY: check-krew
+check-krew: ## the krew manifest of a host-only release build, checked by krew's validation and a krew install
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && bash hack/krew.sh --host-only "$$work"
+
 .PHONY: test
-test: verify-generated vet check-alerts dataplane-tools mover-tools ## every test: unit, admission and controllers on a real API server
+test: verify-generated vet check-alerts check-chart check-krew dataplane-tools mover-tools ## every test: unit, admission and controllers on a real API server
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
@@ -155,6 +171,8 @@ e2e: mover-tools ## end to end on the single-node cluster (and the dr cluster): 
 	VOLSYNC_E2E_KUBECONFIG="$$(CLUSTER= bash integration-test/cluster/lib.sh kubeconfig)" \
 	VOLSYNC_E2E_HOST_IP="$$(CLUSTER= bash integration-test/cluster/lib.sh host-ip)" \
 	VOLSYNC_E2E_MOVER_IMAGE="$$(CLUSTER= bash integration-test/cluster/lib.sh mover-image)" \
+	VOLSYNC_E2E_VOLSYNCD_IMAGE="$$(CLUSTER= bash integration-test/cluster/lib.sh volsyncd-image)" \
+	VOLSYNC_E2E_HELM="$$(bash hack/helm.sh | tail -1)/helm" \
 	VOLSYNC_E2E_KUBECTL="$$(bash hack/envtest-assets.sh kubectl | tail -1)/kubectl" \
 	VOLSYNC_E2E_DR_KUBECONFIG="$$([ "$(E2E_DR)" != 1 ] || CLUSTER=dr bash integration-test/cluster/lib.sh kubeconfig)" \
 	VOLSYNC_E2E_SOURCE_APISERVER_PIDFILE="$$([ "$(E2E_DR)" != 1 ] || CLUSTER= bash integration-test/cluster/lib.sh apiserver-pidfile)" \

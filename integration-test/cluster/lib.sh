@@ -262,6 +262,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     apiserver-pidfile) echo "$CLUSTER_RUN/kube-apiserver.pid" ;;
     # The mover image as pods name it, of the last build (for the tests' own pods).
     mover-image) tag=$(built_tag mover) || exit 1; echo "volsync-mover:$tag" ;;
-    *) die "usage: lib.sh kubeconfig|host-ip|apiserver-pidfile|mover-image" ;;
+    # The volsyncd image as pods name it, of the last build (the e2e installs the Helm chart with it).
+    volsyncd-image) tag=$(built_tag volsyncd) || exit 1; echo "volsyncd:$tag" ;;
+    *) die "usage: lib.sh kubeconfig|host-ip|apiserver-pidfile|mover-image|volsyncd-image" ;;
   esac
 fi

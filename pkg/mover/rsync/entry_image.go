@@ -10,8 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Names the movers reserve at the top of a destination volume. The sources exclude them from the
@@ -282,20 +280,6 @@ func syncDir(dir string) error {
 	defer f.Close()
 	if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
 		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
-}
-
-// syncFS flushes the file system that holds dir (syncfs(2): that volume only, not every file
-// system of the node as sync(2) would).
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("flushing the volume: %w", err)
 	}
 	return nil
 }
