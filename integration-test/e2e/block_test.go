@@ -98,24 +98,7 @@ func runBlockPod(t *testing.T, ns, name, claim, script string) string {
 			}}},
 		},
 	}
-	create(t, pod)
-	eventually(t, 3*time.Minute, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
-			return err
-		}
-		switch pod.Status.Phase {
-		case corev1.PodSucceeded, corev1.PodFailed:
-			return nil
-		}
-		return fmt.Errorf("pod %s is %s", name, pod.Status.Phase)
-	})
-	logs := podLogs(t, ns, name)
-	if pod.Status.Phase != corev1.PodSucceeded {
-		t.Fatalf("pod %s failed:\n%s", name, logs)
-	}
-	if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
+	logs := runToEnd(t, pod)
 	// The claim is free again (ReadWriteOnce) once kubelet has unpublished it: the pod is gone.
 	eventually(t, 2*time.Minute, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{}); !apierrors.IsNotFound(err) {

@@ -163,7 +163,6 @@ func asRoot() *corev1.PodSecurityContext {
 // waits for it to end and returns its output; a pod that fails fails the test.
 func runPod(t *testing.T, ns, name, claim, script string, sc *corev1.PodSecurityContext) string {
 	t.Helper()
-	ctx := context.Background()
 	pod := &corev1.Pod{
 		ObjectMeta: objectMeta(ns, name),
 		Spec: corev1.PodSpec{
@@ -179,6 +178,14 @@ func runPod(t *testing.T, ns, name, claim, script string, sc *corev1.PodSecurity
 			}}},
 		},
 	}
+	return runToEnd(t, pod)
+}
+
+// runToEnd creates pod, waits for it to end and returns its output, then deletes it, so that its
+// claim is free again for the next pod or mover (ReadWriteOnce); a pod that fails fails the test.
+func runToEnd(t *testing.T, pod *corev1.Pod) string {
+	t.Helper()
+	ctx := context.Background()
 	create(t, pod)
 	eventually(t, 3*time.Minute, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
@@ -188,13 +195,12 @@ func runPod(t *testing.T, ns, name, claim, script string, sc *corev1.PodSecurity
 		case corev1.PodSucceeded, corev1.PodFailed:
 			return nil
 		}
-		return fmt.Errorf("pod %s is %s", name, pod.Status.Phase)
+		return fmt.Errorf("pod %s is %s", pod.Name, pod.Status.Phase)
 	})
-	logs := podLogs(t, ns, name)
+	logs := podLogs(t, pod.Namespace, pod.Name)
 	if pod.Status.Phase != corev1.PodSucceeded {
-		t.Fatalf("pod %s failed:\n%s", name, logs)
+		t.Fatalf("pod %s failed:\n%s", pod.Name, logs)
 	}
-	// The claim is free again for the next pod or mover (ReadWriteOnce).
 	if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
