@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/volsync/volsync/pkg/mover/entrypoint"
 )
 
 // Names the movers reserve at the top of a destination volume. The sources exclude them from the
@@ -116,7 +118,7 @@ func (c CommitTimes) String() string {
 // CommitImageTimed is CommitImage, saying where the time went.
 func CommitImageTimed(root string) (CommitTimes, error) {
 	var times CommitTimes
-	start := time.Now()
+	start := entrypoint.Clock.Now()
 	err := commitImage(root, &times, start)
 	return times, err
 }
@@ -135,18 +137,18 @@ func commitImage(root string, times *CommitTimes, start time.Time) error {
 	if err := syncFS(root); err != nil {
 		return err
 	}
-	times.Flush = time.Since(start)
-	start = time.Now()
+	times.Flush = entrypoint.Clock.Since(start)
+	start = entrypoint.Clock.Now()
 	if err := writeJournal(root, j); err != nil {
 		return err
 	}
 	if err := installImage(root, j); err != nil {
 		return err
 	}
-	times.Swap = time.Since(start)
-	start = time.Now()
+	times.Swap = entrypoint.Clock.Since(start)
+	start = entrypoint.Clock.Now()
 	err = removeOldImage(root, j)
-	times.Cleanup = time.Since(start)
+	times.Cleanup = entrypoint.Clock.Since(start)
 	return err
 }
 
