@@ -484,13 +484,17 @@ func (run *migrationRun) finishAs(ctx context.Context, o volsyncv1alpha1.RunStat
 	m.Status.Stage = volsyncv1alpha1.MigrationStageFinal
 	m.Status.FinishTimestamp = &t
 	run.setCompleted(metav1.ConditionTrue, reason, msg)
+	// The recovery point goes on the destination before the run says it succeeded, so that whoever
+	// sees the success (a failover, a test) finds it there; the data is all copied by now.
+	if o == volsyncv1alpha1.RunStatusSuccessful {
+		run.markRecoveryPoint(ctx)
+	}
 	if err := run.checkpoint(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	eventType := corev1.EventTypeWarning
 	if o == volsyncv1alpha1.RunStatusSuccessful {
 		eventType = corev1.EventTypeNormal
-		run.markRecoveryPoint(ctx)
 	}
 	run.event(eventType, eventReason, "migration %s: %s", strings.ToLower(splitCamel(string(o))), msg)
 	recordFinished(run.schedule, m)
