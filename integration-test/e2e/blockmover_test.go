@@ -34,18 +34,7 @@ sha256sum `+blockDevice))
 		}},
 	}
 	createListening(t, rd)
-	rs := &volsyncv1alpha1.ReplicationSource{
-		ObjectMeta: objectMeta(ns, "disk"),
-		Spec: volsyncv1alpha1.ReplicationSourceSpec{
-			SourcePVC: "disk",
-			Trigger:   &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "first"},
-			RsyncTLS: &volsyncv1alpha1.ReplicationSourceRsyncTLSSpec{
-				ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{CopyMethod: volsyncv1alpha1.CopyMethodClone},
-				Address:                        rd.Status.RsyncTLS.Address,
-				KeySecret:                      rd.Status.RsyncTLS.KeySecret,
-			},
-		},
-	}
+	rs := rsyncTLSSource(ns, "disk", rd, volsyncv1alpha1.CopyMethodClone, volsyncv1alpha1.MoverConfig{})
 	create(t, rs)
 	waitManualSync(t, rs, "first")
 	image := waitNewImage(t, rd, "")

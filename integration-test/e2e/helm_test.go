@@ -81,18 +81,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	rd := newRsyncTLSDestination(t, ns, "copy", volsyncv1alpha1.ReplicationDestinationVolumeOptions{
 		CopyMethod: volsyncv1alpha1.CopyMethodDirect, DestinationPVC: ptr.To("copy"),
 	}, volsyncv1alpha1.MoverConfig{})
-	rs := &volsyncv1alpha1.ReplicationSource{
-		ObjectMeta: objectMeta(ns, "source"),
-		Spec: volsyncv1alpha1.ReplicationSourceSpec{
-			SourcePVC: "source",
-			Trigger:   &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "first"},
-			RsyncTLS: &volsyncv1alpha1.ReplicationSourceRsyncTLSSpec{
-				ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{CopyMethod: volsyncv1alpha1.CopyMethodDirect},
-				Address:                        rd.Status.RsyncTLS.Address,
-				KeySecret:                      rd.Status.RsyncTLS.KeySecret,
-			},
-		},
-	}
+	rs := rsyncTLSSource(ns, "source", rd, volsyncv1alpha1.CopyMethodDirect, volsyncv1alpha1.MoverConfig{})
 	create(t, rs)
 	waitManualSync(t, rs, "first")
 	waitDestinationSync(t, rd, nil)

@@ -36,19 +36,7 @@ func TestRsyncTLSUnprivilegedFromAClone(t *testing.T) {
 		StorageClassName: ptr.To(storageClass), VolumeSnapshotClassName: ptr.To(snapshotClass),
 	}, volsyncv1alpha1.MoverConfig{MoverSecurityContext: appSecurityContext()})
 
-	rs := &volsyncv1alpha1.ReplicationSource{
-		ObjectMeta: objectMeta(ns, "source"),
-		Spec: volsyncv1alpha1.ReplicationSourceSpec{
-			SourcePVC: "source",
-			Trigger:   &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "first"},
-			RsyncTLS: &volsyncv1alpha1.ReplicationSourceRsyncTLSSpec{
-				ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{CopyMethod: volsyncv1alpha1.CopyMethodClone},
-				Address:                        rd.Status.RsyncTLS.Address,
-				KeySecret:                      rd.Status.RsyncTLS.KeySecret,
-				MoverConfig:                    volsyncv1alpha1.MoverConfig{MoverSecurityContext: appSecurityContext()},
-			},
-		},
-	}
+	rs := rsyncTLSSource(ns, "source", rd, volsyncv1alpha1.CopyMethodClone, volsyncv1alpha1.MoverConfig{MoverSecurityContext: appSecurityContext()})
 	create(t, rs)
 	waitManualSync(t, rs, "first")
 	requireUnprivilegedMover(t, ns)
@@ -60,6 +48,25 @@ func TestRsyncTLSUnprivilegedFromAClone(t *testing.T) {
 	waitManualSync(t, rs, "second")
 	image2 := waitNewImage(t, rd, image)
 	requireSameTree(t, "the second image", withoutVolumeRoot(want), withoutVolumeRoot(restoredTreeSum(t, ns, image2, "second")))
+}
+
+// rsyncTLSSource is a ReplicationSource of the claim name, manually triggered with "first", that
+// sends over rsync-tls to the listening rd.
+func rsyncTLSSource(ns, name string, rd *volsyncv1alpha1.ReplicationDestination, method volsyncv1alpha1.CopyMethodType,
+	mc volsyncv1alpha1.MoverConfig) *volsyncv1alpha1.ReplicationSource {
+	return &volsyncv1alpha1.ReplicationSource{
+		ObjectMeta: objectMeta(ns, name),
+		Spec: volsyncv1alpha1.ReplicationSourceSpec{
+			SourcePVC: name,
+			Trigger:   &volsyncv1alpha1.ReplicationTriggerSpec{Manual: "first"},
+			RsyncTLS: &volsyncv1alpha1.ReplicationSourceRsyncTLSSpec{
+				ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{CopyMethod: method},
+				Address:                        rd.Status.RsyncTLS.Address,
+				KeySecret:                      rd.Status.RsyncTLS.KeySecret,
+				MoverConfig:                    mc,
+			},
+		},
+	}
 }
 
 // withoutVolumeRoot drops the volume root's line ("dir <mode> ") from a checksum listing. The root
