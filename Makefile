@@ -101,9 +101,15 @@ test: verify-generated vet check-alerts check-chart check-krew dataplane-tools m
 .PHONY: bench
 bench: dataplane-tools mover-tools ## every benchmark, with figures: engine, migration, each mover vs its raw tool
 	go test -run '^$$' -bench . -benchmem ./pkg/...
-	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" \
-	  go test -count=1 -run '^$$' -bench . -benchtime=2x ./integration-test/migration/
+	$(MAKE) --no-print-directory bench-migration
 	$(MAKE) --no-print-directory bench-dataplane
+
+.PHONY: bench-migration
+bench-migration: ## Migrations between two API servers: 1,000 ConfigMaps against kubectl, then 20,000 with the status size
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" \
+	  go test -count=1 -run '^$$' -bench 'MigrateNamespace$$' -benchtime=2x ./integration-test/migration/
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh | tail -1)" \
+	  go test -count=1 -run '^$$' -bench 'MigrateLargeNamespace' -benchtime=1x -timeout 40m ./integration-test/migration/
 
 .PHONY: bench-dataplane
 bench-dataplane: dataplane-tools mover-tools ## rsync and rsync-tls entry points vs the raw tools and cp -a on a 1 GiB tree, and a 1 GiB block device

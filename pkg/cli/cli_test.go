@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -177,4 +178,27 @@ current-context: team
 			t.Fatalf("RESTConfig() error = %v", err)
 		}
 	})
+}
+
+func TestDescribeMigrationCountsByKindAndSaysWhatIsNotListed(t *testing.T) {
+	m := &volsyncv1alpha1.Migration{Status: volsyncv1alpha1.MigrationStatus{
+		ResourceCounts: []volsyncv1alpha1.MigrationResourceCount{
+			{Kind: "ConfigMap", Status: volsyncv1alpha1.RunStatusSuccessful, Count: 19999},
+			{Group: "apps", Kind: "Deployment", Status: volsyncv1alpha1.RunStatusSuccessful, Count: 2},
+			{Kind: "ConfigMap", Status: volsyncv1alpha1.RunStatusFailed, Count: 1},
+		},
+		Resources: []volsyncv1alpha1.MigrationResourceInfo{{Version: "v1", Kind: "ConfigMap", Namespace: "big", Name: "huge",
+			Status: volsyncv1alpha1.RunStatusFailed, Reason: "the destination refused it: too large"}},
+		ResourcesNotListed: 20001,
+	}}
+	var out bytes.Buffer
+	if err := DescribeMigration(m, nil, time.Now()).Print(&out, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ConfigMap: 19999 Successful, 1 Failed", "Deployment.apps: 2 Successful",
+		"20001 objects are counted above but not listed", "ConfigMap big/huge: Failed the destination refused it"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe lacks %q:\n%s", want, out.String())
+		}
+	}
 }

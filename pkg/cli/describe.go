@@ -215,6 +215,10 @@ func DescribeMigration(m *volsyncv1alpha1.Migration, events []eventsv1.Event, no
 		st.Add("Resources", fmt.Sprintf("%d of %d migrated", s.NumberOfMigratedResources, s.TotalNumberOfResources))
 		st.Add("Volumes", fmt.Sprintf("%d of %d migrated, %s", s.NumberOfMigratedVolumes, s.TotalNumberOfVolumes, Bytes(s.TotalBytesMigrated)))
 	}
+	st.Add("Resources by kind", resourceCountLines(m.Status.ResourceCounts))
+	if n := m.Status.ResourcesNotListed; n > 0 {
+		st.Add("Not listed", fmt.Sprintf("%d objects are counted above but not listed in status.resources", n))
+	}
 	var failed []string
 	for _, r := range m.Status.Resources {
 		if r.Status != "" && r.Status != "Successful" {
@@ -229,6 +233,27 @@ func DescribeMigration(m *volsyncv1alpha1.Migration, events []eventsv1.Event, no
 	st.Add("Not migrated", strings.Join(failed, "\n"))
 	return &Description{Kind: "Migration", Namespace: m.Namespace, Name: m.Name, Created: m.CreationTimestamp.Time,
 		Sections: []Section{spec, st}, Conditions: m.Status.Conditions, Events: events}
+}
+
+// resourceCountLines is one line per kind: "Deployment.apps: 3 Successful, 1 Failed".
+func resourceCountLines(counts []volsyncv1alpha1.MigrationResourceCount) string {
+	var kinds []string
+	byKind := map[string][]string{}
+	for _, c := range counts {
+		k := c.Kind
+		if c.Group != "" {
+			k += "." + c.Group
+		}
+		if _, seen := byKind[k]; !seen {
+			kinds = append(kinds, k)
+		}
+		byKind[k] = append(byKind[k], fmt.Sprintf("%d %s", c.Count, c.Status))
+	}
+	lines := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		lines = append(lines, k+": "+strings.Join(byKind[k], ", "))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // DescribeMigrationSchedule describes s.

@@ -517,7 +517,8 @@ func (run *migrationRun) checkpoint(ctx context.Context) error {
 
 // progress is the Completed message of a run that is going.
 func (run *migrationRun) progress() string {
-	return fmt.Sprintf("stage %s: %d resources copied, %d volumes listed", run.m.Status.Stage, len(run.m.Status.Resources), len(run.m.Status.Volumes))
+	total, _ := resourceTotals(&run.m.Status)
+	return fmt.Sprintf("stage %s: %d resources copied, %d volumes listed", run.m.Status.Stage, total, len(run.m.Status.Volumes))
 }
 
 func (run *migrationRun) setCompleted(status metav1.ConditionStatus, reason, msg string) {

@@ -3,7 +3,6 @@ package migration
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -64,7 +63,7 @@ func (run *migrationRun) migrateResources(ctx context.Context) error {
 		if len(entries) == 0 {
 			continue
 		}
-		run.m.Status.Resources = append(run.m.Status.Resources, entries...)
+		recordResources(&run.m.Status, entries, volsyncv1alpha1.MaxListedResources)
 		run.setCompleted(metav1.ConditionFalse, string(volsyncv1alpha1.RunStatusInProgress), run.progress())
 		if err := run.checkpoint(ctx); err != nil {
 			return err
@@ -78,9 +77,7 @@ func (run *migrationRun) migrateResources(ctx context.Context) error {
 
 // kindDone says whether an earlier pass recorded kind.
 func (run *migrationRun) kindDone(kind copier.Kind) bool {
-	return slices.ContainsFunc(run.m.Status.Resources, func(r volsyncv1alpha1.MigrationResourceInfo) bool {
-		return r.Group == kind.Group && r.Kind == kind.Kind
-	})
+	return kindRecorded(&run.m.Status, kind.Group, kind.Kind)
 }
 
 // sourceNamespaces reads the migrated namespaces from the source; a missing one maps to nil.
@@ -430,12 +427,12 @@ func (run *migrationRun) purge(ctx context.Context, present map[string]*unstruct
 				case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 					// Gone already, or replaced by a new object that is not ours to delete.
 				case refusedObject(err):
-					run.setResource(volsyncv1alpha1.MigrationResourceInfo{
+					replaceResource(&run.m.Status, volsyncv1alpha1.MigrationResourceInfo{
 						Group: kind.Group, Version: kind.Version, Kind: kind.Kind, Namespace: ns, Name: name,
 						DestinationNamespace: run.destinationOf(ns),
 						Status:               volsyncv1alpha1.RunStatusFailed,
 						Reason:               shorten("it is gone from the source, but deleting the copy on the destination failed: " + err.Error()),
-					})
+					}, volsyncv1alpha1.MaxListedResources)
 				default:
 					return remote.Classify(err, run.dest.Config.Host, fmt.Sprintf("deleting %s %s/%s", kind.Kind, dns, name))
 				}
@@ -454,18 +451,6 @@ func (run *migrationRun) purge(ctx context.Context, present map[string]*unstruct
 		log.FromContext(ctx).Info("purged copies deleted on the source", "count", len(deleted))
 	}
 	return nil
-}
-
-// setResource records an entry, replacing the entry of the same object if a pass before this one
-// (the purge can run again after a retry) recorded it already.
-func (run *migrationRun) setResource(e volsyncv1alpha1.MigrationResourceInfo) {
-	for i, r := range run.m.Status.Resources {
-		if r.Group == e.Group && r.Kind == e.Kind && r.Namespace == e.Namespace && r.Name == e.Name {
-			run.m.Status.Resources[i] = e
-			return
-		}
-	}
-	run.m.Status.Resources = append(run.m.Status.Resources, e)
 }
 
 // listMetadata lists the metadata of every object of kind in ns that sel selects.

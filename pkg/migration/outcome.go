@@ -8,18 +8,12 @@ import (
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 )
 
-// summarize counts the resource and volume lists of a run. The lists are the truth; the summary
-// is derived from them every time so a run resumed after a restart can never count twice.
+// summarize counts the resources and volumes of a run. The resource counts and the volume list
+// are the truth; the summary is derived from them every time so a run resumed after a restart
+// can never count twice.
 func summarize(st *volsyncv1alpha1.MigrationStatus) *volsyncv1alpha1.MigrationSummary {
-	s := &volsyncv1alpha1.MigrationSummary{
-		TotalNumberOfResources: int64(len(st.Resources)),
-		TotalNumberOfVolumes:   int64(len(st.Volumes)),
-	}
-	for _, r := range st.Resources {
-		if r.Status == volsyncv1alpha1.RunStatusSuccessful {
-			s.NumberOfMigratedResources++
-		}
-	}
+	s := &volsyncv1alpha1.MigrationSummary{TotalNumberOfVolumes: int64(len(st.Volumes))}
+	s.TotalNumberOfResources, s.NumberOfMigratedResources = resourceTotals(st)
 	for _, v := range st.Volumes {
 		if v.Status == volsyncv1alpha1.RunStatusSuccessful {
 			s.NumberOfMigratedVolumes++
@@ -50,15 +44,15 @@ func summarize(st *volsyncv1alpha1.MigrationStatus) *volsyncv1alpha1.MigrationSu
 //     unfinished while nothing failed outright;
 //   - Failed when things were tried and nothing made it.
 func outcome(st *volsyncv1alpha1.MigrationStatus) volsyncv1alpha1.RunStatus {
-	var ok, failed, unfinished int
-	for _, r := range st.Resources {
-		switch r.Status {
+	var ok, failed, unfinished int64
+	for _, c := range resourceCounts(st) {
+		switch c.Status {
 		case volsyncv1alpha1.RunStatusSuccessful:
-			ok++
+			ok += c.Count
 		case volsyncv1alpha1.RunStatusFailed:
-			failed++
+			failed += c.Count
 		default:
-			unfinished++
+			unfinished += c.Count
 		}
 	}
 	for _, v := range st.Volumes {

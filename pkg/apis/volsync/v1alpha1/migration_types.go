@@ -214,9 +214,21 @@ type MigrationStatus struct {
 	// ResourceMigrationFinishTimestamp is when the Applications stage ended.
 	// +optional
 	ResourceMigrationFinishTimestamp *metav1.Time `json:"resourceMigrationFinishTimestamp,omitempty"`
-	// Resources lists every object considered, with its outcome.
+	// ResourceCounts counts the objects considered, by kind and outcome: the whole account of
+	// the Applications stage, however many objects the namespaces hold.
+	// +optional
+	// +kubebuilder:validation:MaxItems=4096
+	ResourceCounts []MigrationResourceCount `json:"resourceCounts,omitempty"`
+	// Resources lists objects considered, with their outcome, in the order they were copied, up
+	// to MaxListedResources entries so that the Migration stays far below the API server's
+	// object size limit. Failed objects, and objects left as they were with a reason, are listed
+	// first: one pushes out the latest successfully copied entry when the list is full. A
+	// namespace of a few hundred objects is listed whole; ResourceCounts always has the totals.
 	// +optional
 	Resources []MigrationResourceInfo `json:"resources,omitempty"`
+	// ResourcesNotListed is how many objects ResourceCounts counts that Resources does not list.
+	// +optional
+	ResourcesNotListed int64 `json:"resourcesNotListed,omitempty"`
 	// Volumes lists every PVC considered, with its outcome.
 	// +optional
 	Volumes []MigrationVolumeInfo `json:"volumes,omitempty"`
@@ -259,6 +271,23 @@ type MigrationResourceInfo struct {
 	// Reason it failed, if it did, or why a copy that exists was left as it is (skipServiceUpdate).
 	// +optional
 	Reason string `json:"reason,omitempty"`
+}
+
+// MaxListedResources bounds status.resources of a Migration. A listed failure is at most about
+// 600 bytes (its reason is cut at 400), so the list stays under about 300 KiB.
+const MaxListedResources = 500
+
+// MigrationResourceCount is how many objects of one kind ended one way.
+type MigrationResourceCount struct {
+	// Group of the kind ("" for the core group).
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Kind of the objects.
+	Kind string `json:"kind"`
+	// Status is Successful or Failed.
+	Status RunStatus `json:"status"`
+	// Count of objects of the kind with that status.
+	Count int64 `json:"count"`
 }
 
 // MigrationVolumeInfo is one PVC and what happened to its data.
