@@ -84,6 +84,10 @@ type Result struct {
 	// RetryAfter asks for another call after this long; nil waits for a watched object to change,
 	// 0 retries at once.
 	RetryAfter *time.Duration
+	// Started is true when this call created the mover's work (its Job). The state machine then
+	// records the start of the sync in a pass of its own, so that when many owners fire together
+	// every mover goes out before any of their status writes.
+	Started bool
 }
 
 // Complete is a finished operation.

@@ -85,7 +85,10 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 	if spec.ImagePullSecrets, err = PodPullSecrets(ctx, f.Client, f.Owner, f.Config, pulls); err != nil {
 		return mover.InProgress(), err
 	}
-	out, err := Run(ctx, f.Client, spec)
+	out, created, err := Run(ctx, f.Client, spec)
+	if created {
+		return mover.Result{Started: true}, nil
+	}
 	if err == nil && out == nil && Debugging(f.Owner) {
 		volume.Warn(f.Status, ReasonDebugMover, fmt.Sprintf("mover Job %s waits for you to run the mover by hand "+
 			"(kubectl exec into its pod, then: %s); remove the %s annotation and delete the Job to sync normally",

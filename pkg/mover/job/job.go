@@ -311,35 +311,43 @@ func (o *Outcome) Apply(st *volsyncv1alpha1.ReplicationStatus) {
 
 // Run creates the Job when it is missing, keeps its parallelism in line with Paused, and returns
 // the Outcome once it finished: nil Outcome with nil error means "still running, come back".
-func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, error) {
+// created says whether this call created the Job.
+func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, bool, error) {
 	var job batchv1.Job
 	err := c.Get(ctx, client.ObjectKey{Namespace: s.Owner.GetNamespace(), Name: s.Name}, &job)
 	if apierrors.IsNotFound(err) {
 		want := Build(s)
 		if err := requireSecrets(ctx, c, want); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := controllerutil.SetControllerReference(s.Owner, want, c.Scheme()); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if err := c.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("creating mover job %s: %w", s.Name, err)
+		err := c.Create(ctx, want)
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, false, fmt.Errorf("creating mover job %s: %w", s.Name, err)
 		}
-		return nil, nil
+		return nil, err == nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if !metav1.IsControlledBy(&job, s.Owner) {
+	out, err := runExisting(ctx, c, s, &job)
+	return out, false, err
+}
+
+// runExisting is Run for a Job that exists.
+func runExisting(ctx context.Context, c client.Client, s Spec, job *batchv1.Job) (*Outcome, error) {
+	if !metav1.IsControlledBy(job, s.Owner) {
 		// The name is this owner's mover, but someone else made the Job: never run it as ours.
-		return nil, mover.Transient(mover.ReasonNameConflict, &job,
+		return nil, mover.Transient(mover.ReasonNameConflict, job,
 			"Job %s exists but was not created for %s; delete or rename it", s.Name, s.Owner.GetName())
 	}
 	if job.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	if done, ok := finished(&job); ok {
-		return outcome(ctx, c, &job, done, s.FailFast)
+	if done, ok := finished(job); ok {
+		return outcome(ctx, c, job, done, s.FailFast)
 	}
 	parallelism := int32(1)
 	if s.Paused {
@@ -347,11 +355,11 @@ func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, error) {
 	}
 	if job.Spec.Parallelism == nil || *job.Spec.Parallelism != parallelism {
 		job.Spec.Parallelism = ptr.To(parallelism)
-		if err := c.Update(ctx, &job); err != nil {
+		if err := c.Update(ctx, job); err != nil {
 			return nil, fmt.Errorf("setting parallelism of mover job %s: %w", s.Name, err)
 		}
 	}
-	return nil, stuckPod(ctx, c, &job)
+	return nil, stuckPod(ctx, c, job)
 }
 
 // stuckReasons are the kubelet's reasons for a container that cannot start without someone's help:

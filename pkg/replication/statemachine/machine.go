@@ -41,6 +41,11 @@ const pausedDuringSync = "paused during a sync"
 // finds nothing new changes nothing.
 const SafetyNet = 2 * time.Minute
 
+// StartRecordDelay is how soon the pass that records a sync's start follows the pass that
+// created its mover. It is a delay rather than an immediate requeue because a delayed requeue
+// skips the controller's rate limiter, which would otherwise space 500 owners out over seconds.
+const StartRecordDelay = time.Millisecond
+
 // Backoff limits: the first retry after a failure waits BackoffBase, each further failure doubles
 // the wait, up to BackoffMax.
 const (
@@ -524,9 +529,9 @@ func (r *run) missed(d schedule.Decision) {
 func (r *run) start(ctx context.Context, d schedule.Decision) (mover.Result, error) {
 	// The mover's first step comes first: for a Job mover on a Direct volume, the Job is the
 	// first write of the trigger, and the start is recorded (status, the dated child, the Event)
-	// after it. A pass that stops between the two (a crash, a lost status write) finds the same
-	// trigger due again on the next one, and the Job, named for the owner's sync, is adopted
-	// rather than created twice.
+	// after it, in a pass of its own. A pass that stops between the two (a crash, a lost status
+	// write) finds the same trigger due again on the next one, and the Job, named for the owner's
+	// sync, is adopted rather than created twice.
 	saved := r.st.DeepCopy()
 	start := metav1.NewTime(r.now)
 	r.st.LastSyncStartTime = &start
@@ -541,6 +546,14 @@ func (r *run) start(ctx context.Context, d schedule.Decision) (mover.Result, err
 	msg := runningMessage(r.st.ActiveSync)
 	r.setRunning()
 	res, syncErr := r.m.Synchronize(ctx)
+	if syncErr == nil && res.Started {
+		// The mover's work went out in this pass: the start is recorded in the next one, which
+		// finds the trigger due again and the work there by its name. Owners that fire together
+		// thus create every mover before any of them writes its status, instead of each one's
+		// status write delaying the next one's mover.
+		*r.st = *saved
+		return mover.RetryAfter(StartRecordDelay), nil
+	}
 	if err := r.m.SyncStarted(ctx, d); err != nil {
 		// Not recorded: the next pass starts it again, and finds the mover's work by its name.
 		*r.st = *saved

@@ -24,8 +24,10 @@ type fake struct {
 	created time.Time
 	paused  bool
 
-	syncDone    bool
-	syncFail    *mover.FailedError
+	syncDone bool
+	syncFail *mover.FailedError
+	// createsWork makes the first Synchronize report that it created the mover's work.
+	createsWork bool
 	cleanupDone bool
 
 	syncCalls, cleanupCalls int
@@ -49,6 +51,10 @@ func (f *fake) Synchronize(context.Context) (mover.Result, error) {
 	}
 	if f.syncDone {
 		return mover.Complete(), nil
+	}
+	if f.createsWork {
+		f.createsWork = false
+		return mover.Result{Started: true}, nil
 	}
 	return mover.InProgress(), nil
 }
@@ -436,5 +442,34 @@ func TestASyncStillGoingWakesAtThePolicysNextTriggerToQueueIt(t *testing.T) {
 	}
 	if len(f.started) != 1 {
 		t.Errorf("%d syncs started, want only the first while it runs", len(f.started))
+	}
+}
+
+func TestThePassThatCreatesTheMoverRecordsNothingAndTheNextRecordsTheStart(t *testing.T) {
+	f := &fake{created: t0, spec: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/5 * * * *")}, createsWork: true}
+	f.status.LastSyncTime = &metav1.Time{Time: t0}
+	at := t0.Add(5 * time.Minute)
+	before := *f.status.DeepCopy()
+	res := step(t, f, at)
+	if f.syncCalls != 1 || f.status.ActiveSync != nil || len(f.started) != 0 || len(f.events) != 0 {
+		t.Fatalf("after the mover was created: %d Synchronize calls, activeSync %+v, starts %d, events %v; want 1 and nothing recorded",
+			f.syncCalls, f.status.ActiveSync, len(f.started), f.events)
+	}
+	if f.status.LastSyncStartTime != nil || len(f.status.LastTriggers) != len(before.LastTriggers) || len(f.status.Conditions) != len(before.Conditions) {
+		t.Errorf("the status changed in the pass that created the mover: %+v", f.status)
+	}
+	if res.RetryAfter == nil || *res.RetryAfter != StartRecordDelay {
+		t.Errorf("result %+v, want a requeue after %s", res, StartRecordDelay)
+	}
+	step(t, f, at.Add(time.Second))
+	if f.syncCalls != 2 || f.status.ActiveSync == nil || len(f.started) != 1 || f.reason() != volsyncv1alpha1.ReasonSyncInProgress {
+		t.Fatalf("the next pass: %d Synchronize calls, activeSync %+v, %d starts, reason %q; want the start recorded once",
+			f.syncCalls, f.status.ActiveSync, len(f.started), f.reason())
+	}
+	if got := f.status.ActiveSync.ScheduledTime; got == nil || !got.Time.Equal(at) {
+		t.Errorf("scheduled time %v, want %v: the trigger the mover was created for", got, at)
+	}
+	if len(f.events) != 1 || f.events[0] != ReasonSyncStarted {
+		t.Errorf("events %v, want one %s", f.events, ReasonSyncStarted)
 	}
 }
