@@ -4,10 +4,12 @@ import (
 	"context"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
 	"github.com/volsync/volsync/pkg/mover"
@@ -54,5 +56,35 @@ func TestAJobRefusedByAQuotaIsAConditionAndAnEventUntilTheQuotaAllowsIt(t *testi
 		t.Fatal(err)
 	}
 	waitJob(t, ns, mover.ObjectName("rsync-tls-dst", rd.Name), "")
+	waitReason(t, rd, volsyncv1alpha1.ReasonSyncInProgress)
+}
+
+// volsyncd reads its mover Jobs from its cache alone. A Job of the mover's name that volsync did
+// not make is never in that cache: the create finds it, and the sync shows the conflict instead
+// of running (or waiting on) someone else's Job.
+func TestAJobOfTheMoversNameThatVolsyncDidNotMakeIsAConflictNotTheSync(t *testing.T) {
+	ns := namespace(t, false)
+	name := mover.ObjectName("rsync-tls-dst", "taken")
+	foreign := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "someone-else", Image: "busybox"}},
+		}}},
+	}
+	create(t, foreign)
+	rd := tlsDestination(ns, "taken", volsyncv1alpha1.CopyMethodDirect)
+	create(t, rd)
+	waitReason(t, rd, mover.ReasonNameConflict)
+	waitEvent(t, ns, rd.Name, mover.ReasonNameConflict)
+	if got := get(t, foreign); got.Spec.Template.Spec.Containers[0].Name != "someone-else" || len(got.OwnerReferences) != 0 {
+		t.Errorf("the user's Job was changed: %+v", got)
+	}
+
+	if err := k8s.Delete(context.Background(), foreign, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	poke(t, rd)
+	waitJob(t, ns, name, string(foreign.UID))
 	waitReason(t, rd, volsyncv1alpha1.ReasonSyncInProgress)
 }

@@ -38,6 +38,7 @@ type config struct {
 	workers       int
 	volsyncd      string
 	out           string
+	profiles      string
 	keep          bool
 }
 
@@ -70,6 +71,7 @@ func parseFlags() config {
 	flag.IntVar(&c.workers, "workers", 16, "goroutines that create the objects")
 	flag.StringVar(&c.volsyncd, "volsyncd", "", "volsyncd binary; built from ./cmd/volsyncd when empty")
 	flag.StringVar(&c.out, "out", os.Getenv("SCALE_OUT"), "also write the table to this file ($SCALE_OUT)")
+	flag.StringVar(&c.profiles, "profiles", os.Getenv("SCALE_PROFILES"), "save the API server's CPU profile of each mover-start firing's first 3 s in this directory ($SCALE_PROFILES)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the working directory (volsyncd's log, kubeconfig)")
 	flag.Parse()
 	return c

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -301,6 +303,18 @@ func (b *bench) fire(ctx context.Context, w *jobWatch, what, group string, sourc
 	if err := sleep(ctx, time.Until(scheduled)); err != nil {
 		return res, err
 	}
+	if dir := b.cfg.profiles; dir != "" {
+		// Where the API server's time goes while the firing's Jobs are made.
+		go func() {
+			body, err := b.metrics.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "3").DoRaw(ctx)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(what, " ", "-")+".pprof"), body, 0o644)
+			}
+			if err != nil {
+				progress("movers: profile: %v", err)
+			}
+		}()
+	}
 	at := map[string]time.Time{}
 	if start != nil {
 		var writes requestCounts
@@ -362,6 +376,11 @@ func (b *bench) movers(ctx context.Context) (moversResult, error) {
 		return res, err
 	}
 	n := b.cfg.cronSources
+	if start := nextCron(time.Now()); time.Until(start) < 50*time.Second {
+		if err := sleep(ctx, time.Until(start.Add(time.Second))); err != nil {
+			return res, err
+		}
+	}
 	progress("movers: creating %d rsync-tls ReplicationSources, first synced by a manual trigger, then put on %q", n, cronSchedule)
 	t0 := time.Now()
 	cron, err := b.createSources(ctx, "cron", n, volsyncv1alpha1.ReplicationTriggerSpec{Manual: "init"})
@@ -371,7 +390,14 @@ func (b *bench) movers(ctx context.Context) (moversResult, error) {
 	if err := b.settle(ctx, w, "cron", cron, t0); err != nil {
 		return res, err
 	}
-	// A cron schedule put on a source that synced counts from that sync: the next even minute.
+	// A cron schedule put on a source that synced counts from that sync: the sources fire at the
+	// first even minute after it, at once when one passed between the sync and the schedule. The
+	// sources are made and synced early in a two-minute period, so that none did, and the bench
+	// has time to take its readings before the firing.
+	next := nextCron(time.Now())
+	if time.Until(next) < 10*time.Second {
+		return res, fmt.Errorf("the first syncs ended at %s, too close to the first firing at %s", time.Now().Format("15:04:05"), next.Format("15:04:05"))
+	}
 	patch := []byte(`{"spec":{"trigger":{"manual":null,"schedule":"` + cronSchedule + `"}}}`)
 	for _, rs := range cron {
 		if err := b.c.Patch(ctx, &volsyncv1alpha1.ReplicationSource{ObjectMeta: metav1.ObjectMeta{Namespace: rs.Namespace, Name: rs.Name}},
@@ -380,7 +406,9 @@ func (b *bench) movers(ctx context.Context) (moversResult, error) {
 		}
 	}
 	for k := range 2 {
-		next := nextCron(time.Now().Add(20 * time.Second))
+		if k > 0 {
+			next = nextCron(time.Now().Add(20 * time.Second))
+		}
 		progress("movers: cron firing %d at %s", k+1, next.Format("15:04:05"))
 		f, err := b.fire(ctx, w, fmt.Sprintf("%d cron sources, firing %d", n, k+1), "cron", cron, next, nil)
 		if err != nil {

@@ -79,6 +79,19 @@ type liveFallback struct {
 	kinds map[schema.GroupKind]bool
 }
 
+// Cached is c's cache without the API server behind it, for reading an object volsync made and
+// labelled: the cache holds every such object, so a miss means it is not there (or so new that the
+// cache has not seen it, which the caller's create then finds out), and costs the API server
+// nothing. When many owners fire together, the GET that would otherwise ask for each one's mover
+// Job before creating it is a quarter of the requests on the way to the Job. Any other client is
+// returned as it is.
+func Cached(c client.Reader) client.Reader {
+	if f, ok := c.(*liveFallback); ok {
+		return f.Client
+	}
+	return c
+}
+
 // Get reads the cache and, for a selectively cached kind it does not find there, the API server.
 // The second read also covers an object volsync created a moment ago that the cache has not seen
 // yet.

@@ -88,7 +88,7 @@ func (r *DestinationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return b.
 		For(&volsyncv1alpha1.ReplicationDestination{}).
-		Owns(&batchv1.Job{}).
+		Owns(&batchv1.Job{}, jobChanged).
 		WithOptions(controller.TypedOptions[reconcile.Request]{RateLimiter: retryLimiter()}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&corev1.Service{}).

@@ -21,6 +21,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -41,6 +42,13 @@ const (
 // policy created, deleted or edited. The policy controller's own status writes (its next trigger
 // time moves on each time one passes) would otherwise wake every owner of the policy at once.
 var policyChanged = builder.WithPredicates(predicate.GenerationChangedPredicate{})
+
+// jobChanged lets through the events of an owner's mover Job that tell it something: the Job's
+// progress, its end, its deletion. Its creation is not one: the owner made it, and asked for the
+// pass that records the sync's start (StartRecordDelay) already, so a wake-up for the creation
+// would be a second pass for each owner of a firing while the rest of the firing's Jobs are still
+// being made. (After a restart every owner is looked at anyway, Jobs or not.)
+var jobChanged = builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})
 
 // ReasonMoverNotFound is the Event reason when the catalog cannot pick a mover.
 const ReasonMoverNotFound = "MoverNotFound"

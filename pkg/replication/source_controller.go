@@ -112,7 +112,7 @@ func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return b.
 		For(&volsyncv1alpha1.ReplicationSource{}).
-		Owns(&batchv1.Job{}).
+		Owns(&batchv1.Job{}, jobChanged).
 		Owns(&appsv1.Deployment{}).
 		WithOptions(controller.TypedOptions[reconcile.Request]{RateLimiter: retryLimiter()}).
 		Owns(&corev1.PersistentVolumeClaim{}).

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/cachepolicy"
 	"github.com/volsync/volsync/pkg/mover"
 	"github.com/volsync/volsync/pkg/mover/entrypoint"
 )
@@ -314,7 +315,8 @@ func (o *Outcome) Apply(st *volsyncv1alpha1.ReplicationStatus) {
 // created says whether this call created the Job.
 func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, bool, error) {
 	var job batchv1.Job
-	err := c.Get(ctx, client.ObjectKey{Namespace: s.Owner.GetNamespace(), Name: s.Name}, &job)
+	key := client.ObjectKey{Namespace: s.Owner.GetNamespace(), Name: s.Name}
+	err := cachepolicy.Cached(c).Get(ctx, key, &job)
 	if apierrors.IsNotFound(err) {
 		want := Build(s)
 		if err := requireSecrets(ctx, c, want); err != nil {
@@ -324,12 +326,18 @@ func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, bool, error) {
 			return nil, false, err
 		}
 		err := c.Create(ctx, want)
-		if err != nil && !apierrors.IsAlreadyExists(err) {
+		if err == nil {
+			return nil, true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
 			return nil, false, fmt.Errorf("creating mover job %s: %w", s.Name, err)
 		}
-		return nil, err == nil, nil
-	}
-	if err != nil {
+		// Made a moment ago and not in the cache yet, or not ours (never cached): ask the API
+		// server, and treat it as the Job that exists.
+		if err := c.Get(ctx, key, &job); err != nil {
+			return nil, false, err
+		}
+	} else if err != nil {
 		return nil, false, err
 	}
 	out, err := runExisting(ctx, c, s, &job)
@@ -567,7 +575,8 @@ func Tail(s string, max int) string {
 // the background so that the Job disappears at once.
 func Delete(ctx context.Context, c client.Client, namespace, name string) (bool, error) {
 	var job batchv1.Job
-	err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &job)
+	// The cache saw the Job finish, so it holds it until it saw the Job go.
+	err := cachepolicy.Cached(c).Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &job)
 	if apierrors.IsNotFound(err) {
 		return true, nil
 	}

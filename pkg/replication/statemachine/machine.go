@@ -44,6 +44,8 @@ const SafetyNet = 2 * time.Minute
 // StartRecordDelay is how soon the pass that records a sync's start follows the pass that
 // created its mover. It is a delay rather than an immediate requeue because a delayed requeue
 // skips the controller's rate limiter, which would otherwise space 500 owners out over seconds.
+// (Holding the start records back longer, so that a firing's Job creates have the API server to
+// themselves, was measured and does not help: 1 s made 1,000 policy owners' p99 4.5 s from 2.6 s.)
 const StartRecordDelay = time.Millisecond
 
 // Backoff limits: the first retry after a failure waits BackoffBase, each further failure doubles
