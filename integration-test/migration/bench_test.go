@@ -107,10 +107,7 @@ func BenchmarkMigrateNamespace(bench *testing.B) {
 			// `kubectl get configmaps` does not include the namespace; the Migration makes its own.
 			createOn(bench, b, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns + "-kubectl"}})
 		}
-		m := &volsyncv1alpha1.Migration{
-			ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: suiteNamespace},
-			Spec:       volsyncv1alpha1.MigrationSpec{ClusterPair: pair, Namespaces: []string{ns}, IncludeVolumes: new(bool)},
-		}
+		m := namespaceMigration(ns, pair)
 		bench.StartTimer()
 
 		got, took := runMigration(bench, m, 5*time.Minute)
@@ -185,10 +182,7 @@ func BenchmarkMigrateLargeNamespace(bench *testing.B) {
 		bench.StopTimer()
 		ns := fmt.Sprintf("large-%d-%d", time.Now().UnixNano()%1e6, i)
 		fillNamespaceWith(bench, ns, largeNamespaceObjects, 256)
-		m := &volsyncv1alpha1.Migration{
-			ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: suiteNamespace},
-			Spec:       volsyncv1alpha1.MigrationSpec{ClusterPair: pair, Namespaces: []string{ns}, IncludeVolumes: new(bool)},
-		}
+		m := namespaceMigration(ns, pair)
 		bench.StartTimer()
 		got, d := runMigration(bench, m, 20*time.Minute)
 		took += d
@@ -224,4 +218,12 @@ func BenchmarkMigrateLargeNamespace(bench *testing.B) {
 	bench.ReportMetric(float64(statusBytes), "status-bytes")
 	bench.Logf("migrate %d ConfigMaps between two API servers: %.0f objects/s (%s per namespace); the finished Migration is %d bytes, its status %d bytes (%d entries listed)",
 		largeNamespaceObjects, rate, (took / time.Duration(bench.N)).Round(time.Millisecond), objectBytes, statusBytes, listed)
+}
+
+// namespaceMigration is a Migration of namespace ns, without its volumes, through pair.
+func namespaceMigration(ns, pair string) *volsyncv1alpha1.Migration {
+	return &volsyncv1alpha1.Migration{
+		ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: suiteNamespace},
+		Spec:       volsyncv1alpha1.MigrationSpec{ClusterPair: pair, Namespaces: []string{ns}, IncludeVolumes: new(bool)},
+	}
 }
