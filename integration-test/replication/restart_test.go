@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,9 +12,12 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/mover"
+	"github.com/volsync/volsync/pkg/schedule"
 )
 
 // syncWrites is what the managers of one sync wrote, across their restarts.
@@ -172,5 +176,77 @@ func TestASyncCrashedAtEachOfItsStepsRunsOneJobAndEndsOnce(t *testing.T) {
 		if metav1.IsControlledBy(&s, rs) {
 			t.Errorf("VolumeSnapshot %s of the sync is left", s.Name)
 		}
+	}
+}
+
+// TestAJobThatFinishedForAnEarlierTriggerIsNotTakenAsALaterOnes: volsyncd creates the mover Job
+// at a scheduled time and stops before it records the start; the Job runs to its end, and the next
+// volsyncd starts only after the following scheduled time. That Job was made for the earlier
+// trigger (its sync annotation says so), so it is not taken as the later one's result, which would
+// date the data ten minutes late: it is deleted, a StaleJob Warning says why, and the mover runs
+// again for the later trigger.
+func TestAJobThatFinishedForAnEarlierTriggerIsNotTakenAsALaterOnes(t *testing.T) {
+	ns := namespace(t, false)
+	sourcePVC(t, ns, "data", nil)
+	rs := tlsSource(ns, "stale", "data", &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/10 * * * *")})
+	rs.Labels = map[string]string{ownManagerLabel: "true"}
+	create(t, rs)
+	jobName := tlsSourceJob(rs.Name)
+	writes := &syncWrites{starts: map[string]bool{}, ends: map[string]bool{}, manual: map[string]bool{}}
+
+	// The sync a new source makes at once, to its end.
+	m := ownManager(t, ns, env.Config, nil, writes.observe)
+	created(t, rs)
+	finishJob(t, waitJob(t, ns, jobName, ""), 0, summary("Successful", 1, 1, ""), "")
+	waitReason(t, rs, volsyncv1alpha1.ReasonWaitingForSchedule)
+	m.stop()
+	get(t, rs)
+	first := rs.Status.NextSyncTime.Time
+
+	// At the first scheduled time the Job is created, and volsyncd stops before the start.
+	fakeClock.SetTime(first)
+	m = ownManager(t, ns, env.Config, func(w write) crashPoint {
+		if _, ok := w.obj.(*batchv1.Job); ok && w.verb == "create" {
+			return crashAfter
+		}
+		return noCrash
+	}, writes.observe)
+	poke(t, rs)
+	m.waitCrash(t, "after the Job of the first scheduled time is created")
+	early := waitJob(t, ns, jobName, "")
+	if got := early.Annotations[volsyncv1alpha1.SyncAnnotation]; !strings.Contains(got, "scheduled "+first.UTC().Format(time.RFC3339)) {
+		t.Fatalf("the Job's %s is %q, want it to name the trigger scheduled at %s", volsyncv1alpha1.SyncAnnotation, got, first)
+	}
+	finishJob(t, early, 0, summary("Successful", 1, 1, ""), "")
+
+	// The next volsyncd comes after the second scheduled time.
+	second := first.Add(10 * time.Minute)
+	fakeClock.SetTime(second.Add(time.Minute))
+	m = ownManager(t, ns, env.Config, nil, writes.observe)
+	poke(t, rs)
+	if note := waitEvent(t, ns, rs.Name, mover.ReasonStaleJob); !strings.Contains(note, "earlier sync") {
+		t.Errorf("the StaleJob Event says %q", note)
+	}
+	later := waitJob(t, ns, jobName, string(early.UID))
+	if got := later.Annotations[volsyncv1alpha1.SyncAnnotation]; !strings.Contains(got, "scheduled "+second.UTC().Format(time.RFC3339)) {
+		t.Errorf("the new Job's %s is %q, want the trigger scheduled at %s", volsyncv1alpha1.SyncAnnotation, got, second)
+	}
+	finishJob(t, later, 0, summary("Successful", 1, 1, ""), "")
+	eventually(t, wait, func() error {
+		get(t, rs)
+		st := rs.Status.ReplicationStatus
+		if st.ActiveSync != nil || st.LastSyncStartTime == nil || st.LastSyncStartTime.Time.Before(second) {
+			return fmt.Errorf("activeSync %+v, lastSyncStartTime %v: want the sync of %s ended", st.ActiveSync, st.LastSyncStartTime, second)
+		}
+		if got := st.LastTriggers[schedule.TypeSchedule]; !got.Time.Equal(second) {
+			return fmt.Errorf("lastTriggers[Schedule] %v, want %s", got, second)
+		}
+		return nil
+	})
+	m.stop()
+	writes.mu.Lock()
+	defer writes.mu.Unlock()
+	if len(writes.jobCreates) != 3 {
+		t.Errorf("mover Jobs created: %v, want the first sync's, the stale one and the later trigger's", writes.jobCreates)
 	}
 }

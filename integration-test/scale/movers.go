@@ -43,10 +43,12 @@ type seenJob struct {
 	seen            time.Time
 }
 
-// jobWatch records every mover Job created in the phase's namespaces.
+// jobWatch records every mover Job created in the phase's namespaces, and keeps the last one seen
+// of each source as volsyncd made it (for the floor).
 type jobWatch struct {
-	mu   sync.Mutex
-	jobs []seenJob
+	mu    sync.Mutex
+	jobs  []seenJob
+	byKey map[string]*batchv1.Job
 }
 
 func (w *jobWatch) add(obj any) {
@@ -61,7 +63,17 @@ func (w *jobWatch) add(obj any) {
 	}
 	w.mu.Lock()
 	w.jobs = append(w.jobs, seenJob{namespace: j.Namespace, name: j.Name, owner: owner, seen: now})
+	if owner != "" {
+		w.byKey[j.Namespace+"/"+owner] = j
+	}
 	w.mu.Unlock()
+}
+
+// made is the last Job volsyncd made for the source key ("namespace/name").
+func (w *jobWatch) made(key string) *batchv1.Job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.byKey[key]
 }
 
 // since is every Job first seen at or after t.
@@ -79,7 +91,7 @@ func (w *jobWatch) since(t time.Time) []seenJob {
 
 // startJobWatch starts an informer on volsync's Jobs.
 func (b *bench) startJobWatch(ctx context.Context) (*jobWatch, error) {
-	w := &jobWatch{}
+	w := &jobWatch{byKey: map[string]*batchv1.Job{}}
 	f := informers.NewSharedInformerFactoryWithOptions(b.metrics, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.LabelSelector = volsyncv1alpha1.CreatedByLabel + "=" + volsyncv1alpha1.CreatedByValue
 	}))
@@ -102,7 +114,9 @@ type firingResult struct {
 	// missing are sources whose Job did not come within the wait.
 	missing int
 	// doubled are sources with more than one Job in the firing.
-	doubled  int
+	doubled int
+	// floor is the bench's own creates of the same Jobs, not a firing of volsyncd's.
+	floor    bool
 	requests requestCounts
 	// harness are the bench's own writes over the firing, taken out of requests.
 	harness requestCounts
@@ -232,6 +246,9 @@ func waitJobs(ctx context.Context, w *jobWatch, sources []*volsyncv1alpha1.Repli
 		first := map[string]seenJob{}
 		count := map[string]int{}
 		for _, j := range w.since(t0) {
+			if j.owner == "" {
+				continue // the floor's
+			}
 			key := j.namespace + "/" + j.owner
 			count[key]++
 			if _, ok := first[key]; !ok {
@@ -364,6 +381,10 @@ func (b *bench) fire(ctx context.Context, w *jobWatch, what, group string, sourc
 	res.requests = after.since(before)
 	progress("movers: %s: volsyncd's writes per sync %s (%s)", what, number(res.writesPerSync()),
 		res.volsyncd().bySeries(isObjectWrite, 1/float64(len(sources))))
+	// The GETs (the bench's own are one per Job, in completing it) say what a pass asks the API
+	// server for rather than its cache.
+	progress("movers: %s: GETs per sync (the bench's one per Job among them): %s", what,
+		res.requests.bySeries(func(k requestKey) bool { return k.Verb == "GET" && isObjectRequest(k) }, 1/float64(len(sources))))
 	return res, nil
 }
 
@@ -417,9 +438,15 @@ func (b *bench) movers(ctx context.Context) (moversResult, error) {
 		res.firings = append(res.firings, f)
 	}
 
+	f, err := b.floor(ctx, w, cron)
+	if err != nil {
+		return res, err
+	}
+	res.firings = append(res.firings, f)
+
 	// A manual trigger set on every cron source at once (it replaces the schedule).
 	at := time.Now().Add(5 * time.Second)
-	f, err := b.fire(ctx, w, fmt.Sprintf("%d manual triggers set at once", n), "cron", cron, at, func() (map[string]time.Time, requestCounts, error) {
+	f, err = b.fire(ctx, w, fmt.Sprintf("%d manual triggers set at once", n), "cron", cron, at, func() (map[string]time.Time, requestCounts, error) {
 		return b.setManual(ctx, cron, "bench-1")
 	})
 	if err != nil {
@@ -451,6 +478,94 @@ func (b *bench) movers(ctx context.Context) (moversResult, error) {
 	}
 	res.firings = append(res.firings, f)
 	return res, nil
+}
+
+// floorName starts the names of the floor's Jobs.
+const floorName = "floor-"
+
+// floor is what this machine's API server allows: the Jobs volsyncd made for the sources at their
+// last firing, created again (under other names, without an owner, so volsyncd takes no part) by
+// the bench alone, as many at a time as volsyncd has workers, and timed from the first create to
+// the watch seeing each one. No controller can start every mover sooner than this; the firings'
+// p99 is compared with it.
+func (b *bench) floor(ctx context.Context, w *jobWatch, sources []*volsyncv1alpha1.ReplicationSource) (firingResult, error) {
+	res := firingResult{what: fmt.Sprintf("floor: the same %d Jobs, created by the bench alone", len(sources)), sources: len(sources), floor: true}
+	jobs := make([]client.Object, 0, len(sources))
+	for _, rs := range sources {
+		made := w.made(rs.Namespace + "/" + rs.Name)
+		if made == nil {
+			return res, fmt.Errorf("no Job of %s/%s was seen", rs.Namespace, rs.Name)
+		}
+		jobs = append(jobs, floorCopy(made))
+	}
+	progress("movers: floor: creating %d Jobs with %d workers", len(jobs), floorWorkers)
+	t0 := time.Now()
+	if err := createAll(ctx, b.c, floorWorkers, jobs); err != nil {
+		return res, err
+	}
+	seen := map[string]time.Time{}
+	deadline := time.Now().Add(time.Minute)
+	for len(seen) < len(jobs) && time.Now().Before(deadline) {
+		for _, j := range w.since(t0) {
+			if strings.HasPrefix(j.name, floorName) {
+				seen[j.namespace+"/"+j.name] = j.seen
+			}
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return res, err
+		}
+	}
+	for _, j := range jobs {
+		t, ok := seen[j.GetNamespace()+"/"+j.GetName()]
+		if !ok {
+			res.missing++
+			continue
+		}
+		res.delays = append(res.delays, t.Sub(t0))
+	}
+	progress("movers: %s: p50/p99/max %s", res.what, spreadOf(res.delays))
+	var wg sync.WaitGroup
+	next := make(chan client.Object)
+	for range floorWorkers {
+		wg.Go(func() {
+			for j := range next {
+				if err := b.c.Delete(ctx, j, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+					progress("movers: floor: deleting Job %s/%s: %v", j.GetNamespace(), j.GetName(), err)
+				}
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	return res, nil
+}
+
+// floorWorkers is volsyncd's default --max-concurrent-reconciles.
+const floorWorkers = 100
+
+// floorCopy is made as a new Job of its own: the API server's fields and the selector it generated
+// are dropped, and so is the owner.
+func floorCopy(made *batchv1.Job) *batchv1.Job {
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{
+		Namespace: made.Namespace, Name: floorName + made.Name, Labels: map[string]string{}, Annotations: made.Annotations,
+	}}
+	j.Spec = *made.Spec.DeepCopy()
+	j.Spec.Selector = nil
+	generated := func(labels map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range labels {
+			if !strings.Contains(k, "controller-uid") && !strings.HasSuffix(k, "job-name") {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	j.Labels = generated(made.Labels)
+	j.Spec.Template.Labels = generated(made.Spec.Template.Labels)
+	return j
 }
 
 // settle plays out the first syncs of new sources: it completes their Jobs as they come until

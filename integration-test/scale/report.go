@@ -147,12 +147,19 @@ func (r *results) moversTable() string {
 	fmt.Fprintf(&b, "\nScheduled time → mover Job (rsync-tls, copyMethod Direct; the bench watches Jobs and completes them):\n\n")
 	fmt.Fprintf(&b, "| firing | goal | p50 / p99 / max | missing / doubled | volsyncd's writes per sync |\n| --- | --- | --- | --- | --- |\n")
 	for _, f := range r.movers.firings {
+		if f.floor {
+			fmt.Fprintf(&b, "| %s | — | %s | %d / — | — |\n", f.what, spreadOf(f.delays), f.missing)
+			continue
+		}
 		p99 := percentile(f.delays, 0.99)
 		fmt.Fprintf(&b, "| %s | p99 ≤ 1 s | %s (%s) | %d / %d | %s |\n", f.what, spreadOf(f.delays),
 			verdict(p99 <= goalDelayP99, ms(p99-goalDelayP99)), f.missing, f.doubled, number(f.writesPerSync()))
 	}
 	fmt.Fprintf(&b, "\nvolsyncd's writes per sync by resource:\n")
 	for _, f := range r.movers.firings {
+		if f.floor {
+			continue
+		}
 		fmt.Fprintf(&b, "  %s: %s\n", f.what, f.volsyncd().bySeries(isObjectWrite, 1/float64(max(f.sources, 1))))
 	}
 	return b.String()

@@ -22,6 +22,9 @@ const (
 	ReasonAPIUnavailable   = "APIUnavailable"
 	ReasonCapacityRequired = "CapacityRequired"
 	ReasonTransientError   = "TransientError"
+	// ReasonStaleJob: the mover Job of the owner's name finished for an earlier sync than the
+	// running one; it is deleted and the mover runs again.
+	ReasonStaleJob = "StaleJob"
 )
 
 // TransientError is an error the sync waits out: the controller shows it (condition and Event)

@@ -82,12 +82,20 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 		return waitFor(wait), err
 	}
 	spec := f.Spec(pvc)
+	spec.Sync = SyncOf(f.Status)
 	if spec.ImagePullSecrets, err = PodPullSecrets(ctx, f.Client, f.Owner, f.Config, pulls); err != nil {
 		return mover.InProgress(), err
 	}
 	out, created, err := Run(ctx, f.Client, spec)
 	if created {
 		return mover.Result{Started: true}, nil
+	}
+	if IsStale(err) && f.Image == nil && f.CleanupVolumes != nil {
+		// A source's point-in-time copy is as old as the stale Job: it goes too, and the next
+		// pass takes a new one.
+		if cerr := f.CleanupVolumes(ctx); cerr != nil {
+			return mover.Result{}, cerr
+		}
 	}
 	if err == nil && out == nil && Debugging(f.Owner) {
 		volume.Warn(f.Status, ReasonDebugMover, fmt.Sprintf("mover Job %s waits for you to run the mover by hand "+

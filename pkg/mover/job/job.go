@@ -3,12 +3,14 @@ package job
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -102,6 +104,8 @@ type Spec struct {
 	PodLabels map[string]string
 	// FailFast lists exit codes that end the Job at once.
 	FailFast []FailFast
+	// Sync is the sync the Job is made for (SyncOf), kept in its SyncAnnotation.
+	Sync string
 }
 
 // UserVolumesDir is where a spec's moverVolumes are mounted, each at its mountPath, as in VolSync.
@@ -139,6 +143,34 @@ func Labels(owner client.Object) map[string]string {
 		volsyncv1alpha1.CreatedByLabel: volsyncv1alpha1.CreatedByValue,
 		volsyncv1alpha1.CleanupLabel:   string(owner.GetUID()),
 	}
+}
+
+// SyncOf names the running sync of st for its mover Job: the trigger, the scheduled time of a
+// scheduled trigger, the attempt, and the end of the sync before it. Each is fixed from the pass
+// that creates the Job to the end of the sync, and two syncs of one owner never share all four,
+// so the name tells a Job of this sync from one an earlier sync left. (The Job's own name stays
+// VolSync's, one per owner, which users and VolSync's docs look Jobs up by.)
+func SyncOf(st *volsyncv1alpha1.ReplicationStatus) string {
+	a := st.ActiveSync
+	if a == nil {
+		return ""
+	}
+	parts := []string{a.Trigger}
+	if a.ScheduledTime != nil {
+		parts = append(parts, "scheduled "+a.ScheduledTime.UTC().Format(time.RFC3339))
+	}
+	parts = append(parts, fmt.Sprintf("attempt %d", a.Attempt))
+	if st.LastSyncTime != nil {
+		parts = append(parts, "after the sync that ended "+st.LastSyncTime.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func syncAnnotation(sync string) map[string]string {
+	if sync == "" {
+		return nil
+	}
+	return map[string]string{volsyncv1alpha1.SyncAnnotation: sync}
 }
 
 // Build makes the Job for s. It is pure: the same Spec gives the same Job.
@@ -201,7 +233,7 @@ func Build(s Spec) *batchv1.Job {
 	container.SecurityContext = containerSecurityContext(s.Privileged)
 
 	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Owner.GetNamespace(), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Owner.GetNamespace(), Labels: labels, Annotations: syncAnnotation(s.Sync)},
 		Spec: batchv1.JobSpec{
 			BackoffLimit: ptr.To(backoff),
 			Parallelism:  ptr.To(parallelism),
@@ -355,6 +387,9 @@ func runExisting(ctx context.Context, c client.Client, s Spec, job *batchv1.Job)
 		return nil, nil
 	}
 	if done, ok := finished(job); ok {
+		if made, ok := job.Annotations[volsyncv1alpha1.SyncAnnotation]; ok && s.Sync != "" && made != s.Sync {
+			return nil, stale(ctx, c, job, made, s.Sync)
+		}
 		return outcome(ctx, c, job, done, s.FailFast)
 	}
 	parallelism := int32(1)
@@ -368,6 +403,27 @@ func runExisting(ctx context.Context, c client.Client, s Spec, job *batchv1.Job)
 		}
 	}
 	return nil, stuckPod(ctx, c, job)
+}
+
+// stale deletes a Job that finished for another sync than the running one: a volsyncd stopped
+// after it created the Job and before it recorded the start, and the Job ran to its end before
+// the next trigger came. Its result would date this sync's data too early, so the mover runs again
+// for this sync, and the user is told (the error's reason, a Warning Event). A Job that is still
+// running is this sync's, whatever it was made for: stopping it would throw its transfer away.
+func stale(ctx context.Context, c client.Client, job *batchv1.Job, made, running string) error {
+	err := c.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting mover job %s, which finished for an earlier sync: %w", job.Name, err)
+	}
+	return mover.Transient(mover.ReasonStaleJob, job,
+		"mover Job %s finished for an earlier sync (%s) whose start was never recorded; it is deleted and the mover runs again for this one (%s)",
+		job.Name, made, running)
+}
+
+// IsStale says whether err is the one stale returns.
+func IsStale(err error) bool {
+	var t *mover.TransientError
+	return errors.As(err, &t) && t.Reason == mover.ReasonStaleJob
 }
 
 // stuckReasons are the kubelet's reasons for a container that cannot start without someone's help:

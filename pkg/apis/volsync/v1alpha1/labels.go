@@ -55,6 +55,11 @@ const (
 	// Never copied by a migration.
 	RecoveryPointAnnotation          = "volsync.backube/recovery-point"
 	RecoveryPointMigrationAnnotation = "volsync.backube/recovery-point-migration"
+	// SyncAnnotation is, on a mover Job, the sync it was made for: the trigger, the scheduled time
+	// of a scheduled one, the attempt, and when the sync before it ended (job.SyncOf). A Job that
+	// finished for another sync than the one running (left by a volsyncd that stopped before it
+	// recorded the start, and found at a later trigger) is not taken as that sync's result.
+	SyncAnnotation = "volsync.backube/sync"
 
 	// CreatedByLabel, with the value CreatedByValue, is on every object volsync creates. volsyncd
 	// caches Secrets, PVCs, Services, VolumeSnapshots, Jobs and pods only when they carry it.
