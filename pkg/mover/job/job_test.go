@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -200,5 +201,45 @@ func TestObjectNamesStayWithinALabelValue(t *testing.T) {
 	}
 	if n := mover.ObjectName("src", "db"); n != "volsync-src-db" {
 		t.Errorf("short name %q", n)
+	}
+}
+
+// TestSyncOfTellsTwoSyncsOfAnOwnerApart: the name a mover Job keeps of its sync changes with the
+// scheduled time, the attempt and the end of the sync before, and with nothing else.
+func TestSyncOfTellsTwoSyncsOfAnOwnerApart(t *testing.T) {
+	at := func(s string) *metav1.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &metav1.Time{Time: tm}
+	}
+	st := func(trigger string, scheduled *metav1.Time, attempt int32, last *metav1.Time) *volsyncv1alpha1.ReplicationStatus {
+		return &volsyncv1alpha1.ReplicationStatus{LastSyncTime: last, ActiveSync: &volsyncv1alpha1.ActiveSync{
+			Trigger: trigger, ScheduledTime: scheduled, Attempt: attempt, StartTime: metav1.Now(),
+		}}
+	}
+	ten, twenty := at("2026-12-04T10:00:00Z"), at("2026-12-04T10:10:00Z")
+	base := SyncOf(st("Schedule", ten, 1, nil))
+	if want := "Schedule, scheduled 2026-12-04T10:00:00Z, attempt 1"; base != want {
+		t.Errorf("SyncOf = %q, want %q", base, want)
+	}
+	for name, other := range map[string]*volsyncv1alpha1.ReplicationStatus{
+		"a later scheduled time": st("Schedule", twenty, 1, nil),
+		"a second attempt":       st("Schedule", ten, 2, nil),
+		"after another sync":     st("Schedule", ten, 1, twenty),
+	} {
+		if got := SyncOf(other); got == base {
+			t.Errorf("%s: SyncOf is %q, the same as the first sync's", name, got)
+		}
+	}
+	if got := SyncOf(&volsyncv1alpha1.ReplicationStatus{}); got != "" {
+		t.Errorf("no sync running: SyncOf = %q, want empty", got)
+	}
+	// The start time is not part of it: the pass that records the start has another now.
+	later := st("Schedule", ten, 1, nil)
+	later.ActiveSync.StartTime = metav1.NewTime(later.ActiveSync.StartTime.Add(time.Second))
+	if SyncOf(later) != base {
+		t.Errorf("SyncOf changed with the start time")
 	}
 }
