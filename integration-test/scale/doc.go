@@ -21,8 +21,9 @@
 //  6. mover start: SCALE_CRON_SOURCES (500) rsync-tls ReplicationSources on "*/2 * * * *", two
 //     firings, then a manual trigger set on all of them at once, then SCALE_POLICY_SOURCES (1,000)
 //     on one daily SchedulePolicy; for each, the time from the trigger to the mover Job (as a watch
-//     sees it) and volsyncd's writes per sync. The bench marks the Jobs Complete as the Job
-//     controller would. SCALE_ONLY=movers runs this phase alone.
+//     sees it), volsyncd's writes and GETs per sync, and the floor: the same Jobs created by the
+//     bench alone. The bench marks the Jobs Complete as the Job controller would.
+//     SCALE_ONLY=movers runs this phase alone.
 //
 // Nothing is faked on volsyncd's side. The Migrations run for real, through a ClusterPair that
 // reaches this same API server, copying their own (nearly empty) namespace into "<namespace>-dr"
