@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
+	"github.com/volsync/volsync/pkg/replication/statemachine"
 	"github.com/volsync/volsync/pkg/schedule"
 )
 
@@ -309,7 +310,8 @@ func (b *bench) waitIdle(ctx context.Context, group string, n int, t0 time.Time,
 func (b *bench) fire(ctx context.Context, w *jobWatch, what, group string, sources []*volsyncv1alpha1.ReplicationSource,
 	scheduled time.Time, start func() (map[string]time.Time, requestCounts, error)) (firingResult, error) {
 	res := firingResult{what: what, sources: len(sources), harness: requestCounts{}}
-	mark := scheduled.Add(-3 * time.Second)
+	// From before the sources read ahead of a scheduled trigger, so that their reads are counted.
+	mark := scheduled.Add(-statemachine.ReadAheadLead - 3*time.Second)
 	if err := sleep(ctx, time.Until(mark)); err != nil {
 		return res, err
 	}

@@ -48,6 +48,17 @@ type Mover interface {
 	Cleanup(ctx context.Context) (Result, error)
 }
 
+// ReadAhead is a Mover that can do, shortly before a scheduled trigger, what its first pass at the
+// trigger needs done before it starts the mover (read the user's volume and the Secrets, make the
+// objects that serve every sync), so that the trigger's first request is the one that starts it.
+type ReadAhead interface {
+	// ReadsAhead says whether this mover has anything to do ahead.
+	ReadsAhead() bool
+	// ReadAhead does it. It starts nothing, and what it finds missing is left to the trigger's
+	// pass to report.
+	ReadAhead(ctx context.Context) error
+}
+
 // Continuous is a Mover that runs all the time instead of in triggered syncs, such as syncthing:
 // its Synchronize never completes, and keeps the running mover and its status current each time
 // it is called. The controllers call it on every pass, and the object's trigger does not apply.

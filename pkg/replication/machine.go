@@ -46,6 +46,19 @@ func (m *objectMachine) Synchronize(ctx context.Context) (mover.Result, error) {
 	return m.mover.Synchronize(ctx)
 }
 
+// ReadsAhead and ReadAhead are the mover's (mover.ReadAhead), when it has them.
+func (m *objectMachine) ReadsAhead() bool {
+	ra, ok := m.mover.(mover.ReadAhead)
+	return ok && ra.ReadsAhead()
+}
+
+func (m *objectMachine) ReadAhead(ctx context.Context) error {
+	if ra, ok := m.mover.(mover.ReadAhead); ok {
+		return ra.ReadAhead(ctx)
+	}
+	return nil
+}
+
 func (m *objectMachine) Cleanup(ctx context.Context) (mover.Result, error) {
 	return m.mover.Cleanup(ctx)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	volsyncv1alpha1 "github.com/volsync/volsync/pkg/apis/volsync/v1alpha1"
@@ -44,6 +45,16 @@ type Flow struct {
 	Prepare func(ctx context.Context) (bool, error)
 	// Volume returns the data volume; (nil, d, nil) waits, looking again after d when d > 0.
 	Volume func(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error)
+	// ReadVolume reads the user's volume Volume starts from, with no other effect, so that it can
+	// be read ahead of a trigger (ReadAhead); Volume takes it from volume.WithReadAhead. Nil when
+	// the volume is volsync's own (a destination's), which the cache holds.
+	ReadVolume func(ctx context.Context) (*corev1.PersistentVolumeClaim, error)
+	// Direct says that Volume is the user's PVC itself (a source's copyMethod Direct), which the
+	// running Job holds, so that the passes while it runs need not read it. A copy's volume is
+	// read on every pass: its reads come from the cache, and they warn of a copy that does not bind.
+	Direct bool
+	// Clock dates what is read ahead; the real clock when nil.
+	Clock clock.PassiveClock
 	// Spec is the Job for the data volume.
 	Spec func(pvc *corev1.PersistentVolumeClaim) Spec
 	// Succeeded runs after a successful Job, before the image is published (status updates such as
@@ -77,12 +88,25 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 			return mover.InProgress(), err
 		}
 	}
+	// A mover that runs holds the user's volume: the passes while it runs (the start record, each
+	// change of its pod) look at the Job in the cache alone, rather than GET the user's PVC again
+	// while other owners of the same firing still wait for their Jobs.
+	if f.Direct {
+		if running, err := Running(ctx, f.Client, f.spec(nil)); running || err != nil {
+			return f.stillRunning(err)
+		}
+	}
+	// What was read ahead of the trigger stands in for this pass's reads, this once.
+	pre, readAhead := ahead.take(f.Owner.GetUID(), f.now())
+	if readAhead {
+		ctx = volume.WithReadAhead(ctx, pre.pvc)
+	}
 	pvc, wait, err := f.Volume(ctx)
 	if err != nil || pvc == nil {
 		return waitFor(wait), err
 	}
-	spec := f.Spec(pvc)
-	spec.Sync = SyncOf(f.Status)
+	spec := f.spec(pvc)
+	spec.SecretsPresent = pre.secrets
 	if spec.ImagePullSecrets, err = PodPullSecrets(ctx, f.Client, f.Owner, f.Config, pulls); err != nil {
 		return mover.InProgress(), err
 	}
@@ -97,13 +121,8 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 			return mover.Result{}, cerr
 		}
 	}
-	if err == nil && out == nil && Debugging(f.Owner) {
-		volume.Warn(f.Status, ReasonDebugMover, fmt.Sprintf("mover Job %s waits for you to run the mover by hand "+
-			"(kubectl exec into its pod, then: %s); remove the %s annotation and delete the Job to sync normally",
-			spec.Name, strings.Join(spec.Command, " "), volsyncv1alpha1.EnableDebugMoverAnnotation))
-	}
 	if err != nil || out == nil {
-		return mover.InProgress(), err
+		return f.stillRunning(err)
 	}
 	out.Apply(f.Status)
 	if !out.Succeeded {
@@ -120,6 +139,32 @@ func (f *Flow) Synchronize(ctx context.Context) (mover.Result, error) {
 		return waitFor(wait), err
 	}
 	return mover.CompleteWithImage(image), nil
+}
+
+func (f *Flow) now() time.Time {
+	if f.Clock == nil {
+		return clock.RealClock{}.Now()
+	}
+	return f.Clock.Now()
+}
+
+// spec is the Job for pvc, for the running sync.
+func (f *Flow) spec(pvc *corev1.PersistentVolumeClaim) Spec {
+	s := f.Spec(pvc)
+	s.Sync = SyncOf(f.Status)
+	return s
+}
+
+// stillRunning is the result of a pass that leaves the Job running: err is what stands in its
+// way, if anything. A debug mover is said to wait for the user.
+func (f *Flow) stillRunning(err error) (mover.Result, error) {
+	if err == nil && Debugging(f.Owner) {
+		spec := f.Spec(nil)
+		volume.Warn(f.Status, ReasonDebugMover, fmt.Sprintf("mover Job %s waits for you to run the mover by hand "+
+			"(kubectl exec into its pod, then: %s); remove the %s annotation and delete the Job to sync normally",
+			spec.Name, strings.Join(spec.Command, " "), volsyncv1alpha1.EnableDebugMoverAnnotation))
+	}
+	return mover.InProgress(), err
 }
 
 // Cleanup deletes the Job, waits until it is gone (so the next sync cannot mistake it for its

@@ -106,6 +106,9 @@ type Spec struct {
 	FailFast []FailFast
 	// Sync is the sync the Job is made for (SyncOf), kept in its SyncAnnotation.
 	Sync string
+	// SecretsPresent are Secrets of the pod known to exist (read ahead of the trigger), which are
+	// not read again before the Job is created.
+	SecretsPresent map[string]bool
 }
 
 // UserVolumesDir is where a spec's moverVolumes are mounted, each at its mountPath, as in VolSync.
@@ -351,7 +354,7 @@ func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, bool, error) {
 	err := cachepolicy.Cached(c).Get(ctx, key, &job)
 	if apierrors.IsNotFound(err) {
 		want := Build(s)
-		if err := requireSecrets(ctx, c, want); err != nil {
+		if err := requireSecrets(ctx, c, want, s.SecretsPresent); err != nil {
 			return nil, false, err
 		}
 		if err := controllerutil.SetControllerReference(s.Owner, want, c.Scheme()); err != nil {
@@ -374,6 +377,25 @@ func Run(ctx context.Context, c client.Client, s Spec) (*Outcome, bool, error) {
 	}
 	out, err := runExisting(ctx, c, s, &job)
 	return out, false, err
+}
+
+// Running is Run for a Job that the cache holds, made by the owner, and not finished: running
+// says it was such a Job, and err is then what Run would have said of it. Every other case (no Job
+// yet, a finished one, someone else's) is left to Run, which needs the volume to decide it.
+func Running(ctx context.Context, c client.Client, s Spec) (running bool, err error) {
+	var job batchv1.Job
+	key := client.ObjectKey{Namespace: s.Owner.GetNamespace(), Name: s.Name}
+	if err := cachepolicy.Cached(c).Get(ctx, key, &job); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(&job, s.Owner) {
+		return false, nil
+	}
+	if _, done := finished(&job); done {
+		return false, nil
+	}
+	_, err = runExisting(ctx, c, s, &job)
+	return true, err
 }
 
 // runExisting is Run for a Job that exists.
@@ -505,25 +527,38 @@ func secretsOf(pod *corev1.PodSpec) map[string]bool {
 // requireSecrets checks, before the Job is created, that every Secret it needs exists. A pod whose
 // Secret is missing never starts, and a Job has no deadline: without this the sync would wait in
 // silence. The user is told which Secret to create, and the next pass after it appears goes on.
-func requireSecrets(ctx context.Context, c client.Client, job *batchv1.Job) error {
+// present are Secrets found a moment ago (read ahead of the trigger), not asked for again.
+func requireSecrets(ctx context.Context, c client.Client, job *batchv1.Job, present map[string]bool) error {
 	names := secretsOf(&job.Spec.Template.Spec)
 	for _, name := range slices.Sorted(maps.Keys(names)) {
-		if !names[name] {
+		if !names[name] || present[name] {
 			continue
 		}
-		// Metadata is enough to know it exists, and never brings the values into volsyncd.
-		secret := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}}
-		err := c.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, secret)
-		if apierrors.IsNotFound(err) {
+		ok, err := secretExists(ctx, c, job.Namespace, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			missing := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: job.Namespace}}
 			return mover.Transient(mover.ReasonSecretNotFound, missing,
 				"Secret %q, which the mover needs, does not exist in namespace %q; create it and the sync goes on", name, job.Namespace)
 		}
-		if err != nil {
-			return fmt.Errorf("reading Secret %s: %w", name, err)
-		}
 	}
 	return nil
+}
+
+// secretExists reads the Secret's metadata alone: enough to know it exists, and it never brings the
+// values into volsyncd.
+func secretExists(ctx context.Context, c client.Client, namespace, name string) (bool, error) {
+	secret := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}}
+	err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, secret)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading Secret %s: %w", name, err)
+	}
+	return true, nil
 }
 
 func outcome(ctx context.Context, c client.Client, job *batchv1.Job, succeeded bool, failFast []FailFast) (*Outcome, error) {

@@ -46,6 +46,9 @@ func newUploadMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 		ServiceAccount: sa,
 		PullSecrets:    b.PullSecrets,
 		Volume:         vol.PVC,
+		ReadVolume:     vol.Read,
+		Direct:         vol.Direct(),
+		Clock:          b.Clocked(),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			env, vols := remoteSpec(*spec.RcloneConfig, *spec.RcloneConfigSection, *spec.RcloneDestPath, spec.CustomCA)
 			return job.Spec{

@@ -191,7 +191,10 @@ func newBackupMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 			cache, ready, err = ensureCache(ctx, c, rs, "src", spec.CacheCapacity, spec.CacheStorageClassName, spec.CacheAccessModes, false)
 			return ready, err
 		},
-		Volume: vol.PVC,
+		Volume:     vol.PVC,
+		ReadVolume: vol.Read,
+		Direct:     vol.Direct(),
+		Clock:      b.Clocked(),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			vols, env := commonVolumes(pvc, true, cache, spec.CustomCA)
 			env = append(env,

@@ -70,6 +70,9 @@ func newSenderMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 		ServiceAccount: sa,
 		PullSecrets:    b.PullSecrets,
 		Volume:         vol.PVC,
+		ReadVolume:     vol.Read,
+		Direct:         vol.Direct(),
+		Clock:          b.Clocked(),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			env := []corev1.EnvVar{
 				{Name: "DESTINATION_ADDRESS", Value: *spec.Address},

@@ -50,6 +50,9 @@ func newSourceMover(b *Builder, c client.Client, rec events.EventRecorder, rs *v
 		ServiceAccount: sa,
 		PullSecrets:    b.PullSecrets,
 		Volume:         vol.PVC,
+		ReadVolume:     vol.Read,
+		Direct:         vol.Direct(),
+		Clock:          b.Clocked(),
 		Spec: func(pvc *corev1.PersistentVolumeClaim) job.Spec {
 			return job.Spec{
 				Owner: rs, Name: mover.ObjectName("rsync-tls-src", rs.Name), Image: b.Image,

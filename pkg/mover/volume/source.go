@@ -72,18 +72,48 @@ func Method(m volsyncv1alpha1.CopyMethodType) volsyncv1alpha1.CopyMethodType {
 	return m
 }
 
+// Direct says whether the mover reads the source PVC itself (copyMethod Direct), not a copy.
+func (s *Source) Direct() bool {
+	return Method(s.Options.CopyMethod) == volsyncv1alpha1.CopyMethodDirect
+}
+
+type readAheadKey struct{}
+
+// WithReadAhead gives Source.PVC the source PVC as read a moment ago (Source.Read, ahead of a
+// trigger), to use instead of reading it again.
+func WithReadAhead(ctx context.Context, pvc *corev1.PersistentVolumeClaim) context.Context {
+	return context.WithValue(ctx, readAheadKey{}, pvc)
+}
+
+// Read reads the source PVC, with no other effect: nil when it does not exist.
+func (s *Source) Read(ctx context.Context) (*corev1.PersistentVolumeClaim, error) {
+	var src corev1.PersistentVolumeClaim
+	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Owner.Namespace, Name: s.Owner.Spec.SourcePVC}, &src)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &src, nil
+}
+
 // PVC returns the volume the mover reads, making the copy when needed. (nil, 0, nil) means "not
 // ready yet"; a positive duration asks to be looked at again after it (a timeout is due).
 func (s *Source) PVC(ctx context.Context) (*corev1.PersistentVolumeClaim, time.Duration, error) {
-	var src corev1.PersistentVolumeClaim
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Owner.Namespace, Name: s.Owner.Spec.SourcePVC}, &src); err != nil {
-		if apierrors.IsNotFound(err) {
-			// Waiting, not failing: the PVC may be on its way.
-			s.warn(ReasonSourcePVCNotFound, fmt.Sprintf("source PVC %q not found in namespace %q; waiting for it", s.Owner.Spec.SourcePVC, s.Owner.Namespace))
-			return nil, MissingPVCRetry, nil
+	pre, _ := ctx.Value(readAheadKey{}).(*corev1.PersistentVolumeClaim)
+	if pre == nil || pre.Name != s.Owner.Spec.SourcePVC || pre.Namespace != s.Owner.Namespace {
+		var err error
+		if pre, err = s.Read(ctx); err != nil {
+			return nil, 0, err
 		}
-		return nil, 0, err
 	}
+	if pre == nil {
+		// Waiting, not failing: the PVC may be on its way.
+		s.warn(ReasonSourcePVCNotFound, fmt.Sprintf("source PVC %q not found in namespace %q; waiting for it", s.Owner.Spec.SourcePVC, s.Owner.Namespace))
+		return nil, MissingPVCRetry, nil
+	}
+	src := *pre.DeepCopy()
 	method := Method(s.Options.CopyMethod)
 	if method == volsyncv1alpha1.CopyMethodDirect {
 		return &src, 0, nil

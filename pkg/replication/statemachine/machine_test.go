@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -471,5 +472,53 @@ func TestThePassThatCreatesTheMoverRecordsNothingAndTheNextRecordsTheStart(t *te
 	}
 	if len(f.events) != 1 || f.events[0] != ReasonSyncStarted {
 		t.Errorf("events %v, want one %s", f.events, ReasonSyncStarted)
+	}
+}
+
+// readingAhead is a fake whose mover reads ahead of its triggers.
+type readingAhead struct {
+	fake
+	reads []time.Time
+	now   *time.Time
+}
+
+func (f *readingAhead) ReadsAhead() bool { return true }
+func (f *readingAhead) ReadAhead(context.Context) error {
+	f.reads = append(f.reads, *f.now)
+	return nil
+}
+
+// TestAMoverThatReadsAheadIsWokenBeforeItsTriggerAndReadsThen: the wait for a cron trigger ends
+// ReadAheadLead early for a mover that reads ahead; that pass reads, changes nothing else, and waits
+// for the trigger itself, which then starts the sync as before.
+func TestAMoverThatReadsAheadIsWokenBeforeItsTriggerAndReadsThen(t *testing.T) {
+	var now time.Time
+	f := &readingAhead{fake: fake{created: t0.Add(30 * time.Second), spec: &volsyncv1alpha1.ReplicationTriggerSpec{Schedule: ptr.To("*/10 * * * *")}, syncDone: true, cleanupDone: true}, now: &now}
+	f.status.LastSyncTime = &metav1.Time{Time: t0.Add(40 * time.Second)}
+	due := t0.Add(10 * time.Minute)
+	pass := func(at time.Time) mover.Result {
+		t.Helper()
+		now = at
+		res, err := Run(context.Background(), f, trigger(t, &f.fake), nil, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := pass(t0.Add(time.Minute))
+	if want := 9*time.Minute - ReadAheadLead; res.RetryAfter == nil || *res.RetryAfter != want || len(f.reads) != 0 {
+		t.Fatalf("9 minutes before: requeue %v and %d read(s); want %s and none", res.RetryAfter, len(f.reads), want)
+	}
+	before := f.status.DeepCopy()
+	res = pass(due.Add(-ReadAheadLead))
+	if res.RetryAfter == nil || *res.RetryAfter != ReadAheadLead || len(f.reads) != 1 {
+		t.Fatalf("at the lead: requeue %v and %d read(s); want %s and one", res.RetryAfter, len(f.reads), ReadAheadLead)
+	}
+	if len(f.started) != 0 || !equality.Semantic.DeepEqual(before, &f.status) {
+		t.Fatalf("reading ahead started %d sync(s) or changed the status", len(f.started))
+	}
+	pass(due)
+	if len(f.started) != 1 || !f.started[0].Scheduled.Equal(due) || f.syncCalls != 1 {
+		t.Fatalf("at the trigger: starts %+v and %d Synchronize call(s); want one sync for %s", f.started, f.syncCalls, due)
 	}
 }
