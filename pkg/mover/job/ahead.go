@@ -33,9 +33,17 @@ type aheadStore struct {
 
 var ahead = &aheadStore{m: map[types.UID]readAhead{}}
 
+// put keeps r for the owner, and lets go of what was read for owners whose trigger never took it
+// (deleted, paused or changed in the last seconds), so that the store holds no more than the owners
+// of the next few seconds' triggers.
 func (s *aheadStore) put(uid types.UID, r readAhead) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for other, old := range s.m {
+		if r.at.Sub(old.at) > ReadAheadMaxAge {
+			delete(s.m, other)
+		}
+	}
 	s.m[uid] = r
 }
 

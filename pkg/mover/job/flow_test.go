@@ -2,6 +2,8 @@ package job
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -22,10 +25,8 @@ import (
 	"github.com/volsync/volsync/pkg/mover/volume"
 )
 
-// TestARunningMoverIsLookedAtWithoutItsVolume: while the owner's Job runs, a pass reads neither the
-// volume (for a Direct source, a GET of the user's PVC) nor anything else past the Job; once the
-// Job finished, the volume is read again, since a destination publishes its image from it.
-func TestARunningMoverIsLookedAtWithoutItsVolume(t *testing.T) {
+func testScheme(t *testing.T) *runtime.Scheme {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -33,6 +34,14 @@ func TestARunningMoverIsLookedAtWithoutItsVolume(t *testing.T) {
 	if err := volsyncv1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	return scheme
+}
+
+// TestARunningMoverIsLookedAtWithoutItsVolume: while the owner's Job runs, a pass reads neither the
+// volume (for a Direct source, a GET of the user's PVC) nor anything else past the Job; once the
+// Job finished, the volume is read again, since a destination publishes its image from it.
+func TestARunningMoverIsLookedAtWithoutItsVolume(t *testing.T) {
+	scheme := testScheme(t)
 	rs := owner()
 	rs.Status.ActiveSync = &volsyncv1alpha1.ActiveSync{Trigger: "Manual", Attempt: 1, StartTime: metav1.Now()}
 	status := &rs.Status.ReplicationStatus
@@ -96,13 +105,7 @@ func TestARunningMoverIsLookedAtWithoutItsVolume(t *testing.T) {
 // neither the source PVC nor the Secret again; what was read ahead serves one pass, and only while it
 // is recent; a Secret found missing ahead is still reported by the pass.
 func TestWhatWasReadAheadIsTheTriggersFirstReads(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := volsyncv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
+	scheme := testScheme(t)
 	rs := owner()
 	rs.Spec.SourcePVC = "data"
 	rs.Status.ActiveSync = &volsyncv1alpha1.ActiveSync{Trigger: "Schedule", Attempt: 1, StartTime: metav1.Now()}
@@ -169,5 +172,24 @@ func TestWhatWasReadAheadIsTheTriggersFirstReads(t *testing.T) {
 	}
 	if _, err := flow.Synchronize(ctx); err == nil || !strings.Contains(err.Error(), `Secret "psk"`) {
 		t.Fatalf("a Secret missing when read ahead: %v; want it reported", err)
+	}
+}
+
+// TestAReadAheadNoTriggerTookIsLetGo: what was read for an owner whose trigger never came (deleted or
+// paused in the last seconds) does not stay in volsyncd's memory once it is too old to be used.
+func TestAReadAheadNoTriggerTookIsLetGo(t *testing.T) {
+	s := &aheadStore{m: map[types.UID]readAhead{}}
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	s.put("gone", readAhead{at: at})
+	s.put("soon", readAhead{at: at.Add(ReadAheadMaxAge)})
+	s.put("next", readAhead{at: at.Add(ReadAheadMaxAge + time.Second)})
+	if _, ok := s.m["gone"]; ok || len(s.m) != 2 {
+		t.Fatalf("kept %v; want the two recent ones alone", slices.Collect(maps.Keys(s.m)))
+	}
+	if _, ok := s.take("soon", at.Add(ReadAheadMaxAge+time.Second)); !ok {
+		t.Error("a read-ahead within its age was not taken")
+	}
+	if _, ok := s.take("soon", at.Add(ReadAheadMaxAge+time.Second)); ok {
+		t.Error("a read-ahead was taken twice")
 	}
 }
